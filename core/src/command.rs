@@ -1,0 +1,131 @@
+//! Parsing what the user types: chat lines and `:commands` (or `/commands`).
+
+/// One line of user input, parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// A chat message for everyone.
+    Chat(String),
+    /// `:quit` / `:q`.
+    Quit,
+    /// `:help`.
+    Help,
+    /// `:users`: every reachable member.
+    Users,
+    /// `:peers`: direct links.
+    Peers,
+    /// `:connect HOST PORT` (or `HOST:PORT`).
+    Connect {
+        /// Host name or address.
+        host: String,
+        /// Port.
+        port: u16,
+    },
+    /// Nothing to do (an empty line).
+    Nothing,
+}
+
+/// Help text shown by `:help`, one command per line.
+pub const HELP: &[&str] = &[
+    "commands start with ':' or '/'; double it (::text) to send a line that starts with it",
+    ":help              this list",
+    ":users             every reachable member, with hop distance",
+    ":peers             direct links",
+    ":connect HOST PORT add a link to another node",
+    ":quit, :q          leave the chat",
+];
+
+/// Parses a line typed by the user. Errors are messages for the user.
+pub fn parse_line(line: &str) -> Result<Input, String> {
+    let line = line.trim_end_matches(['\r', '\n']);
+    if line.trim().is_empty() {
+        return Ok(Input::Nothing);
+    }
+    let Some(prefix) = line.chars().next().filter(|c| *c == ':' || *c == '/') else {
+        return Ok(Input::Chat(line.to_owned()));
+    };
+    let rest = &line[1..];
+    if rest.starts_with(prefix) {
+        // Doubled prefix: send the line literally, minus one prefix character.
+        return Ok(Input::Chat(rest.to_owned()));
+    }
+    let mut words = rest.split_whitespace();
+    let cmd = words.next().unwrap_or("");
+    let args: Vec<&str> = words.collect();
+    let no_args = |input: Input| {
+        if args.is_empty() { Ok(input) } else { Err(format!("{prefix}{cmd} takes no arguments")) }
+    };
+    match cmd {
+        "quit" | "q" | "exit" => no_args(Input::Quit),
+        "help" | "h" | "?" => no_args(Input::Help),
+        "users" | "who" => no_args(Input::Users),
+        "peers" => no_args(Input::Peers),
+        "connect" => {
+            let usage = || format!("usage: {prefix}connect HOST PORT");
+            let (host, port) = match args.as_slice() {
+                [host, port] => (host.to_string(), *port),
+                [hostport] => hostport.rsplit_once(':').map(|(h, p)| (h.to_string(), p)).ok_or_else(usage)?,
+                _ => return Err(usage()),
+            };
+            let host = host.trim_start_matches('[').trim_end_matches(']').to_owned();
+            let port = parse_port(port)?;
+            check_host(&host)?;
+            Ok(Input::Connect { host, port })
+        }
+        "" => Err(format!("empty command; type {prefix}help for the list")),
+        other => Err(format!("unknown command {prefix}{other}; type {prefix}help for the list")),
+    }
+}
+
+/// Parses a TCP port, 1 to 65535.
+pub fn parse_port(s: &str) -> Result<u16, String> {
+    match s.parse::<u16>() {
+        Ok(0) | Err(_) => Err(format!("invalid port {s:?}: expected a number from 1 to 65535")),
+        Ok(p) => Ok(p),
+    }
+}
+
+/// Checks that a host is an IP address or a syntactically valid host name.
+pub fn check_host(host: &str) -> Result<(), String> {
+    if host.parse::<std::net::IpAddr>().is_ok() {
+        return Ok(());
+    }
+    let ok = !host.is_empty()
+        && host.len() <= 253
+        && host.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        });
+    if ok { Ok(()) } else { Err(format!("invalid host {host:?}")) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chat_and_commands() {
+        assert_eq!(parse_line("hello"), Ok(Input::Chat("hello".into())));
+        assert_eq!(parse_line(":q"), Ok(Input::Quit));
+        assert_eq!(parse_line("/quit"), Ok(Input::Quit));
+        assert_eq!(parse_line("::text"), Ok(Input::Chat(":text".into())));
+        assert_eq!(parse_line("//x y"), Ok(Input::Chat("/x y".into())));
+        assert_eq!(parse_line("   "), Ok(Input::Nothing));
+        assert_eq!(parse_line(":connect 127.0.0.1 4000"), Ok(Input::Connect { host: "127.0.0.1".into(), port: 4000 }));
+        assert_eq!(parse_line(":connect localhost:4000"), Ok(Input::Connect { host: "localhost".into(), port: 4000 }));
+        assert_eq!(parse_line(":connect [::1]:4000"), Ok(Input::Connect { host: "::1".into(), port: 4000 }));
+    }
+
+    #[test]
+    fn unknown_and_malformed_commands_are_errors() {
+        assert!(parse_line(":frobnicate").is_err());
+        assert!(parse_line(":connect").is_err());
+        assert!(parse_line(":connect host 0").is_err());
+        assert!(parse_line(":connect host 70000").is_err());
+        assert!(parse_line(":connect bad_host! 1").is_err());
+        assert!(parse_line(":quit now").is_err());
+        assert!(parse_line(":").is_err());
+    }
+}

@@ -1,0 +1,448 @@
+//! The wire format: the connection preamble (magic + protocol version) and frames.
+//!
+//! A connection starts with the connecting side sending [`PREAMBLE`] followed by a
+//! [`Frame::Hello`]; the accepting side checks both and answers in kind. After that
+//! both directions carry frames: a big-endian `u32` length followed by that many bytes
+//! of a bincode 2 body (a serde enum, [`Frame`]).
+//!
+//! Every size is checked before anything is allocated: the length prefix against
+//! [`MAX_FRAME`], and bincode decodes with a limit of the same size, so a frame that
+//! claims a billion-element list fails without reserving memory for it. Decoded frames
+//! are then checked against the protocol's caps ([`MAX_TEXT`], [`MAX_NAME`],
+//! [`MAX_LIST`]) by [`Frame::validate`].
+
+use std::fmt;
+use std::net::SocketAddr;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use serde::{Deserialize, Serialize};
+
+use crate::id::NodeId;
+
+/// First bytes of every p2pchat connection. The leading DEL byte cannot be typed on
+/// a terminal, so a person on `nc` never produces it by accident.
+pub const MAGIC: [u8; 4] = *b"\x7fP2P";
+/// Protocol version spoken by this build. A peer with another version is refused.
+pub const VERSION: u16 = 1;
+/// Magic followed by the big-endian version.
+pub const PREAMBLE: [u8; 6] = [MAGIC[0], MAGIC[1], MAGIC[2], MAGIC[3], 0, VERSION as u8];
+/// Largest frame body accepted or produced, in bytes (64 KiB).
+pub const MAX_FRAME: usize = 64 * 1024;
+/// Largest chat text, in bytes (4 KiB).
+pub const MAX_TEXT: usize = 4096;
+/// Largest member name, in bytes.
+pub const MAX_NAME: usize = 32;
+/// Largest number of entries in any list carried by a frame.
+pub const MAX_LIST: usize = 2048;
+/// Largest length of a free-form reason string.
+pub const MAX_REASON: usize = 256;
+
+/// Size of the length prefix in front of each frame body.
+pub const LEN_PREFIX: usize = 4;
+
+/// Everything that can go wrong reading or writing the wire format.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WireError {
+    /// The connection did not start with [`MAGIC`].
+    BadMagic,
+    /// The peer speaks another protocol version.
+    BadVersion(u16),
+    /// A length prefix above [`MAX_FRAME`].
+    TooLarge(usize),
+    /// A body that bincode could not decode (or with bytes left over).
+    Malformed(String),
+    /// A frame that decoded but breaks a protocol cap or rule.
+    Invalid(String),
+}
+
+impl fmt::Display for WireError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WireError::BadMagic => write!(f, "not a p2pchat peer (wrong magic)"),
+            WireError::BadVersion(v) => {
+                write!(f, "protocol version {v} is not supported (this node speaks {VERSION})")
+            }
+            WireError::TooLarge(n) => write!(f, "frame of {n} bytes exceeds the {MAX_FRAME}-byte cap"),
+            WireError::Malformed(e) => write!(f, "malformed frame: {e}"),
+            WireError::Invalid(e) => write!(f, "invalid frame: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for WireError {}
+
+/// The first frame on every connection, in both directions.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct Hello {
+    /// The sender's node id, random per process start.
+    pub id: NodeId,
+    /// The sender's name (it may still be renamed if it collides).
+    pub name: String,
+    /// The port the sender listens on, so the other side can tell others.
+    pub port: u16,
+}
+
+/// A chat message, flooded through the network.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct Chat {
+    /// The node that wrote it.
+    pub origin: NodeId,
+    /// Per-origin sequence number, starting at 1, without gaps.
+    pub seq: u64,
+    /// The origin's name when it sent the message.
+    pub name: String,
+    /// The text, at most [`MAX_TEXT`] bytes.
+    pub text: String,
+}
+
+/// One member's view of itself, flooded through the network (a link-state record).
+///
+/// A newer `version` replaces an older one. A link counts only when both of its ends
+/// list each other, so the record of a dead node, which still lists its old links,
+/// stops connecting anything as soon as its neighbours drop it.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct MemberState {
+    /// The member.
+    pub id: NodeId,
+    /// Increases with every change the member announces.
+    pub version: u64,
+    /// Its current (unique) name.
+    pub name: String,
+    /// Where others can reach it, when known.
+    pub addr: Option<SocketAddr>,
+    /// Its direct links.
+    pub links: Vec<NodeId>,
+    /// Set in the last record a member sends when it quits.
+    pub leaving: bool,
+}
+
+/// A per-origin mark: the origin and a sequence number.
+pub type Mark = (NodeId, u64);
+
+/// Everything that travels after the preamble.
+///
+/// New variants are only ever added at the end, so older peers of the same protocol
+/// version still decode everything they know.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub enum Frame {
+    /// Opens a connection, in both directions.
+    Hello(Hello),
+    /// A chat message.
+    Chat(Chat),
+    /// Keeps an otherwise idle link alive.
+    Heartbeat,
+    /// "This is how far I have delivered each origin": sent once after the hello so
+    /// the neighbour can send what is missing. Long lists come in several frames,
+    /// the last with `last` set.
+    Sync {
+        /// Per-origin high-water marks of the sender.
+        marks: Vec<Mark>,
+        /// Set on the final frame of the summary.
+        last: bool,
+    },
+    /// Sent after the messages that answered a [`Frame::Sync`]: for each origin,
+    /// the lowest sequence number the sender could offer. Anything the receiver
+    /// still misses below it is not available here.
+    SyncDone {
+        /// Per-origin floors.
+        floors: Vec<Mark>,
+    },
+    /// A member's link-state record.
+    State(MemberState),
+    /// The sender is closing the connection, and why.
+    Bye {
+        /// Human-readable reason.
+        reason: String,
+    },
+}
+
+fn bincode_config() -> impl bincode::config::Config {
+    bincode::config::standard().with_big_endian().with_limit::<MAX_FRAME>()
+}
+
+/// Checks a member name: 1 to [`MAX_NAME`] bytes, no whitespace, no control characters.
+pub fn validate_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("name is empty".into());
+    }
+    if name.len() > MAX_NAME {
+        return Err(format!("name is {} bytes long; the limit is {MAX_NAME}", name.len()));
+    }
+    if let Some(c) = name.chars().find(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!("name contains {:?}; whitespace and control characters are not allowed", c));
+    }
+    Ok(())
+}
+
+fn check_text(what: &str, text: &str, cap: usize) -> Result<(), WireError> {
+    if text.len() > cap {
+        return Err(WireError::Invalid(format!("{what} of {} bytes exceeds {cap}", text.len())));
+    }
+    Ok(())
+}
+
+fn check_list<T>(what: &str, list: &[T]) -> Result<(), WireError> {
+    if list.len() > MAX_LIST {
+        return Err(WireError::Invalid(format!("{what} has {} entries; the cap is {MAX_LIST}", list.len())));
+    }
+    Ok(())
+}
+
+fn check_name(name: &str) -> Result<(), WireError> {
+    validate_name(name).map_err(WireError::Invalid)
+}
+
+impl Frame {
+    /// Checks the protocol's caps and rules on a decoded frame.
+    pub fn validate(&self) -> Result<(), WireError> {
+        match self {
+            Frame::Hello(h) => check_name(&h.name),
+            Frame::Chat(c) => {
+                check_name(&c.name)?;
+                check_text("text", &c.text, MAX_TEXT)?;
+                if c.seq == 0 {
+                    return Err(WireError::Invalid("sequence number 0".into()));
+                }
+                Ok(())
+            }
+            Frame::Heartbeat => Ok(()),
+            Frame::Sync { marks, .. } => check_list("sync", marks),
+            Frame::SyncDone { floors } => check_list("sync-done", floors),
+            Frame::State(s) => {
+                check_name(&s.name)?;
+                check_list("links", &s.links)
+            }
+            Frame::Bye { reason } => check_text("reason", reason, MAX_REASON),
+        }
+    }
+
+    /// Encodes the frame with its length prefix, ready to be written.
+    pub fn encode(&self) -> Result<Bytes, WireError> {
+        let mut buf = BytesMut::with_capacity(64);
+        buf.put_u32(0);
+        let mut writer = buf.writer();
+        bincode::serde::encode_into_std_write(self, &mut writer, bincode_config())
+            .map_err(|e| WireError::Malformed(e.to_string()))?;
+        let mut buf = writer.into_inner();
+        let body = buf.len() - LEN_PREFIX;
+        if body > MAX_FRAME {
+            return Err(WireError::TooLarge(body));
+        }
+        buf[..LEN_PREFIX].copy_from_slice(&(body as u32).to_be_bytes());
+        Ok(buf.freeze())
+    }
+
+    /// Decodes one frame body (without its length prefix) and validates it.
+    pub fn decode_body(body: &[u8]) -> Result<Frame, WireError> {
+        if body.len() > MAX_FRAME {
+            return Err(WireError::TooLarge(body.len()));
+        }
+        let (frame, used): (Frame, usize) = bincode::serde::decode_from_slice(body, bincode_config())
+            .map_err(|e| WireError::Malformed(e.to_string()))?;
+        if used != body.len() {
+            return Err(WireError::Malformed(format!("{} trailing bytes", body.len() - used)));
+        }
+        frame.validate()?;
+        Ok(frame)
+    }
+}
+
+/// Result of looking at the first bytes of a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Preamble {
+    /// Too few bytes yet, and those present match the magic.
+    Incomplete,
+    /// A complete, valid preamble.
+    Valid,
+}
+
+/// Checks the start of a connection against [`PREAMBLE`].
+pub fn check_preamble(bytes: &[u8]) -> Result<Preamble, WireError> {
+    let n = bytes.len().min(MAGIC.len());
+    if bytes[..n] != MAGIC[..n] {
+        return Err(WireError::BadMagic);
+    }
+    if bytes.len() < PREAMBLE.len() {
+        return Ok(Preamble::Incomplete);
+    }
+    let version = u16::from_be_bytes([bytes[4], bytes[5]]);
+    if version != VERSION {
+        return Err(WireError::BadVersion(version));
+    }
+    Ok(Preamble::Valid)
+}
+
+/// Reassembles frames from a byte stream fed in arbitrary chunks.
+///
+/// Complete frames come out as the decoded [`Frame`] together with the exact bytes
+/// they arrived as (prefix included), so a node can forward them without encoding
+/// again; those bytes share the decoder's buffer instead of being copied.
+#[derive(Debug, Default)]
+pub struct FrameDecoder {
+    buf: BytesMut,
+}
+
+impl FrameDecoder {
+    /// An empty decoder.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends bytes read from the connection.
+    pub fn extend(&mut self, data: &[u8]) {
+        self.buf.extend_from_slice(data);
+    }
+
+    /// Number of bytes held that do not form a complete frame yet.
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Takes everything buffered out of the decoder (used when a connection turns
+    /// out not to speak the protocol).
+    pub fn take_buffered(&mut self) -> BytesMut {
+        std::mem::take(&mut self.buf)
+    }
+
+    /// The next complete frame, `Ok(None)` when more bytes are needed.
+    ///
+    /// An error is final for the connection: the stream cannot be resynchronised.
+    pub fn next_frame(&mut self) -> Result<Option<(Frame, Bytes)>, WireError> {
+        if self.buf.len() < LEN_PREFIX {
+            return Ok(None);
+        }
+        let len = u32::from_be_bytes([self.buf[0], self.buf[1], self.buf[2], self.buf[3]]) as usize;
+        if len > MAX_FRAME {
+            return Err(WireError::TooLarge(len));
+        }
+        if self.buf.len() < LEN_PREFIX + len {
+            // Reserve at most one frame's worth: the cap was checked above.
+            self.buf.reserve(LEN_PREFIX + len - self.buf.len());
+            return Ok(None);
+        }
+        let raw = self.buf.split_to(LEN_PREFIX + len).freeze();
+        let frame = Frame::decode_body(&raw[LEN_PREFIX..])?;
+        Ok(Some((frame, raw)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample_frames() -> Vec<Frame> {
+        vec![
+            Frame::Hello(Hello { id: NodeId(7), name: "alice".into(), port: 4000 }),
+            Frame::Chat(Chat { origin: NodeId(u64::MAX), seq: 1, name: "bob".into(), text: "hi ✓ there".into() }),
+            Frame::Heartbeat,
+            Frame::Sync { marks: vec![(NodeId(1), 5), (NodeId(2), 900)], last: true },
+            Frame::SyncDone { floors: vec![(NodeId(3), 1)] },
+            Frame::State(MemberState {
+                id: NodeId(9),
+                version: 3,
+                name: "carol".into(),
+                addr: Some("127.0.0.1:5000".parse().expect("addr")),
+                links: vec![NodeId(1), NodeId(2)],
+                leaving: false,
+            }),
+            Frame::Bye { reason: "bye".into() },
+            Frame::Chat(Chat { origin: NodeId(3), seq: 2, name: "x".into(), text: "é".repeat(MAX_TEXT / 2) }),
+        ]
+    }
+
+    #[test]
+    fn frames_round_trip() {
+        for f in sample_frames() {
+            let raw = f.encode().expect("encode");
+            let mut d = FrameDecoder::new();
+            d.extend(&raw);
+            let (g, graw) = d.next_frame().expect("decode").expect("complete");
+            assert_eq!(f, g);
+            assert_eq!(raw, graw);
+            assert_eq!(d.buffered(), 0);
+        }
+    }
+
+    #[test]
+    fn frames_split_at_every_byte_boundary_decode_the_same() {
+        let frames = sample_frames();
+        let mut stream = Vec::new();
+        for f in &frames {
+            stream.extend_from_slice(&f.encode().expect("encode"));
+        }
+        for cut in 0..=stream.len() {
+            let mut d = FrameDecoder::new();
+            let mut out = Vec::new();
+            for part in [&stream[..cut], &stream[cut..]] {
+                d.extend(part);
+                while let Some((f, _)) = d.next_frame().expect("valid stream") {
+                    out.push(f);
+                }
+            }
+            assert_eq!(out, frames, "cut at {cut}");
+        }
+        // And byte by byte.
+        let mut d = FrameDecoder::new();
+        let mut out = Vec::new();
+        for b in &stream {
+            d.extend(std::slice::from_ref(b));
+            while let Some((f, _)) = d.next_frame().expect("valid stream") {
+                out.push(f);
+            }
+        }
+        assert_eq!(out, frames);
+    }
+
+    #[test]
+    fn oversized_length_is_refused_before_allocating() {
+        let mut d = FrameDecoder::new();
+        d.extend(&u32::MAX.to_be_bytes());
+        assert_eq!(d.next_frame(), Err(WireError::TooLarge(u32::MAX as usize)));
+        assert!(d.buf.capacity() < 1024);
+    }
+
+    #[test]
+    fn huge_list_claim_fails_without_allocation() {
+        // Variant 3 (Sync) followed by a varint claiming 2^60 marks.
+        let body = [3u8, 0xfd, 0x10, 0, 0, 0, 0, 0, 0, 0];
+        let err = Frame::decode_body(&body).expect_err("must fail");
+        assert!(matches!(err, WireError::Malformed(_)), "{err:?}");
+    }
+
+    #[test]
+    fn caps_are_enforced_on_decode() {
+        let long = Frame::Chat(Chat { origin: NodeId(1), seq: 1, name: "a".into(), text: "x".repeat(MAX_TEXT + 1) });
+        let raw = long.encode().expect("encodes: the frame cap is larger than the text cap");
+        assert!(matches!(Frame::decode_body(&raw[LEN_PREFIX..]), Err(WireError::Invalid(_))));
+        let badname = Frame::Hello(Hello { id: NodeId(1), name: "a b".into(), port: 1 });
+        let raw = badname.encode().expect("encode");
+        assert!(matches!(Frame::decode_body(&raw[LEN_PREFIX..]), Err(WireError::Invalid(_))));
+    }
+
+    #[test]
+    fn garbage_and_trailing_bytes_are_malformed() {
+        assert!(Frame::decode_body(&[200, 1, 2, 3]).is_err());
+        let mut raw = Frame::Heartbeat.encode().expect("encode").to_vec();
+        raw.push(0);
+        assert!(Frame::decode_body(&raw[LEN_PREFIX..]).is_err());
+    }
+
+    #[test]
+    fn preamble_checks() {
+        assert_eq!(check_preamble(&PREAMBLE), Ok(Preamble::Valid));
+        assert_eq!(check_preamble(&PREAMBLE[..3]), Ok(Preamble::Incomplete));
+        assert_eq!(check_preamble(b"hello"), Err(WireError::BadMagic));
+        assert_eq!(check_preamble(&[0x7f, b'P', b'2', b'P', 0, 9]), Err(WireError::BadVersion(9)));
+    }
+
+    #[test]
+    fn names_are_validated() {
+        assert!(validate_name("alice").is_ok());
+        assert!(validate_name("élodie_ü").is_ok());
+        assert!(validate_name("").is_err());
+        assert!(validate_name("a b").is_err());
+        assert!(validate_name("a\u{1b}[31m").is_err());
+        assert!(validate_name(&"x".repeat(33)).is_err());
+        assert!(validate_name(&"x".repeat(32)).is_ok());
+    }
+}
