@@ -59,6 +59,8 @@ pub enum Event {
         name: String,
         /// Its id.
         id: NodeId,
+        /// Shown to the user (false when a grouped notice already covers it).
+        announce: bool,
     },
     /// A member is no longer reachable.
     Left {
@@ -126,8 +128,8 @@ impl Event {
                 let from = if *private { format!("[private] {from}") } else { from };
                 Some((from, sanitize(text)))
             }
+            Event::Joined { announce: false, .. } | Event::Left { announce: false, .. } | Event::Stopped => None,
             Event::Joined { name, .. } => info(format!("{name} joined")),
-            Event::Left { announce: false, .. } | Event::Stopped => None,
             Event::Left { name, reason: LeftReason::Quit, .. } => info(format!("{name} left")),
             Event::Left { name, reason: LeftReason::Lost, .. } => info(format!("lost contact with {name}")),
             Event::Notice(t) => info(t.clone()),
@@ -156,7 +158,7 @@ impl Event {
                 json_string(&mut o, text);
                 let _ = write!(o, ",\"origin\":\"{origin}\",\"seq\":{seq},\"private\":{private}");
             }
-            Event::Joined { name, id } => {
+            Event::Joined { name, id, .. } => {
                 o.push_str("\"joined\",\"name\":");
                 json_string(&mut o, name);
                 let _ = write!(o, ",\"id\":\"{id}\"");

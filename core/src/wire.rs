@@ -108,6 +108,9 @@ pub struct MemberState {
     pub version: u64,
     /// Its current (unique) name.
     pub name: String,
+    /// When it took that name (milliseconds since the Unix epoch, by its own clock):
+    /// when two members share a name, the earlier claim keeps it.
+    pub claimed: u64,
     /// Where others can reach it, when known.
     pub addr: Option<SocketAddr>,
     /// Its direct links.
@@ -341,6 +344,7 @@ mod tests {
                 id: NodeId(9),
                 version: 3,
                 name: "carol".into(),
+                claimed: 1_700_000_000_000,
                 addr: Some("127.0.0.1:5000".parse().expect("addr")),
                 links: vec![NodeId(1), NodeId(2)],
                 leaving: false,

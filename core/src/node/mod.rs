@@ -1,0 +1,1123 @@
+//! The sans-IO protocol node.
+//!
+//! A [`Node`] is driven by `handle_*` calls (a connection opened or closed, bytes
+//! read, a line typed, time passing) and drained with `poll_*` calls (bytes to write
+//! to a peer, events for the user, connections to open or close, log lines). It
+//! never touches a socket, a clock or a thread: time is always passed in, and its
+//! randomness comes from a seed. That is what lets the simulator in [`crate::sim`]
+//! run thousands of nodes deterministically and replay any failing seed.
+//!
+//! What the node does:
+//! - the handshake (preamble and [`Frame::Hello`]), refusing what is not p2pchat;
+//! - flooding: a new chat message is forwarded, as the bytes it arrived in, to every
+//!   ready peer but the one it came from; duplicates are dropped ([`delivery`]);
+//! - catch-up: on every new link both sides exchange per-origin high-water marks and
+//!   send each other what the other misses from their history window;
+//! - membership ([`members`]), unique names, heartbeats and failure detection, and
+//!   repair: reconnecting to members that became unreachable.
+
+pub mod delivery;
+pub mod members;
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use crate::command::{self, Input};
+use crate::config::Config;
+use crate::event::{Event, LeftReason, sanitize};
+use crate::id::{NodeId, Rng};
+use crate::wire::{
+    self, Chat, Frame, FrameDecoder, Hello, MAX_LIST, MAX_NAME, MAX_TEXT, MemberState, PREAMBLE, Preamble,
+};
+use delivery::{Admit, Delivery, Held};
+use members::{Members, Offer};
+
+/// A connection, numbered by the driver. Numbers are never reused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PeerId(pub u64);
+
+/// Where to connect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A socket address.
+    Addr(SocketAddr),
+    /// A host name (or address) and a port, to be resolved by the driver.
+    Host {
+        /// Host name or address.
+        host: String,
+        /// Port.
+        port: u16,
+    },
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Addr(a) => write!(f, "{a}"),
+            Target::Host { host, port } => write!(f, "{}", crate::config::PeerAddr { host: host.clone(), port: *port }),
+        }
+    }
+}
+
+/// Something the driver must do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Open a connection; report the outcome with the same `attempt` number
+    /// ([`Node::handle_connected`] with [`Direction::Outbound`] or
+    /// [`Node::handle_connect_failed`]).
+    Connect {
+        /// Identifies this attempt.
+        attempt: u64,
+        /// Where to connect.
+        target: Target,
+    },
+    /// Write what is queued for the peer (bounded wait), then close it. The node has
+    /// already forgotten it: do not report it down.
+    Disconnect {
+        /// The connection.
+        peer: PeerId,
+        /// Why (for the log).
+        reason: String,
+    },
+    /// The user quit: flush every queue (bounded wait) and stop.
+    Stop,
+}
+
+/// Which side opened a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Accepted by this node's listener.
+    Inbound,
+    /// Opened by this node for the given [`Action::Connect`] attempt.
+    Outbound {
+        /// The attempt number.
+        attempt: u64,
+    },
+}
+
+/// Node settings, derived from [`Config`] plus what the driver learned at start.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// This node's id.
+    pub id: NodeId,
+    /// Requested name.
+    pub name: String,
+    /// The port this node listens on.
+    pub port: u16,
+    /// The address others should use, when the bind address is specific.
+    pub advertise_ip: Option<IpAddr>,
+    /// Heartbeat interval.
+    pub heartbeat: Duration,
+    /// Silence before a neighbour is lost.
+    pub peer_timeout: Duration,
+    /// Time allowed to complete a handshake.
+    pub handshake_timeout: Duration,
+    /// How long a gap in one sender's messages may stall delivery.
+    pub gap_timeout: Duration,
+    /// History window.
+    pub history: usize,
+    /// Minimum number of links to keep.
+    pub redundancy: usize,
+    /// Maximum number of connections.
+    pub max_peers: usize,
+    /// How long to keep trying to reach lost members.
+    pub forget_after: Duration,
+    /// Seed for random choices.
+    pub seed: u64,
+    /// Wall-clock time at start, milliseconds since the Unix epoch (for name claims).
+    pub wall_ms: u64,
+}
+
+impl NodeConfig {
+    /// Node settings from a frontend configuration.
+    pub fn from_config(cfg: &Config, id: NodeId, port: u16, seed: u64, wall_ms: u64) -> Self {
+        NodeConfig {
+            id,
+            name: cfg.name.clone(),
+            port,
+            advertise_ip: (!cfg.bind.is_unspecified()).then_some(cfg.bind),
+            heartbeat: cfg.heartbeat,
+            peer_timeout: cfg.peer_timeout,
+            handshake_timeout: cfg.peer_timeout.max(Duration::from_secs(5)),
+            gap_timeout: cfg.peer_timeout * 2,
+            history: cfg.history,
+            redundancy: cfg.redundancy,
+            max_peers: cfg.max_peers,
+            forget_after: Duration::from_secs(600),
+            seed,
+            wall_ms,
+        }
+    }
+}
+
+/// Counters, for `:snapshot`, benchmarks and tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Chat messages this node wrote.
+    pub sent: u64,
+    /// Chat messages from others delivered here.
+    pub received: u64,
+    /// Copies of chat messages queued to peers on behalf of others.
+    pub forwarded: u64,
+    /// Duplicate chat messages dropped.
+    pub duplicates: u64,
+    /// Connections closed for bad input.
+    pub rejected: u64,
+}
+
+/// A reachable member, as `:users` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberInfo {
+    /// Member id.
+    pub id: NodeId,
+    /// Unique name.
+    pub name: String,
+    /// Address, when known.
+    pub addr: Option<SocketAddr>,
+    /// Hop distance (0 for this node).
+    pub hops: u32,
+    /// Directly linked to this node.
+    pub direct: bool,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Phase {
+    Preamble,
+    Hello,
+    Ready,
+}
+
+#[derive(Debug)]
+struct Peer {
+    direction: Direction,
+    remote: SocketAddr,
+    phase: Phase,
+    preamble: Vec<u8>,
+    decoder: FrameDecoder,
+    hello: Option<Hello>,
+    opened: Instant,
+    last_rx: Instant,
+    last_tx: Instant,
+    sync_in: Vec<wire::Mark>,
+}
+
+impl Peer {
+    fn remote_id(&self) -> Option<NodeId> {
+        if self.phase == Phase::Ready { self.hello.as_ref().map(|h| h.id) } else { None }
+    }
+
+    fn initiator(&self, me: NodeId) -> NodeId {
+        match (self.direction, &self.hello) {
+            (Direction::Outbound { .. }, _) => me,
+            (Direction::Inbound, Some(h)) => h.id,
+            (Direction::Inbound, None) => NodeId(u64::MAX),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Repair {
+    addr: SocketAddr,
+    next_try: Instant,
+    backoff: Duration,
+    hops: u32,
+}
+
+#[derive(Debug)]
+struct Attempt {
+    target: Target,
+    user: bool,
+    repair_for: Option<NodeId>,
+}
+
+/// Longest sync summary accepted from one peer (entries).
+const MAX_SYNC_ENTRIES: usize = 64 * 1024;
+/// Most origins tracked before new ones are refused.
+pub const MAX_ORIGINS: usize = 1 << 20;
+
+/// The protocol state machine. See the module documentation.
+#[derive(Debug)]
+pub struct Node {
+    cfg: NodeConfig,
+    me: MemberState,
+    me_raw: Bytes,
+    me_dirty: bool,
+    me_flood: bool,
+    started: Instant,
+    next_tick: Instant,
+    tick: Duration,
+    rng: Rng,
+    seq: u64,
+    peers: BTreeMap<PeerId, Peer>,
+    delivery: Delivery,
+    members: Members,
+    repair: BTreeMap<NodeId, Repair>,
+    attempts: HashMap<u64, Attempt>,
+    next_attempt: u64,
+    last_link_loss: Option<Instant>,
+    stopping: bool,
+    transmits: VecDeque<(PeerId, Bytes)>,
+    events: VecDeque<Event>,
+    actions: VecDeque<Action>,
+    logs: VecDeque<String>,
+    scratch: Vec<Held>,
+    stats: Stats,
+}
+
+impl Node {
+    /// A node that has not met anyone yet. Its first event is [`Event::Listening`].
+    pub fn new(cfg: NodeConfig, now: Instant) -> Self {
+        let me = MemberState {
+            id: cfg.id,
+            version: 1,
+            name: cfg.name.clone(),
+            claimed: cfg.wall_ms,
+            addr: cfg.advertise_ip.map(|ip| SocketAddr::new(ip, cfg.port)),
+            links: Vec::new(),
+            leaving: false,
+        };
+        let tick = (cfg.heartbeat / 2).max(Duration::from_millis(5));
+        let mut node = Node {
+            rng: Rng::new(cfg.seed),
+            delivery: Delivery::new(cfg.history),
+            me_raw: Bytes::new(),
+            me,
+            me_dirty: true,
+            me_flood: false,
+            started: now,
+            next_tick: now + tick,
+            tick,
+            seq: 0,
+            peers: BTreeMap::new(),
+            members: Members::default(),
+            repair: BTreeMap::new(),
+            attempts: HashMap::new(),
+            next_attempt: 1,
+            last_link_loss: None,
+            stopping: false,
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            actions: VecDeque::new(),
+            logs: VecDeque::new(),
+            scratch: Vec::new(),
+            stats: Stats::default(),
+            cfg,
+        };
+        node.refresh_me();
+        node.events.push_back(Event::Listening { port: node.cfg.port, id: node.cfg.id, name: node.me.name.clone() });
+        node
+    }
+
+    /// This node's id.
+    pub fn id(&self) -> NodeId {
+        self.cfg.id
+    }
+
+    /// This node's current name (it changes if it collided with another member's).
+    pub fn name(&self) -> &str {
+        &self.me.name
+    }
+
+    /// The port this node listens on.
+    pub fn port(&self) -> u16 {
+        self.cfg.port
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    /// True once the user quit.
+    pub fn is_stopping(&self) -> bool {
+        self.stopping
+    }
+
+    /// Ids of ready direct links, sorted.
+    pub fn neighbours(&self) -> Vec<NodeId> {
+        self.me.links.clone()
+    }
+
+    /// Per-origin high-water marks.
+    pub fn marks(&self) -> Vec<wire::Mark> {
+        self.delivery.marks()
+    }
+
+    /// Messages held back by reorder buffers.
+    pub fn pending_count(&self) -> usize {
+        self.delivery.pending_count()
+    }
+
+    /// Every reachable member, this node first.
+    pub fn members(&mut self) -> Vec<MemberInfo> {
+        self.update_membership(self.last_now());
+        let mut v = vec![MemberInfo {
+            id: self.cfg.id,
+            name: self.me.name.clone(),
+            addr: self.me.addr,
+            hops: 0,
+            direct: false,
+        }];
+        v.extend(self.members.reachable().into_iter().map(|r| MemberInfo {
+            id: r.state.id,
+            name: r.state.name.clone(),
+            addr: r.state.addr,
+            hops: r.hops,
+            direct: self.me.links.binary_search(&r.state.id).is_ok(),
+        }));
+        v
+    }
+
+    fn last_now(&self) -> Instant {
+        self.next_tick.checked_sub(self.tick).unwrap_or(self.started)
+    }
+
+    // ----- inputs -------------------------------------------------------------
+
+    /// A connection is established (accepted, or an attempt succeeded).
+    pub fn handle_connected(
+        &mut self,
+        peer: PeerId,
+        direction: Direction,
+        remote: SocketAddr,
+        local: SocketAddr,
+        now: Instant,
+    ) {
+        if let Direction::Outbound { attempt } = direction {
+            self.attempts.remove(&attempt);
+        }
+        if self.stopping {
+            self.actions.push_back(Action::Disconnect { peer, reason: "node is stopping".into() });
+            return;
+        }
+        if self.peers.len() >= self.cfg.max_peers {
+            self.log(format!("refusing connection from {remote}: {} connections already", self.peers.len()));
+            self.actions.push_back(Action::Disconnect { peer, reason: "too many connections".into() });
+            return;
+        }
+        if self.me.addr.is_none() && !local.ip().is_unspecified() {
+            self.me.addr = Some(SocketAddr::new(local.ip(), self.cfg.port));
+            self.me_dirty = true;
+        }
+        let p = Peer {
+            direction,
+            remote,
+            phase: Phase::Preamble,
+            preamble: Vec::with_capacity(PREAMBLE.len()),
+            decoder: FrameDecoder::new(),
+            hello: None,
+            opened: now,
+            last_rx: now,
+            last_tx: now,
+            sync_in: Vec::new(),
+        };
+        self.peers.insert(peer, p);
+        if matches!(direction, Direction::Outbound { .. }) {
+            self.send_hello(peer, now);
+        }
+    }
+
+    /// A connection attempt failed.
+    pub fn handle_connect_failed(&mut self, attempt: u64, error: &str, _now: Instant) {
+        let Some(a) = self.attempts.remove(&attempt) else { return };
+        if a.user {
+            self.events.push_back(Event::Error(format!("could not connect to {}: {error}", a.target)));
+        } else {
+            self.log(format!("connect to {} failed: {error}", a.target));
+        }
+    }
+
+    /// The connection closed or failed (not called for [`Action::Disconnect`]).
+    pub fn handle_disconnected(&mut self, peer: PeerId, reason: &str, now: Instant) {
+        if let Some(p) = self.peers.remove(&peer) {
+            self.log(format!("connection {} from {} closed: {reason}", peer.0, p.remote));
+            self.after_removal(p, now);
+        }
+    }
+
+    /// Bytes read from a connection.
+    pub fn handle_data(&mut self, peer: PeerId, mut data: &[u8], now: Instant) {
+        let Some(p) = self.peers.get_mut(&peer) else { return };
+        p.last_rx = now;
+        if p.phase == Phase::Preamble {
+            let take = (PREAMBLE.len() - p.preamble.len()).min(data.len());
+            p.preamble.extend_from_slice(&data[..take]);
+            data = &data[take..];
+            match wire::check_preamble(&p.preamble) {
+                Ok(Preamble::Incomplete) => return,
+                Ok(Preamble::Valid) => p.phase = Phase::Hello,
+                Err(e) => {
+                    if matches!(e, wire::WireError::BadVersion(_)) && p.direction == Direction::Inbound {
+                        // Tell the other side why, in a form it can read.
+                        self.transmits.push_back((peer, Bytes::from_static(&PREAMBLE)));
+                    }
+                    self.reject(peer, e.to_string(), now);
+                    return;
+                }
+            }
+        }
+        p.decoder.extend(data);
+        loop {
+            let Some(p) = self.peers.get_mut(&peer) else { return };
+            match p.decoder.next_frame() {
+                Ok(Some((frame, raw))) => self.on_frame(peer, frame, raw, now),
+                Ok(None) => return,
+                Err(e) => {
+                    self.reject(peer, e.to_string(), now);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// A line typed by the user: a chat message or a command.
+    pub fn handle_line(&mut self, line: &str, now: Instant) {
+        match command::parse_line(line) {
+            Ok(input) => self.handle_input(input, now),
+            Err(e) => self.events.push_back(Event::Error(e)),
+        }
+    }
+
+    /// A parsed user input.
+    pub fn handle_input(&mut self, input: Input, now: Instant) {
+        if self.stopping {
+            return;
+        }
+        match input {
+            Input::Nothing => {}
+            Input::Chat(text) => self.send_chat(text, now),
+            Input::Quit => self.quit(now),
+            Input::Help => {
+                for line in command::HELP {
+                    self.events.push_back(Event::Notice((*line).to_owned()));
+                }
+            }
+            Input::Users => self.show_users(now),
+            Input::Peers => self.show_peers(),
+            Input::Connect { host, port } => {
+                let target = match host.parse::<IpAddr>() {
+                    Ok(ip) => Target::Addr(SocketAddr::new(ip, port)),
+                    Err(_) => Target::Host { host, port },
+                };
+                self.connect(target, now);
+            }
+        }
+    }
+
+    /// Opens a connection on the user's behalf (a failure is reported as an error).
+    pub fn connect(&mut self, target: Target, _now: Instant) {
+        self.start_attempt(target, true, None);
+    }
+
+    /// Time passed: heartbeats, failure detection, gap expiry, membership, repair.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if now < self.next_tick {
+            return;
+        }
+        self.next_tick = now + self.tick;
+        if self.stopping {
+            return;
+        }
+        self.check_peers(now);
+        self.expire_gaps(now);
+        self.update_membership(now);
+        self.run_repair(now);
+    }
+
+    // ----- outputs ------------------------------------------------------------
+
+    /// Next bytes to write to a peer.
+    pub fn poll_transmit(&mut self) -> Option<(PeerId, Bytes)> {
+        self.transmits.pop_front()
+    }
+
+    /// Next event for the user.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// Next action for the driver.
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// Next line for the log.
+    pub fn poll_log(&mut self) -> Option<String> {
+        self.logs.pop_front()
+    }
+
+    /// When [`Node::handle_timeout`] should be called next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        (!self.stopping).then_some(self.next_tick)
+    }
+
+    // ----- connections ----------------------------------------------------------
+
+    fn log(&mut self, line: String) {
+        if self.logs.len() < 10_000 {
+            self.logs.push_back(line);
+        }
+    }
+
+    fn queue(&mut self, peer: PeerId, raw: Bytes, now: Instant) {
+        if let Some(p) = self.peers.get_mut(&peer) {
+            p.last_tx = now;
+        }
+        self.transmits.push_back((peer, raw));
+    }
+
+    fn send_frame(&mut self, peer: PeerId, frame: &Frame, now: Instant) {
+        match frame.encode() {
+            Ok(raw) => self.queue(peer, raw, now),
+            Err(e) => self.log(format!("could not encode a frame: {e}")),
+        }
+    }
+
+    fn send_hello(&mut self, peer: PeerId, now: Instant) {
+        self.queue(peer, Bytes::from_static(&PREAMBLE), now);
+        let hello = Frame::Hello(Hello { id: self.cfg.id, name: self.me.name.clone(), port: self.cfg.port });
+        self.send_frame(peer, &hello, now);
+    }
+
+    fn start_attempt(&mut self, target: Target, user: bool, repair_for: Option<NodeId>) {
+        let attempt = self.next_attempt;
+        self.next_attempt += 1;
+        self.attempts.insert(attempt, Attempt { target: target.clone(), user, repair_for });
+        self.actions.push_back(Action::Connect { attempt, target });
+    }
+
+    /// Closes a connection for bad input: logged, counted, reported to the user.
+    fn reject(&mut self, peer: PeerId, reason: String, now: Instant) {
+        self.stats.rejected += 1;
+        if let Some(p) = self.peers.get(&peer) {
+            let who = p.hello.as_ref().map_or_else(|| p.remote.to_string(), |h| format!("{} ({})", h.name, p.remote));
+            self.events.push_back(Event::Error(format!("dropped connection from {}: {reason}", sanitize(&who))));
+        }
+        self.close(peer, reason, true, now);
+    }
+
+    /// Closes a connection from this side.
+    fn close(&mut self, peer: PeerId, reason: String, bye: bool, now: Instant) {
+        if bye && self.peers.get(&peer).is_some_and(|p| p.phase != Phase::Preamble) {
+            let mut r = reason.clone();
+            r.truncate(wire::MAX_REASON);
+            self.send_frame(peer, &Frame::Bye { reason: r }, now);
+        }
+        if let Some(p) = self.peers.remove(&peer) {
+            self.log(format!("closing connection {} to {}: {reason}", peer.0, p.remote));
+            self.actions.push_back(Action::Disconnect { peer, reason });
+            self.after_removal(p, now);
+        }
+    }
+
+    fn after_removal(&mut self, p: Peer, now: Instant) {
+        let Some(id) = p.remote_id() else { return };
+        // Another ready link to the same member keeps it a neighbour.
+        if self.peers.values().any(|q| q.remote_id() == Some(id)) {
+            return;
+        }
+        if let Ok(i) = self.me.links.binary_search(&id) {
+            self.me.links.remove(i);
+            self.me_dirty = true;
+            self.members.touch();
+            self.last_link_loss = Some(now);
+        }
+    }
+
+    fn check_peers(&mut self, now: Instant) {
+        let mut dead = Vec::new();
+        let mut beat = Vec::new();
+        for (id, p) in &self.peers {
+            if p.phase != Phase::Ready {
+                if now.saturating_duration_since(p.opened) >= self.cfg.handshake_timeout {
+                    dead.push((*id, "handshake timed out".to_owned()));
+                }
+                continue;
+            }
+            let silent = now.saturating_duration_since(p.last_rx);
+            if silent >= self.cfg.peer_timeout {
+                dead.push((*id, format!("no heartbeat for {} ms", silent.as_millis())));
+            } else if now.saturating_duration_since(p.last_tx) + self.tick / 2 >= self.cfg.heartbeat {
+                beat.push(*id);
+            }
+        }
+        for (id, reason) in dead {
+            self.close(id, reason, true, now);
+        }
+        if !beat.is_empty()
+            && let Ok(raw) = Frame::Heartbeat.encode()
+        {
+            for id in beat {
+                self.queue(id, raw.clone(), now);
+            }
+        }
+    }
+
+    // ----- frames -------------------------------------------------------------
+
+    fn on_frame(&mut self, peer: PeerId, frame: Frame, raw: Bytes, now: Instant) {
+        let Some(p) = self.peers.get(&peer) else { return };
+        let ready = p.phase == Phase::Ready;
+        match frame {
+            Frame::Bye { reason } => {
+                if let Some(p) = self.peers.remove(&peer) {
+                    self.log(format!("{} said goodbye: {}", p.remote, sanitize(&reason)));
+                    self.actions.push_back(Action::Disconnect { peer, reason: "peer said goodbye".into() });
+                    self.after_removal(p, now);
+                }
+            }
+            Frame::Hello(h) if !ready => self.on_hello(peer, h, now),
+            Frame::Hello(_) => self.reject(peer, "second hello on one connection".into(), now),
+            _ if !ready => self.reject(peer, "expected a hello first".into(), now),
+            Frame::Heartbeat => {}
+            Frame::Chat(c) => self.on_chat(Some(peer), Held { chat: c, raw }, now),
+            Frame::Sync { marks, last } => self.on_sync(peer, marks, last, now),
+            Frame::SyncDone { floors } => self.on_sync_done(floors, now),
+            Frame::State(s) => self.on_state(peer, s, raw, now),
+        }
+    }
+
+    fn on_hello(&mut self, peer: PeerId, h: Hello, now: Instant) {
+        if h.id == self.cfg.id {
+            self.close(peer, "connected to itself".into(), false, now);
+            return;
+        }
+        let Some(p) = self.peers.get_mut(&peer) else { return };
+        let inbound = p.direction == Direction::Inbound;
+        let remote_id = h.id;
+        p.hello = Some(h);
+        p.phase = Phase::Ready;
+        if inbound {
+            self.send_hello(peer, now);
+        }
+        // Two links to the same member (both sides connected at once): keep the one
+        // opened by the smaller id, so both ends choose the same one.
+        let me = self.cfg.id;
+        let keep = me.min(remote_id);
+        let this_init = self.peers.get(&peer).map(|p| p.initiator(me));
+        let twins: Vec<(PeerId, NodeId)> = self
+            .peers
+            .iter()
+            .filter(|(id, q)| **id != peer && q.remote_id() == Some(remote_id))
+            .map(|(id, q)| (*id, q.initiator(me)))
+            .collect();
+        for (twin, twin_init) in twins {
+            let drop_this = match (this_init == Some(keep), twin_init == keep) {
+                (true, false) => false,
+                (false, true) => true,
+                // Same initiator: it closes the newer link; the other end waits.
+                _ => this_init == Some(me),
+            };
+            if drop_this {
+                self.close(peer, "duplicate link".into(), true, now);
+                return;
+            } else if twin_init != keep || this_init == Some(me) {
+                self.close(twin, "duplicate link".into(), true, now);
+            }
+        }
+        if let Err(i) = self.me.links.binary_search(&remote_id) {
+            self.me.links.insert(i, remote_id);
+            self.me_dirty = true;
+            self.members.touch();
+        }
+        self.refresh_me();
+        // Tell the new neighbour everything known about the network, this node first,
+        // then how far this node has delivered each origin.
+        let mut raws = vec![self.me_raw.clone()];
+        raws.extend(self.members.records().map(|r| r.raw.clone()));
+        for raw in raws {
+            self.queue(peer, raw, now);
+        }
+        let marks = self.delivery.marks();
+        let mut chunks = marks.chunks(MAX_LIST).peekable();
+        if chunks.peek().is_none() {
+            self.send_frame(peer, &Frame::Sync { marks: Vec::new(), last: true }, now);
+        }
+        while let Some(chunk) = chunks.next() {
+            let last = chunks.peek().is_none();
+            self.send_frame(peer, &Frame::Sync { marks: chunk.to_vec(), last }, now);
+        }
+    }
+
+    fn forward(&mut self, from: Option<PeerId>, raw: &Bytes, now: Instant) -> u64 {
+        let mut n = 0;
+        for (id, p) in self.peers.iter_mut() {
+            if Some(*id) != from && p.phase == Phase::Ready {
+                p.last_tx = now;
+                self.transmits.push_back((*id, raw.clone()));
+                n += 1;
+            }
+        }
+        n
+    }
+
+    fn on_chat(&mut self, from: Option<PeerId>, held: Held, now: Instant) {
+        if !self.delivery.knows(held.chat.origin) && self.delivery.origin_count() >= MAX_ORIGINS {
+            self.log(format!("dropping a message from unknown origin {}: too many origins", held.chat.origin));
+            return;
+        }
+        let raw = held.raw.clone();
+        let mut out = std::mem::take(&mut self.scratch);
+        match self.delivery.admit(held, now, &mut out) {
+            Admit::Duplicate => self.stats.duplicates += 1,
+            Admit::New => {
+                self.stats.forwarded += self.forward(from, &raw, now);
+                self.deliver_all(&mut out);
+            }
+        }
+        self.scratch = out;
+    }
+
+    fn deliver_all(&mut self, out: &mut Vec<Held>) {
+        for h in out.drain(..) {
+            if h.chat.origin != self.cfg.id {
+                self.stats.received += 1;
+            }
+            self.delivery.remember(h.chat.origin, h.chat.seq, h.raw);
+            self.events.push_back(Event::Message {
+                from: h.chat.name,
+                text: h.chat.text,
+                origin: h.chat.origin,
+                seq: h.chat.seq,
+                private: false,
+            });
+        }
+    }
+
+    fn on_sync(&mut self, peer: PeerId, marks: Vec<wire::Mark>, last: bool, now: Instant) {
+        let Some(p) = self.peers.get_mut(&peer) else { return };
+        if p.sync_in.len() + marks.len() > MAX_SYNC_ENTRIES {
+            self.reject(peer, "sync summary too long".into(), now);
+            return;
+        }
+        p.sync_in.extend(marks);
+        if !last {
+            return;
+        }
+        let theirs: HashMap<NodeId, u64> = std::mem::take(&mut p.sync_in).into_iter().collect();
+        let missing: Vec<Bytes> = self
+            .delivery
+            .history()
+            .filter(|(o, seq, _)| *seq > theirs.get(o).copied().unwrap_or(0))
+            .map(|(_, _, raw)| raw.clone())
+            .collect();
+        if !missing.is_empty() {
+            self.log(format!("sending {} messages of history to connection {}", missing.len(), peer.0));
+        }
+        for raw in missing {
+            self.queue(peer, raw, now);
+        }
+        let floors = self.delivery.floors_for(&theirs);
+        for chunk in floors.chunks(MAX_LIST) {
+            self.send_frame(peer, &Frame::SyncDone { floors: chunk.to_vec() }, now);
+        }
+    }
+
+    fn on_sync_done(&mut self, floors: Vec<wire::Mark>, now: Instant) {
+        let mut out = std::mem::take(&mut self.scratch);
+        for (origin, floor) in floors {
+            if origin == self.cfg.id {
+                continue;
+            }
+            let (lost, known) = self.delivery.apply_floor(origin, floor, now, &mut out);
+            self.deliver_all(&mut out);
+            if lost > 0 && known {
+                self.report_loss(origin, lost);
+            }
+        }
+        self.scratch = out;
+    }
+
+    fn expire_gaps(&mut self, now: Instant) {
+        let mut out = std::mem::take(&mut self.scratch);
+        let mut reports = Vec::new();
+        self.delivery.expire_gaps(now, self.cfg.gap_timeout, &mut out, |o, n, known| {
+            if n > 0 && known {
+                reports.push((o, n));
+            }
+        });
+        self.deliver_all(&mut out);
+        self.scratch = out;
+        for (o, n) in reports {
+            self.report_loss(o, n);
+        }
+    }
+
+    fn report_loss(&mut self, origin: NodeId, lost: u64) {
+        let name = self.members.get(origin).map_or_else(|| origin.to_string(), |r| r.state.name.clone());
+        let what = if lost == 1 { "message" } else { "messages" };
+        self.events.push_back(Event::Notice(format!("{lost} {what} from {name} could not be recovered")));
+    }
+
+    // ----- chat from the user -------------------------------------------------
+
+    fn send_chat(&mut self, text: String, now: Instant) {
+        if text.len() > MAX_TEXT {
+            self.events.push_back(Event::Error(format!(
+                "message not sent: it is {} bytes long; the limit is {MAX_TEXT}",
+                text.len()
+            )));
+            return;
+        }
+        let chat = Chat { origin: self.cfg.id, seq: self.seq + 1, name: self.me.name.clone(), text };
+        let raw = match Frame::Chat(chat.clone()).encode() {
+            Ok(raw) => raw,
+            Err(e) => {
+                self.events.push_back(Event::Error(format!("message not sent: {e}")));
+                return;
+            }
+        };
+        self.seq += 1;
+        self.stats.sent += 1;
+        self.delivery.admit_own(chat.origin, chat.seq);
+        self.forward(None, &raw, now);
+        let mut out = vec![Held { chat, raw }];
+        self.deliver_all(&mut out);
+    }
+
+    fn quit(&mut self, now: Instant) {
+        self.me.leaving = true;
+        self.me_dirty = true;
+        self.refresh_me();
+        let raw = self.me_raw.clone();
+        self.forward(None, &raw, now);
+        let ids: Vec<PeerId> = self.peers.keys().copied().collect();
+        for id in ids {
+            self.close(id, "quit".into(), true, now);
+        }
+        self.stopping = true;
+        self.actions.push_back(Action::Stop);
+    }
+
+    // ----- membership -----------------------------------------------------------
+
+    /// Re-encodes this node's record if it changed; it is flooded on the next tick.
+    fn refresh_me(&mut self) {
+        if !self.me_dirty {
+            return;
+        }
+        self.me.version += 1;
+        match Frame::State(self.me.clone()).encode() {
+            Ok(raw) => {
+                self.me_raw = raw;
+                self.me_dirty = false;
+                self.me_flood = true;
+            }
+            Err(e) => self.log(format!("could not encode own record: {e}")),
+        }
+    }
+
+    fn on_state(&mut self, peer: PeerId, s: MemberState, raw: Bytes, now: Instant) {
+        if s.id == self.cfg.id {
+            // An old record of this node still circulating: outrank it.
+            if s.version >= self.me.version {
+                self.me.version = s.version;
+                self.me_dirty = true;
+            }
+            return;
+        }
+        let (id, name) = (s.id, s.name.clone());
+        match self.members.offer(s, raw.clone()) {
+            Offer::Stale => {}
+            Offer::Full => self.log(format!("ignoring member {id}: membership table full")),
+            Offer::Accepted(old) => {
+                self.forward(Some(peer), &raw, now);
+                if let Some(old) = old
+                    && self.members.get(id).is_some_and(|r| r.reachable)
+                {
+                    self.events.push_back(Event::Notice(format!("{old} is now known as {name}")));
+                }
+            }
+        }
+    }
+
+    fn update_membership(&mut self, now: Instant) {
+        self.refresh_me();
+        if self.me_flood {
+            self.me_flood = false;
+            let raw = self.me_raw.clone();
+            self.forward(None, &raw, now);
+        }
+        if !self.members.is_dirty() {
+            return;
+        }
+        let changes = self.members.recompute(&self.me, now);
+        self.announce_changes(&changes, now);
+        self.check_name(now);
+        self.members.stamp_unseen(now);
+        for id in self.members.forget_before(now.checked_sub(self.cfg.forget_after).unwrap_or(self.started)) {
+            self.repair.remove(&id);
+        }
+        // Members that came back need no repair.
+        self.repair.retain(|id, _| !self.members.get(*id).is_some_and(|r| r.reachable));
+    }
+
+    fn announce_changes(&mut self, changes: &members::Changes, now: Instant) {
+        let mut lost = Vec::new();
+        let mut quit = Vec::new();
+        for id in &changes.left {
+            if let Some(r) = self.members.get(*id) {
+                if r.state.leaving { quit.push(r.clone()) } else { lost.push(r.clone()) }
+            }
+        }
+        let split = lost.len() > 1;
+        if split {
+            let names: Vec<String> = lost.iter().map(|r| r.state.name.clone()).collect();
+            self.events.push_back(Event::Notice(format!("netsplit: lost contact with {}", names.join(", "))));
+        }
+        for r in &quit {
+            self.events.push_back(Event::Left {
+                name: r.state.name.clone(),
+                id: r.state.id,
+                reason: LeftReason::Quit,
+                announce: true,
+            });
+        }
+        for r in &lost {
+            self.events.push_back(Event::Left {
+                name: r.state.name.clone(),
+                id: r.state.id,
+                reason: LeftReason::Lost,
+                announce: !split,
+            });
+        }
+        // Repair: reconnect to lost members if this node saw a link go down lately,
+        // or if it is the smallest id of what remains (so someone always tries).
+        if !lost.is_empty() {
+            let recent = self.last_link_loss.is_some_and(|t| now.saturating_duration_since(t) <= self.cfg.peer_timeout * 4);
+            for r in &lost {
+                if let Some(addr) = r.state.addr {
+                    let jitter = Duration::from_millis(self.rng.below(50));
+                    let first = if recent { now + jitter } else { now + self.cfg.heartbeat + jitter };
+                    self.repair.insert(
+                        r.state.id,
+                        Repair { addr, next_try: first, backoff: self.cfg.heartbeat.max(Duration::from_millis(200)), hops: r.hops },
+                    );
+                }
+            }
+        }
+        let back: Vec<members::Record> = changes
+            .joined
+            .iter()
+            .filter_map(|id| self.members.get(*id))
+            .filter(|r| r.unreachable_since.is_some() || self.repair.contains_key(&r.state.id))
+            .cloned()
+            .collect();
+        let _ = back;
+        let joined: Vec<members::Record> = changes.joined.iter().filter_map(|id| self.members.get(*id)).cloned().collect();
+        let group = joined.len() > 1;
+        if group {
+            let names: Vec<String> = joined.iter().map(|r| r.state.name.clone()).collect();
+            let returning = joined.iter().filter(|r| self.repair.contains_key(&r.state.id)).count();
+            let text = if returning * 2 >= joined.len() && returning > 0 {
+                format!("netsplit over: {} are back", names.join(", "))
+            } else {
+                format!("now connected with {}", names.join(", "))
+            };
+            self.events.push_back(Event::Notice(text));
+        }
+        for r in &joined {
+            self.events.push_back(Event::Joined { name: r.state.name.clone(), id: r.state.id, announce: !group });
+        }
+    }
+
+    /// Two reachable members may not share a name: the earlier claim (then the
+    /// smaller id) keeps it, the other takes the first free `name-N`.
+    fn check_name(&mut self, now: Instant) {
+        let mine = (self.me.claimed, self.cfg.id);
+        let beaten = self.members.holders_of(&self.me.name).any(|r| (r.state.claimed, r.state.id) < mine);
+        if !beaten {
+            return;
+        }
+        let taken: std::collections::HashSet<&str> =
+            self.members.reachable().into_iter().map(|r| r.state.name.as_str()).collect();
+        let base = self.me.name.clone();
+        let new = (2u32..)
+            .map(|n| {
+                let suffix = format!("-{n}");
+                let mut b = base.clone();
+                while b.len() + suffix.len() > MAX_NAME {
+                    b.pop();
+                }
+                b + &suffix
+            })
+            .find(|cand| !taken.contains(cand.as_str()) && *cand != base);
+        let Some(new) = new else { return };
+        self.events.push_back(Event::Notice(format!(
+            "the name {base} is already taken in this network; you are now known as {new}"
+        )));
+        self.me.name = new;
+        self.me.claimed = self.cfg.wall_ms + now.saturating_duration_since(self.started).as_millis() as u64;
+        self.me_dirty = true;
+        self.refresh_me();
+    }
+
+    fn run_repair(&mut self, now: Instant) {
+        if self.repair.is_empty() {
+            return;
+        }
+        let in_flight: Vec<NodeId> = self.attempts.values().filter_map(|a| a.repair_for).collect();
+        let connected: Vec<SocketAddr> = self.peers.values().map(|p| p.remote).collect();
+        let mut due: Vec<(u32, NodeId)> = self
+            .repair
+            .iter()
+            .filter(|(id, r)| r.next_try <= now && !in_flight.contains(id) && !connected.contains(&r.addr))
+            .map(|(id, r)| (r.hops, *id))
+            .collect();
+        due.sort_unstable();
+        // Smallest id of the reachable part: it keeps trying even without a recent
+        // link loss, so that two sides always find each other again.
+        let smallest = self.members.reachable().iter().all(|r| r.state.id > self.cfg.id);
+        let recent =
+            self.last_link_loss.is_some_and(|t| now.saturating_duration_since(t) <= self.cfg.forget_after);
+        if !(smallest || recent) {
+            return;
+        }
+        let max_backoff = (self.cfg.peer_timeout * 4).min(Duration::from_secs(30)).max(self.cfg.heartbeat);
+        for (_, id) in due.into_iter().take(3) {
+            let Some(r) = self.repair.get_mut(&id) else { continue };
+            let addr = r.addr;
+            r.next_try = now + r.backoff;
+            r.backoff = (r.backoff * 2).min(max_backoff);
+            self.log(format!("trying to reach {id} at {addr}"));
+            self.start_attempt(Target::Addr(addr), false, Some(id));
+        }
+    }
+
+    fn show_users(&mut self, now: Instant) {
+        self.update_membership(now);
+        let list = self.members();
+        self.events.push_back(Event::Notice(format!("{} members:", list.len())));
+        for m in list {
+            let addr = m.addr.map_or_else(|| "address unknown".to_owned(), |a| a.to_string());
+            let text = if m.id == self.cfg.id {
+                format!("  {} (you) {addr}", m.name)
+            } else {
+                let hops = if m.hops == 1 { "1 hop".to_owned() } else { format!("{} hops", m.hops) };
+                let direct = if m.direct { ", direct" } else { "" };
+                format!("  {} {addr} ({hops}{direct})", m.name)
+            };
+            self.events.push_back(Event::Notice(text));
+        }
+    }
+
+    fn show_peers(&mut self) {
+        let lines: Vec<String> = self
+            .peers
+            .values()
+            .filter(|p| p.phase == Phase::Ready)
+            .filter_map(|p| {
+                let h = p.hello.as_ref()?;
+                let dir = if p.direction == Direction::Inbound { "inbound" } else { "outbound" };
+                Some(format!("  {} {} ({dir})", h.name, p.remote))
+            })
+            .collect();
+        self.events.push_back(Event::Notice(format!("{} direct links:", lines.len())));
+        for l in lines {
+            self.events.push_back(Event::Notice(l));
+        }
+    }
+}
