@@ -17,6 +17,7 @@ pub mod command;
 pub mod config;
 pub mod event;
 pub mod id;
+pub mod node;
 pub mod wire;
 
 pub use config::{Config, Mode, PeerAddr};

@@ -287,9 +287,12 @@ mod tests {
         d.admit(held(1, 5), now, &mut out);
         out.clear();
         let mut reports = Vec::new();
-        d.expire_gaps(now + std::time::Duration::from_secs(10), std::time::Duration::from_secs(5), &mut out, |o, n, k| {
-            reports.push((o, n, k))
-        });
+        d.expire_gaps(
+            now + std::time::Duration::from_secs(10),
+            std::time::Duration::from_secs(5),
+            &mut out,
+            |o, n, k| reports.push((o, n, k)),
+        );
         assert_eq!(seqs(&out), [5]);
         assert_eq!(reports, [(NodeId(1), 3, true)]);
         assert_eq!(d.admit(held(1, 3), now, &mut out), Admit::Duplicate);

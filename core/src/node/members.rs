@@ -72,6 +72,7 @@ impl Members {
     pub fn offer(&mut self, mut state: MemberState, raw: Bytes) -> Offer {
         state.links.sort_unstable();
         state.links.dedup();
+        let full = self.recs.len() >= MAX_MEMBERS;
         match self.recs.get_mut(&state.id) {
             Some(r) if r.state.version >= state.version => Offer::Stale,
             Some(r) => {
@@ -81,7 +82,7 @@ impl Members {
                 self.dirty = true;
                 Offer::Accepted(old)
             }
-            None if self.recs.len() >= MAX_MEMBERS => Offer::Full,
+            None if full => Offer::Full,
             None => {
                 self.recs.insert(
                     state.id,

@@ -987,14 +987,20 @@ impl Node {
         // Repair: reconnect to lost members if this node saw a link go down lately,
         // or if it is the smallest id of what remains (so someone always tries).
         if !lost.is_empty() {
-            let recent = self.last_link_loss.is_some_and(|t| now.saturating_duration_since(t) <= self.cfg.peer_timeout * 4);
+            let recent =
+                self.last_link_loss.is_some_and(|t| now.saturating_duration_since(t) <= self.cfg.peer_timeout * 4);
             for r in &lost {
                 if let Some(addr) = r.state.addr {
                     let jitter = Duration::from_millis(self.rng.below(50));
                     let first = if recent { now + jitter } else { now + self.cfg.heartbeat + jitter };
                     self.repair.insert(
                         r.state.id,
-                        Repair { addr, next_try: first, backoff: self.cfg.heartbeat.max(Duration::from_millis(200)), hops: r.hops },
+                        Repair {
+                            addr,
+                            next_try: first,
+                            backoff: self.cfg.heartbeat.max(Duration::from_millis(200)),
+                            hops: r.hops,
+                        },
                     );
                 }
             }
@@ -1007,7 +1013,8 @@ impl Node {
             .cloned()
             .collect();
         let _ = back;
-        let joined: Vec<members::Record> = changes.joined.iter().filter_map(|id| self.members.get(*id)).cloned().collect();
+        let joined: Vec<members::Record> =
+            changes.joined.iter().filter_map(|id| self.members.get(*id)).cloned().collect();
         let group = joined.len() > 1;
         if group {
             let names: Vec<String> = joined.iter().map(|r| r.state.name.clone()).collect();
@@ -1071,8 +1078,7 @@ impl Node {
         // Smallest id of the reachable part: it keeps trying even without a recent
         // link loss, so that two sides always find each other again.
         let smallest = self.members.reachable().iter().all(|r| r.state.id > self.cfg.id);
-        let recent =
-            self.last_link_loss.is_some_and(|t| now.saturating_duration_since(t) <= self.cfg.forget_after);
+        let recent = self.last_link_loss.is_some_and(|t| now.saturating_duration_since(t) <= self.cfg.forget_after);
         if !(smallest || recent) {
             return;
         }
