@@ -15,6 +15,7 @@
 pub mod cli;
 pub mod command;
 pub mod config;
+pub mod driver;
 pub mod event;
 pub mod id;
 pub mod node;
