@@ -17,10 +17,12 @@ pub mod command;
 pub mod config;
 pub mod driver;
 pub mod event;
+pub mod handle;
 pub mod id;
 pub mod node;
 pub mod wire;
 
 pub use config::{Config, Mode, PeerAddr};
 pub use event::{Event, LeftReason};
+pub use handle::{Handle, HandleError};
 pub use id::NodeId;
