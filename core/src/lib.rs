@@ -18,6 +18,7 @@ pub mod config;
 pub mod event;
 pub mod id;
 pub mod node;
+pub mod sim;
 pub mod wire;
 
 pub use config::{Config, Mode, PeerAddr};
