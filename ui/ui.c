@@ -714,8 +714,10 @@ static int process_input(void)
         else
             handle_char(ch);
     }
-    if (n > 0 && active && !atomic_load(&exit_requested))
-        draw_input(), doupdate();
+    if (n > 0 && active && !atomic_load(&exit_requested)) {
+        draw_input();
+        doupdate();
+    }
     return n;
 }
 

@@ -20,6 +20,7 @@ pub mod event;
 pub mod handle;
 pub mod id;
 pub mod node;
+pub mod sim;
 pub mod wire;
 
 pub use config::{Config, Mode, PeerAddr};

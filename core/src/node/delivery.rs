@@ -50,7 +50,7 @@ pub enum Admit {
 /// Delivery state for every origin, plus the history window.
 #[derive(Debug, Default)]
 pub struct Delivery {
-    origins: HashMap<NodeId, Origin>,
+    origins: BTreeMap<NodeId, Origin>,
     history: VecDeque<(NodeId, u64, Bytes)>,
     history_cap: usize,
 }
@@ -58,7 +58,7 @@ pub struct Delivery {
 impl Delivery {
     /// Keeps the last `history_cap` delivered messages for catch-up.
     pub fn new(history_cap: usize) -> Self {
-        Delivery { origins: HashMap::new(), history: VecDeque::new(), history_cap }
+        Delivery { origins: BTreeMap::new(), history: VecDeque::new(), history_cap }
     }
 
     /// The high-water mark of one origin.

@@ -7,7 +7,7 @@
 //! record, which still names its old neighbours, connects nothing once they have
 //! dropped it.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -59,7 +59,7 @@ pub struct Changes {
 /// The link-state database.
 #[derive(Debug, Default)]
 pub struct Members {
-    recs: HashMap<NodeId, Record>,
+    recs: BTreeMap<NodeId, Record>,
     dirty: bool,
 }
 
