@@ -1,6 +1,8 @@
 //! Membership, failure detection, self-healing and catch-up, in the simulator:
 //! crashes, silent links, partitions, heals and late joins.
 
+#![allow(clippy::expect_used, clippy::unwrap_used)] // test code: a failed expectation is a test failure
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
