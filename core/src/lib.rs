@@ -8,14 +8,15 @@
 //! - [`handle`]: a thread-safe handle to a running node, for frontends.
 //!
 //! Frontend helpers live here too so that every frontend behaves the same: the
-//! command line ([`cli`]), user commands ([`command`]) and the rendering of events
-//! ([`event`]).
+//! command line ([`cli`]), user commands ([`command`]), the rendering of events
+//! ([`event`]) and the `--headless` / `--json` modes ([`headless`]).
 #![forbid(unsafe_code)]
 
 pub mod cli;
 pub mod command;
 pub mod config;
 pub mod event;
+pub mod headless;
 pub mod id;
 pub mod node;
 pub mod sim;
