@@ -15,7 +15,9 @@
 pub mod cli;
 pub mod command;
 pub mod config;
+pub mod driver;
 pub mod event;
+pub mod handle;
 pub mod headless;
 pub mod id;
 pub mod node;
@@ -24,4 +26,5 @@ pub mod wire;
 
 pub use config::{Config, Mode, PeerAddr};
 pub use event::{Event, LeftReason};
+pub use handle::{Handle, HandleError};
 pub use id::NodeId;

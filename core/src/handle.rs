@@ -1,0 +1,245 @@
+//! A thread-safe handle to a running node, for frontends.
+//!
+//! [`Handle::start`] binds, spawns the network thread (named `p2pchat-net`, running
+//! the [`Driver`]) and returns once the node is listening. Commands go in through
+//! a channel and the driver's waker, so no call that feeds the node ever blocks;
+//! events come out through a callback that runs on the network thread, one call at
+//! a time, or through a channel ([`Handle::start_with_channel`]).
+//!
+//! Shutdown: [`Handle::stop`] quits like `:quit` (goodbyes are flushed for at most
+//! about a second) and waits for the thread; [`Event::Stopped`] is always the last
+//! event, and once `stop` or `join` has returned no callback runs any more. Both may
+//! be called from the callback itself: on the network thread they only request the
+//! stop and return. Dropping the last clone of a handle quits the node too.
+//!
+//! Do not call `stop` or `join` while holding a lock that the callback also takes:
+//! the network thread may be waiting for that lock inside the callback.
+
+use std::fmt;
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::{JoinHandle, ThreadId};
+
+use mio::Waker;
+
+use crate::command::Input;
+use crate::config::Config;
+use crate::driver::{Command, Driver};
+use crate::event::Event;
+use crate::id::NodeId;
+use crate::wire::MAX_FRAME;
+
+/// Longest line accepted by [`Handle::send_line`], in bytes. Chat texts have a
+/// smaller limit ([`crate::wire::MAX_TEXT`]), which the node reports as an
+/// [`Event::Error`] like every other mistake in what the user typed; this one only
+/// keeps a runaway caller from queueing unbounded memory in one call.
+pub const MAX_LINE: usize = MAX_FRAME;
+
+/// Why a [`Handle`] call was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HandleError {
+    /// The node has stopped or is stopping.
+    Stopped,
+    /// The line is longer than [`MAX_LINE`] bytes.
+    TooLong {
+        /// Its length in bytes.
+        len: usize,
+    },
+}
+
+impl fmt::Display for HandleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HandleError::Stopped => write!(f, "the node has stopped"),
+            HandleError::TooLong { len } => {
+                write!(f, "the line is {len} bytes long; the limit is {MAX_LINE}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for HandleError {}
+
+/// A running node. Cheap to clone; every clone controls the same node.
+#[derive(Clone)]
+pub struct Handle {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// `None` only while dropping: dropping it is how the thread learns that every
+    /// handle is gone.
+    tx: Option<Sender<Command>>,
+    waker: Arc<Waker>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    thread_id: ThreadId,
+    running: Arc<AtomicBool>,
+    stop_requested: AtomicBool,
+    port: u16,
+    id: NodeId,
+}
+
+impl fmt::Debug for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Handle")
+            .field("id", &self.inner.id)
+            .field("port", &self.inner.port)
+            .field("running", &self.is_running())
+            .finish()
+    }
+}
+
+/// Marks the node stopped when the network thread ends, even by a panic in the
+/// callback.
+struct RunningGuard(Arc<AtomicBool>);
+
+impl Drop for RunningGuard {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::SeqCst);
+    }
+}
+
+impl Handle {
+    /// Binds, spawns the network thread (named `p2pchat-net`) and returns once the
+    /// node is listening. Bind errors (and an invalid name, or a log file that
+    /// cannot be opened) are returned. `on_event` runs on the network thread, one
+    /// call at a time; [`Event::Stopped`] is the last call.
+    pub fn start(config: &Config, on_event: impl FnMut(&Event) + Send + 'static) -> io::Result<Handle> {
+        let running = Arc::new(AtomicBool::new(true));
+        let flag = Arc::clone(&running);
+        let mut on_event = on_event;
+        let callback = Box::new(move |e: &Event| {
+            if matches!(e, Event::Stopped) {
+                // Calls made from here on are refused.
+                flag.store(false, Ordering::SeqCst);
+            }
+            on_event(e);
+        });
+        let (tx, rx) = mpsc::channel();
+        let driver = Driver::new(config, rx, callback)?;
+        let (waker, port, id) = (driver.waker(), driver.port(), driver.id());
+        let guard = RunningGuard(Arc::clone(&running));
+        let thread = std::thread::Builder::new().name("p2pchat-net".into()).spawn(move || {
+            let _guard = guard;
+            driver.run();
+        })?;
+        Ok(Handle {
+            inner: Arc::new(Inner {
+                tx: Some(tx),
+                waker,
+                thread_id: thread.thread().id(),
+                thread: Mutex::new(Some(thread)),
+                running,
+                stop_requested: AtomicBool::new(false),
+                port,
+                id,
+            }),
+        })
+    }
+
+    /// Like [`Handle::start`], with events delivered to a channel for frontends that
+    /// prefer to poll. The channel ends after [`Event::Stopped`].
+    pub fn start_with_channel(config: &Config) -> io::Result<(Handle, Receiver<Event>)> {
+        let (tx, rx) = mpsc::channel();
+        let handle = Handle::start(config, move |e| {
+            // The receiver may be gone; the node runs on regardless.
+            let _ = tx.send(e.clone());
+        })?;
+        Ok((handle, rx))
+    }
+
+    /// The actual listening port.
+    pub fn port(&self) -> u16 {
+        self.inner.port
+    }
+
+    /// This node's id.
+    pub fn id(&self) -> NodeId {
+        self.inner.id
+    }
+
+    /// Sends a line as if typed by the user: chat, or a `:command`. Never blocks.
+    /// Mistakes in the line (an unknown command, a text over the limit) come back
+    /// as [`Event::Error`].
+    pub fn send_line(&self, line: &str) -> Result<(), HandleError> {
+        if line.len() > MAX_LINE {
+            return Err(HandleError::TooLong { len: line.len() });
+        }
+        self.send(Command::Line(line.to_owned()))
+    }
+
+    /// Sends an already parsed input. Never blocks.
+    pub fn send_input(&self, input: Input) -> Result<(), HandleError> {
+        if let Input::Chat(text) = &input
+            && text.len() > MAX_LINE
+        {
+            return Err(HandleError::TooLong { len: text.len() });
+        }
+        self.send(Command::Input(input))
+    }
+
+    /// Opens a link to another node, like `:connect HOST PORT`; a failure comes
+    /// back as [`Event::Error`]. Never blocks (host names are resolved off the
+    /// network thread's loop).
+    pub fn connect(&self, host: &str, port: u16) -> Result<(), HandleError> {
+        self.send(Command::Connect(host.to_owned(), port))
+    }
+
+    /// Quits like `:quit` (queued messages and goodbyes are flushed, for at most
+    /// about a second) and waits for the network thread to end. Idempotent. Called
+    /// on the network thread (from the callback), it only requests the stop.
+    pub fn stop(&self) {
+        if !self.inner.stop_requested.swap(true, Ordering::SeqCst)
+            && let Some(tx) = &self.inner.tx
+            && tx.send(Command::Stop).is_ok()
+        {
+            let _ = self.inner.waker.wake();
+        }
+        self.join();
+    }
+
+    /// Waits for the network thread to end (after the user typed `:quit`, say).
+    /// Idempotent. Called on the network thread, it returns at once.
+    pub fn join(&self) {
+        if std::thread::current().id() == self.inner.thread_id {
+            return;
+        }
+        // Holding the lock while joining makes concurrent callers wait too.
+        let mut thread = self.inner.thread.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(t) = thread.take() {
+            let _ = t.join();
+        }
+    }
+
+    /// True until the node has stopped (it is false from [`Event::Stopped`] on).
+    pub fn is_running(&self) -> bool {
+        self.inner.running.load(Ordering::SeqCst)
+    }
+
+    fn send(&self, command: Command) -> Result<(), HandleError> {
+        if self.inner.stop_requested.load(Ordering::SeqCst) || !self.is_running() {
+            return Err(HandleError::Stopped);
+        }
+        let tx = self.inner.tx.as_ref().ok_or(HandleError::Stopped)?;
+        tx.send(command).map_err(|_| HandleError::Stopped)?;
+        // If the wake fails, the command still runs at the node's next tick.
+        let _ = self.inner.waker.wake();
+        Ok(())
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Closing the channel tells the thread that nobody can stop it any more.
+        drop(self.tx.take());
+        let _ = self.waker.wake();
+        if std::thread::current().id() != self.thread_id {
+            let thread = self.thread.get_mut().unwrap_or_else(PoisonError::into_inner);
+            if let Some(t) = thread.take() {
+                let _ = t.join();
+            }
+        }
+    }
+}

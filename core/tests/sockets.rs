@@ -1,0 +1,691 @@
+//! Real sockets on 127.0.0.1: nodes started through [`Handle`], raw `TcpStream`s
+//! playing broken or hostile peers. Every wait is bounded by a deadline and waits
+//! for an event (or a socket state) rather than sleeping and hoping.
+
+// Test helpers panic with a description on purpose; clippy's test exemption only
+// covers `#[test]` functions themselves.
+#![allow(clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::io::{ErrorKind, Read, Write};
+use std::net::{IpAddr, Ipv4Addr, TcpStream, ToSocketAddrs};
+use std::path::PathBuf;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use p2pchat_core::wire::{Frame, FrameDecoder, Hello, MAGIC, PREAMBLE};
+use p2pchat_core::{Config, Event, Handle, HandleError, LeftReason, NodeId, PeerAddr};
+
+/// Upper bound for any single wait in these tests.
+const DEADLINE: Duration = Duration::from_secs(20);
+const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+fn config(name: &str) -> Config {
+    let mut c = Config::new(name);
+    c.bind = LOCALHOST;
+    c.port = 0;
+    c
+}
+
+/// A node under test with every event it reported so far.
+struct TestNode {
+    name: String,
+    handle: Handle,
+    rx: Receiver<Event>,
+    seen: Vec<Event>,
+    /// Chat messages received, per origin, as (seq, text) in arrival order.
+    received: BTreeMap<NodeId, Vec<(u64, String)>>,
+}
+
+impl TestNode {
+    fn start(cfg: Config) -> TestNode {
+        let name = cfg.name.clone();
+        let (handle, rx) = Handle::start_with_channel(&cfg).expect("node starts");
+        TestNode { name, handle, rx, seen: Vec::new(), received: BTreeMap::new() }
+    }
+
+    fn record(&mut self, e: Event) {
+        if let Event::Message { origin, seq, text, private: false, .. } = &e {
+            self.received.entry(*origin).or_default().push((*seq, text.clone()));
+        }
+        self.seen.push(e);
+    }
+
+    fn id(&self) -> NodeId {
+        self.handle.id()
+    }
+
+    fn port(&self) -> u16 {
+        self.handle.port()
+    }
+
+    /// Receives events until `done` holds for everything seen so far.
+    fn wait_for(&mut self, what: &str, mut done: impl FnMut(&[Event]) -> bool) {
+        let deadline = Instant::now() + DEADLINE;
+        while !done(&self.seen) {
+            match self.rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok(e) => self.record(e),
+                Err(RecvTimeoutError::Timeout) => {
+                    panic!("{}: timed out waiting for {what}; events: {:#?}", self.name, self.seen)
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    panic!("{}: stopped while waiting for {what}; events: {:#?}", self.name, self.seen)
+                }
+            }
+        }
+    }
+
+    /// Waits for the next event matching `pred` that arrives from now on.
+    fn wait_next(&mut self, what: &str, mut pred: impl FnMut(&Event) -> bool) -> Event {
+        let from = self.seen.len();
+        self.wait_for(what, |seen| seen[from..].iter().any(&mut pred));
+        self.seen[from..].iter().find(|e| pred(e)).cloned().expect("just seen")
+    }
+
+    fn wait_joined(&mut self, ids: &[NodeId]) {
+        let ids = ids.to_vec();
+        self.wait_for(&format!("{ids:?} to join"), |seen| {
+            ids.iter().all(|id| seen.iter().any(|e| matches!(e, Event::Joined { id: j, .. } if j == id)))
+        });
+    }
+
+    fn wait_error(&mut self, what: &str, needle: &str) -> String {
+        match self.wait_next(what, |e| matches!(e, Event::Error(t) if t.contains(needle))) {
+            Event::Error(t) => t,
+            _ => unreachable!(),
+        }
+    }
+
+    /// Asks `:peers` until the node reports `n` direct links.
+    fn wait_direct_links(&mut self, n: usize) {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            self.handle.send_line(":peers").expect("running");
+            let Event::Notice(t) =
+                self.wait_next("the :peers answer", |e| matches!(e, Event::Notice(t) if t.ends_with("direct links:")))
+            else {
+                unreachable!()
+            };
+            if t == format!("{n} direct links:") {
+                return;
+            }
+            assert!(Instant::now() < deadline, "{}: never reached {n} direct links (last: {t})", self.name);
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// What each node said, in order, to check deliveries against.
+#[derive(Default)]
+struct Transcript {
+    sent: BTreeMap<NodeId, Vec<String>>,
+}
+
+impl Transcript {
+    fn say(&mut self, node: &TestNode, text: &str) {
+        node.handle.send_line(text).expect("node running");
+        self.sent.entry(node.id()).or_default().push(text.to_owned());
+    }
+
+    /// Waits until every node has every message said so far, then checks that each
+    /// came exactly once and, per sender, in order with sequence numbers 1, 2, ...
+    fn check(&self, nodes: &mut [TestNode]) {
+        for node in nodes.iter_mut() {
+            let want: BTreeMap<NodeId, usize> = self.sent.iter().map(|(id, v)| (*id, v.len())).collect();
+            let deadline = Instant::now() + DEADLINE;
+            loop {
+                let got = &node.received;
+                if want.iter().all(|(id, n)| got.get(id).map_or(0, Vec::len) >= *n) {
+                    break;
+                }
+                let left = deadline.saturating_duration_since(Instant::now());
+                match node.rx.recv_timeout(left) {
+                    Ok(e) => node.record(e),
+                    Err(e) => panic!(
+                        "{}: missing messages ({e:?}); want {want:?}, got {:?}",
+                        node.name,
+                        got.iter().map(|(id, v)| (*id, v.len())).collect::<BTreeMap<_, _>>()
+                    ),
+                }
+            }
+            let got = &node.received;
+            for (origin, texts) in &self.sent {
+                let expected: Vec<(u64, String)> =
+                    texts.iter().enumerate().map(|(i, t)| (i as u64 + 1, t.clone())).collect();
+                assert_eq!(got.get(origin), Some(&expected), "{}: messages from {origin}", node.name);
+            }
+            assert_eq!(got.len(), self.sent.len(), "{}: messages from unexpected origins", node.name);
+        }
+    }
+
+    /// One more message from every node, checked everywhere: a duplicate of an
+    /// earlier message still in flight would show up before these.
+    fn settle(&mut self, nodes: &mut [TestNode]) {
+        for node in nodes.iter() {
+            self.say(node, &format!("last word from {}", node.name));
+        }
+        self.check(nodes);
+    }
+}
+
+fn start_all(names: &[&str]) -> Vec<TestNode> {
+    names.iter().map(|n| TestNode::start(config(n))).collect()
+}
+
+fn link(from: &TestNode, to: &TestNode) {
+    from.handle.connect("127.0.0.1", to.port()).expect("node running");
+}
+
+/// Waits until every node has seen every other one join.
+fn wait_all_joined(nodes: &mut [TestNode]) {
+    let ids: Vec<NodeId> = nodes.iter().map(TestNode::id).collect();
+    for node in nodes.iter_mut() {
+        let others: Vec<NodeId> = ids.iter().copied().filter(|id| *id != node.id()).collect();
+        node.wait_joined(&others);
+    }
+}
+
+/// a - b - c, all joined.
+fn line_of_three() -> Vec<TestNode> {
+    let mut nodes = start_all(&["a", "b", "c"]);
+    link(&nodes[0], &nodes[1]);
+    link(&nodes[2], &nodes[1]);
+    wait_all_joined(&mut nodes);
+    nodes
+}
+
+fn stop_all(nodes: &[TestNode]) {
+    for n in nodes {
+        n.handle.stop();
+    }
+}
+
+/// A port with nothing listening on it (bound, then released).
+fn closed_port() -> u16 {
+    let l = std::net::TcpListener::bind((LOCALHOST, 0)).expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+fn raw_connect(port: u16) -> TcpStream {
+    let s = TcpStream::connect((LOCALHOST, port)).expect("raw connect");
+    s.set_read_timeout(Some(Duration::from_millis(200))).expect("timeout");
+    s
+}
+
+fn raw_hello() -> Vec<u8> {
+    let mut v = PREAMBLE.to_vec();
+    let hello = Frame::Hello(Hello { id: NodeId(12345), name: "raw".into(), port: 1 });
+    v.extend_from_slice(&hello.encode().expect("encode"));
+    v
+}
+
+/// Reads until the node closes the connection; returns what it sent. Panics if
+/// it stays open past the deadline.
+fn read_until_closed(s: &mut TcpStream, limit: usize) -> Vec<u8> {
+    let deadline = Instant::now() + DEADLINE;
+    let mut got = Vec::new();
+    let mut buf = vec![0; 64 * 1024];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return got,
+            Ok(n) => {
+                got.extend_from_slice(&buf[..n]);
+                assert!(got.len() <= limit, "read more than {limit} bytes without the connection closing");
+            }
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted) => {}
+            // A reset also means the node closed it.
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => return got,
+            Err(e) => panic!("unexpected read error: {e}"),
+        }
+        assert!(Instant::now() < deadline, "the node did not close the connection; got {} bytes", got.len());
+    }
+}
+
+fn decode_frames(bytes: &[u8]) -> Vec<Frame> {
+    let mut d = FrameDecoder::new();
+    d.extend(bytes);
+    let mut out = Vec::new();
+    while let Some((f, _)) = d.next_frame().expect("the node sends valid frames") {
+        out.push(f);
+    }
+    out
+}
+
+// ----- delivery ---------------------------------------------------------------
+
+#[test]
+fn ring_of_five_delivers_every_message_exactly_once() {
+    let mut nodes = start_all(&["n0", "n1", "n2", "n3", "n4"]);
+    for i in 0..5 {
+        link(&nodes[i], &nodes[(i + 1) % 5]);
+    }
+    wait_all_joined(&mut nodes);
+    let mut t = Transcript::default();
+    for k in 1..=5 {
+        for node in &nodes {
+            t.say(node, &format!("message {k} from {}", node.name));
+        }
+    }
+    t.check(&mut nodes);
+    for node in &nodes {
+        assert_eq!(node.received.values().map(Vec::len).sum::<usize>(), 25, "{}", node.name);
+    }
+    t.settle(&mut nodes);
+    stop_all(&nodes);
+}
+
+#[test]
+fn start_up_connects_are_made_through_the_config() {
+    let mut a = TestNode::start(config("a"));
+    let mut cfg = config("b");
+    cfg.connect.push(PeerAddr { host: "127.0.0.1".into(), port: a.port() });
+    let mut b = TestNode::start(cfg);
+    a.wait_joined(&[b.id()]);
+    b.wait_joined(&[a.id()]);
+    let mut nodes = vec![a, b];
+    let mut t = Transcript::default();
+    t.say(&nodes[0], "hello b");
+    t.say(&nodes[1], "hello a");
+    t.check(&mut nodes);
+    stop_all(&nodes);
+}
+
+// ----- connect failures and host names ------------------------------------------
+
+#[test]
+fn start_up_connect_to_a_closed_port_reports_an_error_and_keeps_running() {
+    let port = closed_port();
+    let mut cfg = config("lonely");
+    cfg.connect.push(PeerAddr { host: "127.0.0.1".into(), port });
+    let a = TestNode::start(cfg);
+    let mut nodes = vec![a, TestNode::start(config("friend"))];
+    let err = nodes[0].wait_error("the connect failure", "could not connect");
+    assert!(err.contains(&format!("127.0.0.1:{port}")), "{err}");
+    assert!(nodes[0].handle.is_running());
+    link(&nodes[1], &nodes[0]);
+    wait_all_joined(&mut nodes);
+    let mut t = Transcript::default();
+    t.say(&nodes[0], "still here");
+    t.say(&nodes[1], "welcome");
+    t.check(&mut nodes);
+    stop_all(&nodes);
+}
+
+#[test]
+fn host_names_are_resolved_off_the_loop() {
+    // Bind where "localhost" leads first, so the test holds whatever this machine's
+    // resolver prefers.
+    let ip = ("localhost", 1).to_socket_addrs().expect("localhost resolves").next().expect("an address").ip();
+    let mut cfg = config("named");
+    cfg.bind = ip;
+    let mut nodes = vec![TestNode::start(cfg), TestNode::start(config("seeker"))];
+    let closed = closed_port();
+    nodes[1].handle.connect("localhost", closed).expect("running");
+    let err = nodes[1].wait_error("the connect failure", "could not connect");
+    assert!(err.contains(&format!("localhost:{closed}")), "{err}");
+    nodes[1].handle.connect("localhost", nodes[0].port()).expect("running");
+    wait_all_joined(&mut nodes);
+    let mut t = Transcript::default();
+    t.say(&nodes[1], "found you by name");
+    t.check(&mut nodes);
+    stop_all(&nodes);
+}
+
+// ----- bad input --------------------------------------------------------------
+
+/// Runs a line of three nodes, lets `attack` abuse the middle one through a raw
+/// socket, and checks that the good nodes keep chatting, exactly once, before and
+/// after.
+fn survives(attack: impl FnOnce(&mut TestNode, TcpStream)) {
+    let mut nodes = line_of_three();
+    let mut t = Transcript::default();
+    t.say(&nodes[0], "before, from a");
+    t.say(&nodes[2], "before, from c");
+    t.check(&mut nodes);
+    let raw = raw_connect(nodes[1].port());
+    attack(&mut nodes[1], raw);
+    for k in 1..=3 {
+        for i in [0, 1, 2] {
+            let text = format!("after {k}, from {}", nodes[i].name);
+            t.say(&nodes[i], &text);
+        }
+    }
+    t.check(&mut nodes);
+    // Nobody lost anybody.
+    for n in &nodes {
+        assert!(!n.seen.iter().any(|e| matches!(e, Event::Left { .. })), "{}: {:?}", n.name, n.seen);
+    }
+    t.settle(&mut nodes);
+    stop_all(&nodes);
+}
+
+/// The node reports the raw socket by its address in an error containing `needle`.
+fn expect_dropped(node: &mut TestNode, raw: &TcpStream, needle: &str) {
+    let me = raw.local_addr().expect("addr");
+    let err = node.wait_error("the dropped connection", &me.to_string());
+    assert!(err.starts_with("dropped connection from"), "{err}");
+    assert!(err.contains(needle), "{err}");
+}
+
+#[test]
+fn garbage_bytes_close_the_connection() {
+    survives(|node, mut raw| {
+        let garbage: Vec<u8> = (0..200u32).map(|i| (i.wrapping_mul(97) ^ 0xA5) as u8).collect();
+        raw.write_all(&garbage).expect("write");
+        let back = read_until_closed(&mut raw, 1 << 20);
+        assert!(back.is_empty(), "{back:?}");
+        expect_dropped(node, &raw, "wrong magic");
+    });
+}
+
+#[test]
+fn wrong_magic_closes_the_connection() {
+    survives(|node, mut raw| {
+        raw.write_all(b"\x7fXYZ\x00\x01").expect("write");
+        read_until_closed(&mut raw, 1 << 20);
+        expect_dropped(node, &raw, "wrong magic");
+    });
+}
+
+#[test]
+fn wrong_version_is_answered_with_our_preamble_and_closed() {
+    survives(|node, mut raw| {
+        let mut pre = MAGIC.to_vec();
+        pre.extend_from_slice(&999u16.to_be_bytes());
+        raw.write_all(&pre).expect("write");
+        let back = read_until_closed(&mut raw, 1 << 20);
+        assert_eq!(back, PREAMBLE, "the node tells which version it speaks");
+        expect_dropped(node, &raw, "version 999");
+    });
+}
+
+#[test]
+fn oversized_length_prefix_closes_the_connection() {
+    survives(|node, mut raw| {
+        raw.write_all(&PREAMBLE).expect("write");
+        raw.write_all(&u32::MAX.to_be_bytes()).expect("write");
+        let back = read_until_closed(&mut raw, 1 << 20);
+        let frames = decode_frames(&back);
+        assert!(matches!(frames.last(), Some(Frame::Bye { reason }) if reason.contains("exceeds")), "{frames:?}");
+        expect_dropped(node, &raw, "exceeds");
+    });
+}
+
+#[test]
+fn a_frame_cut_off_by_the_peer_closing_hurts_nobody() {
+    survives(|node, mut raw| {
+        raw.write_all(&raw_hello()).expect("write");
+        // The node answers with its preamble and hello: the handshake is complete.
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        let deadline = Instant::now() + DEADLINE;
+        while !got.starts_with(&PREAMBLE) || decode_frames(&got[PREAMBLE.len()..]).is_empty() {
+            match raw.read(&mut buf) {
+                Ok(0) => panic!("closed during the handshake"),
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+                Err(e) => panic!("{e}"),
+            }
+            assert!(Instant::now() < deadline, "no handshake answer");
+        }
+        assert!(matches!(decode_frames(&got[PREAMBLE.len()..])[0], Frame::Hello(_)));
+        node.wait_direct_links(3);
+        let beat = Frame::Heartbeat.encode().expect("encode");
+        let mut cut = Frame::Bye { reason: "x".repeat(100) }.encode().expect("encode").to_vec();
+        cut.truncate(50);
+        raw.write_all(&beat).expect("write");
+        raw.write_all(&cut).expect("write");
+        drop(raw);
+        node.wait_direct_links(2);
+    });
+}
+
+#[test]
+fn undecodable_frame_body_closes_the_connection() {
+    survives(|node, mut raw| {
+        raw.write_all(&PREAMBLE).expect("write");
+        raw.write_all(&[0, 0, 0, 4, 200, 1, 2, 3]).expect("write");
+        let back = read_until_closed(&mut raw, 1 << 20);
+        let frames = decode_frames(&back);
+        assert!(matches!(frames.last(), Some(Frame::Bye { reason }) if reason.contains("malformed")), "{frames:?}");
+        expect_dropped(node, &raw, "malformed");
+    });
+}
+
+// ----- slow readers -----------------------------------------------------------
+
+fn temp_log(name: &str) -> PathBuf {
+    let mut p = std::env::temp_dir();
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_nanos();
+    p.push(format!("p2pchat-test-{name}-{}-{nanos}.log", std::process::id()));
+    p
+}
+
+#[test]
+fn a_peer_that_never_reads_is_cut_off_at_the_queue_cap() {
+    let log = temp_log("flood");
+    let mut cfg = config("flooder");
+    cfg.queue_cap = 64 * 1024;
+    cfg.log = Some(log.clone());
+    // Long enough that the silent raw peer is not dropped for missing heartbeats.
+    cfg.peer_timeout = Duration::from_secs(60);
+    let mut nodes = vec![TestNode::start(cfg), TestNode::start(config("reader"))];
+    link(&nodes[1], &nodes[0]);
+    wait_all_joined(&mut nodes);
+
+    let mut raw = raw_connect(nodes[0].port());
+    raw.write_all(&raw_hello()).expect("write");
+    nodes[0].wait_direct_links(2);
+
+    let text = "x".repeat(4000);
+    let mut t = Transcript::default();
+    let overflowed = |log: &PathBuf| std::fs::read_to_string(log).is_ok_and(|s| s.contains("output queue exceeded"));
+    let mut sent = 0;
+    while !overflowed(&log) {
+        assert!(sent < 10_000, "{sent} messages of 4000 bytes and the silent peer is still connected");
+        for i in 0..16 {
+            t.say(&nodes[0], &format!("{sent}.{i} {text}"));
+        }
+        sent += 16;
+        // The reader keeps up: wait for it before sending more.
+        t.check(&mut nodes[1..]);
+    }
+    let log_text = std::fs::read_to_string(&log).expect("log");
+    assert!(log_text.contains("output queue exceeded 65536 bytes (not reading); disconnected"), "{log_text}");
+
+    // The raw peer now finds the connection closed once it reads what got through.
+    read_until_closed(&mut raw, 1 << 30);
+    t.settle(&mut nodes);
+    nodes[0].wait_direct_links(1);
+    stop_all(&nodes);
+    let _ = std::fs::remove_file(&log);
+}
+
+// ----- stopping ---------------------------------------------------------------
+
+fn recording(name: &str) -> (Handle, Arc<Mutex<Vec<Event>>>) {
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&events);
+    let h = Handle::start(&config(name), move |e| sink.lock().expect("lock").push(e.clone())).expect("start");
+    (h, events)
+}
+
+fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + DEADLINE;
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn stop_is_idempotent_and_stopped_is_the_last_event() {
+    let (h, events) = recording("solo");
+    h.send_line("talking to myself").expect("running");
+    wait_until("the echo", || {
+        events
+            .lock()
+            .expect("lock")
+            .iter()
+            .any(|e| matches!(e, Event::Message { text, .. } if text == "talking to myself"))
+    });
+    assert!(h.is_running());
+    h.stop();
+    assert!(!h.is_running());
+    let after = events.lock().expect("lock").clone();
+    assert_eq!(after.last(), Some(&Event::Stopped));
+    assert_eq!(after.iter().filter(|e| **e == Event::Stopped).count(), 1);
+    h.stop();
+    h.join();
+    h.clone().stop();
+    assert_eq!(h.send_line("anyone?"), Err(HandleError::Stopped));
+    assert_eq!(h.connect("127.0.0.1", 1), Err(HandleError::Stopped));
+    // Nothing runs after stop() returned.
+    assert_eq!(*events.lock().expect("lock"), after);
+}
+
+#[test]
+fn stop_flushes_the_last_message_and_the_goodbye() {
+    let mut nodes = start_all(&["leaver", "stayer"]);
+    link(&nodes[0], &nodes[1]);
+    wait_all_joined(&mut nodes);
+    let leaver = nodes[0].id();
+    nodes[0].handle.send_line("goodbye, all").expect("running");
+    nodes[0].handle.stop();
+    nodes[1].wait_for("the last message", |seen| {
+        seen.iter()
+            .any(|e| matches!(e, Event::Message { text, origin, .. } if text == "goodbye, all" && *origin == leaver))
+    });
+    nodes[1].wait_for("a quit notice", |seen| {
+        seen.iter().any(|e| matches!(e, Event::Left { id, reason: LeftReason::Quit, .. } if *id == leaver))
+    });
+    let last: Vec<Event> = nodes[0].rx.try_iter().collect();
+    assert_eq!(last.last(), Some(&Event::Stopped));
+    nodes[1].handle.stop();
+}
+
+#[test]
+fn stop_from_inside_the_callback_does_not_deadlock() {
+    let slot: Arc<OnceLock<Handle>> = Arc::new(OnceLock::new());
+    let inside = Arc::clone(&slot);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let h = Handle::start(&config("selfstop"), move |e| {
+        if let Event::Message { text, .. } = e
+            && text == "stop now"
+            && let Some(h) = inside.get()
+        {
+            h.stop();
+            h.join();
+            h.stop();
+            let _ = tx.send(Event::Notice("stop returned inside".into()));
+        }
+        let _ = tx.send(e.clone());
+    })
+    .expect("start");
+    slot.set(h.clone()).expect("set once");
+    h.send_line("stop now").expect("running");
+    let deadline = Instant::now() + DEADLINE;
+    let mut seen = Vec::new();
+    while seen.last() != Some(&Event::Stopped) {
+        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(e) => seen.push(e),
+            Err(e) => panic!("no Stopped event ({e:?}); saw {seen:?}"),
+        }
+    }
+    assert!(seen.contains(&Event::Notice("stop returned inside".into())));
+    h.join();
+    assert!(!h.is_running());
+    assert_eq!(h.send_line("x"), Err(HandleError::Stopped));
+}
+
+#[test]
+fn dropping_the_last_handle_stops_the_node() {
+    let (h, rx) = Handle::start_with_channel(&config("dropped")).expect("start");
+    let clone = h.clone();
+    drop(h);
+    assert!(clone.is_running(), "a clone keeps it running");
+    drop(clone);
+    // Dropping the last handle waited for the thread: everything is in the channel.
+    let events: Vec<Event> = rx.try_iter().collect();
+    assert_eq!(events.last(), Some(&Event::Stopped), "{events:?}");
+    assert!(matches!(events.first(), Some(Event::Listening { .. })));
+}
+
+#[test]
+fn bind_errors_are_returned() {
+    let taken = std::net::TcpListener::bind((LOCALHOST, 0)).expect("bind");
+    let mut cfg = config("late");
+    cfg.port = taken.local_addr().expect("addr").port();
+    let err = Handle::start(&cfg, |_| {}).expect_err("the port is taken");
+    assert_eq!(err.kind(), ErrorKind::AddrInUse);
+    let bad = Handle::start(&config("two words"), |_| {}).expect_err("invalid name");
+    assert_eq!(bad.kind(), ErrorKind::InvalidInput);
+}
+
+#[test]
+fn a_burst_larger_than_one_turn_of_reads_is_read_completely() {
+    // Several MiB arrive at once; the driver reads at most 1 MiB per peer per turn
+    // and must come back for the rest without waiting for a new readiness event.
+    let mut nodes = start_all(&["target", "witness"]);
+    link(&nodes[1], &nodes[0]);
+    wait_all_joined(&mut nodes);
+    let mut raw = raw_connect(nodes[0].port());
+    let mut burst = raw_hello();
+    let text = "y".repeat(4000);
+    const N: u64 = 1000;
+    for seq in 1..=N {
+        let chat =
+            p2pchat_core::wire::Chat { origin: NodeId(777), seq, name: "burst".into(), text: format!("{seq} {text}") };
+        burst.extend_from_slice(&Frame::Chat(chat).encode().expect("encode"));
+    }
+    raw.write_all(&burst).expect("write");
+    for node in nodes.iter_mut() {
+        let deadline = Instant::now() + DEADLINE;
+        while node.received.get(&NodeId(777)).map_or(0, Vec::len) < N as usize {
+            match node.rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok(e) => node.record(e),
+                Err(e) => panic!("{}: burst incomplete ({e:?})", node.name),
+            }
+        }
+        let got = &node.received[&NodeId(777)];
+        assert!(got.iter().enumerate().all(|(i, (seq, t))| *seq == i as u64 + 1 && t.starts_with(&format!("{seq} "))));
+    }
+    let mut t = Transcript::default();
+    t.sent.insert(NodeId(777), (1..=N).map(|seq| format!("{seq} {text}")).collect());
+    t.settle(&mut nodes);
+    drop(raw);
+    stop_all(&nodes);
+}
+
+#[test]
+fn a_closed_peer_that_never_reads_is_dropped_after_a_bounded_wait() {
+    let log = temp_log("closing");
+    let mut cfg = config("closer");
+    cfg.log = Some(log.clone());
+    let mut nodes = vec![TestNode::start(cfg), TestNode::start(config("reader"))];
+    link(&nodes[1], &nodes[0]);
+    wait_all_joined(&mut nodes);
+    let mut raw = raw_connect(nodes[0].port());
+    raw.write_all(&raw_hello()).expect("write");
+    nodes[0].wait_direct_links(2);
+    // Back the silent peer's queue up well beyond what the kernel buffers hold
+    // (but under the default cap).
+    let text = "z".repeat(4000);
+    let mut t = Transcript::default();
+    for i in 0..1500 {
+        t.say(&nodes[0], &format!("{i} {text}"));
+    }
+    t.check(&mut nodes[1..]);
+    // A protocol error makes the node close the connection, with output pending.
+    raw.write_all(&Frame::Hello(Hello { id: NodeId(12345), name: "raw".into(), port: 1 }).encode().expect("encode"))
+        .expect("write");
+    nodes[0].wait_error("the rejection", "second hello");
+    wait_until("the driver to give up flushing", || {
+        std::fs::read_to_string(&log).is_ok_and(|s| s.contains("gave up flushing"))
+    });
+    read_until_closed(&mut raw, 1 << 30);
+    t.settle(&mut nodes);
+    stop_all(&nodes);
+    let _ = std::fs::remove_file(&log);
+}
