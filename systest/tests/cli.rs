@@ -242,17 +242,33 @@ fn a_closed_stdout_stops_the_node_without_a_panic() {
         .spawn()
         .expect("spawn");
     let mut alice = KillOnDrop(child);
-    // Read the first line, then close the reading end of its stdout. Its stdin stays
-    // open: only the broken stdout may stop it.
     let mut stdout = BufReader::new(alice.0.stdout.take().expect("stdout"));
-    let mut first = String::new();
-    stdout.read_line(&mut first).expect("read the listening line");
-    drop(stdout);
-    let listening: serde_json::Value = serde_json::from_str(&first).expect("json");
+    let mut line = String::new();
+    stdout.read_line(&mut line).expect("read the listening line");
+    let listening: serde_json::Value = serde_json::from_str(&line).expect("json");
     let port = listening["port"].as_u64().and_then(|p| u16::try_from(p).ok()).expect("port");
 
-    // Give it something to print: bob joins.
+    // Bob joins; once both have seen the other, close the reading end of alice's
+    // stdout. Its stdin stays open: only the broken stdout may stop it.
     let mut bob = Proc::node("bob", &[port], &[]);
+    let alice_id = listening["id"].as_str().expect("id").to_owned();
+    bob.wait_for(|e| kind(e) == "joined" && e["id"] == alice_id.as_str(), TIMEOUT);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        while stdout.read_line(&mut line).is_ok_and(|n| n > 0) {
+            if line.contains(r#""event":"joined""#) {
+                break;
+            }
+            line.clear();
+        }
+        drop(stdout);
+        let _ = tx.send(());
+    });
+    rx.recv_timeout(TIMEOUT).expect("alice shows bob joined");
+
+    // Give it something to print.
+    bob.send("ping");
     let deadline = Instant::now() + TIMEOUT;
     let status = loop {
         if let Some(status) = alice.0.try_wait().expect("try_wait") {
