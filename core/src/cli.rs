@@ -82,6 +82,8 @@ const PEER_TIMEOUT_MS: RangeInclusive<u64> = 20..=600_000;
 const HISTORY: RangeInclusive<u64> = 0..=100_000;
 const QUEUE_CAP: RangeInclusive<u64> = 64 * 1024..=1024 * 1024 * 1024;
 const MAX_PEERS: RangeInclusive<u64> = 1..=65_536;
+const IDLE_SECS: RangeInclusive<u64> = 0..=86_400;
+const MAX_TEXT_CLIENTS: RangeInclusive<u64> = 0..=4096;
 
 fn usage(msg: impl Into<String>) -> CliError {
     CliError::Usage(msg.into())
@@ -245,6 +247,12 @@ where
             "--queue-cap" => config.queue_cap = bytes(opt, &value_for(inline, &mut args)?, QUEUE_CAP)?,
             "--max-peers" => config.max_peers = number(opt, &value_for(inline, &mut args)?, MAX_PEERS)?,
             "--seed" => config.seed = Some(number(opt, &value_for(inline, &mut args)?, 0..=u64::MAX)?),
+            "--idle-timeout" => {
+                config.idle_timeout = Duration::from_secs(number(opt, &value_for(inline, &mut args)?, IDLE_SECS)?);
+            }
+            "--max-text-clients" => {
+                config.max_text_clients = number(opt, &value_for(inline, &mut args)?, MAX_TEXT_CLIENTS)?;
+            }
             _ => return Err(usage(format!("unknown option {opt:?}"))),
         }
     }
@@ -334,6 +342,22 @@ pub fn help_text(program: &str) -> String {
             ),
         ),
         ("--max-peers N", format!("most direct connections at once ({}) [default: {}]", range(MAX_PEERS), d.max_peers)),
+        (
+            "--idle-timeout SECS",
+            format!(
+                "disconnect plain-text (nc) clients idle this long; 0: never\n({}) [default: {}]",
+                range(IDLE_SECS),
+                d.idle_timeout.as_secs()
+            ),
+        ),
+        (
+            "--max-text-clients N",
+            format!(
+                "most plain-text (nc) clients at once ({}) [default: {}]",
+                range(MAX_TEXT_CLIENTS),
+                d.max_text_clients
+            ),
+        ),
         ("--seed N", "seed for the node's random choices, for reproducible tests\n[default: from the system]".into()),
         ("-h, --help", "print this help and exit".into()),
         ("-V, --version", "print the version and exit".into()),
@@ -672,6 +696,8 @@ mod tests {
             "--queue-cap",
             "--max-peers",
             "--seed",
+            "--idle-timeout",
+            "--max-text-clients",
         ] {
             assert_eq!(usage_err(&["x", opt]), format!("missing value for {opt}"));
         }
@@ -773,6 +799,8 @@ mod tests {
             "--history N",
             "--queue-cap BYTES",
             "--max-peers N",
+            "--idle-timeout SECS",
+            "--max-text-clients N",
             "--seed N",
             "-h, --help",
             "-V, --version",

@@ -20,6 +20,15 @@ pub enum Input {
         /// Port.
         port: u16,
     },
+    /// `:msg NAME TEXT`: a private message.
+    Msg {
+        /// Recipient's name.
+        name: String,
+        /// The text.
+        text: String,
+    },
+    /// `:snapshot [DIR]`: a network-wide snapshot written to DIR.
+    Snapshot(Option<String>),
     /// Nothing to do (an empty line).
     Nothing,
 }
@@ -31,6 +40,8 @@ pub const HELP: &[&str] = &[
     ":users             every reachable member, with hop distance",
     ":peers             direct links",
     ":connect HOST PORT add a link to another node",
+    ":msg NAME TEXT     a private message, over a direct link",
+    ":snapshot [DIR]    write a snapshot of the whole network to DIR",
     ":quit, :q          leave the chat",
 ];
 
@@ -71,6 +82,20 @@ pub fn parse_line(line: &str) -> Result<Input, String> {
             check_host(&host)?;
             Ok(Input::Connect { host, port })
         }
+        "msg" | "m" | "tell" => {
+            let body = rest.trim_start()[cmd.len()..].trim_start();
+            let (name, text) = body.split_once(char::is_whitespace).unwrap_or((body, ""));
+            let text = text.trim_start();
+            if name.is_empty() || text.is_empty() {
+                return Err(format!("usage: {prefix}msg NAME TEXT"));
+            }
+            Ok(Input::Msg { name: name.to_owned(), text: text.to_owned() })
+        }
+        "snapshot" => match args.as_slice() {
+            [] => Ok(Input::Snapshot(None)),
+            [dir] => Ok(Input::Snapshot(Some((*dir).to_owned()))),
+            _ => Err(format!("usage: {prefix}snapshot [DIR]")),
+        },
         "" => Err(format!("empty command; type {prefix}help for the list")),
         other => Err(format!("unknown command {prefix}{other}; type {prefix}help for the list")),
     }
@@ -116,6 +141,12 @@ mod tests {
         assert_eq!(parse_line(":connect 127.0.0.1 4000"), Ok(Input::Connect { host: "127.0.0.1".into(), port: 4000 }));
         assert_eq!(parse_line(":connect localhost:4000"), Ok(Input::Connect { host: "localhost".into(), port: 4000 }));
         assert_eq!(parse_line(":connect [::1]:4000"), Ok(Input::Connect { host: "::1".into(), port: 4000 }));
+        assert_eq!(
+            parse_line(":msg bob  hi  there "),
+            Ok(Input::Msg { name: "bob".into(), text: "hi  there ".into() })
+        );
+        assert_eq!(parse_line(":snapshot /tmp/x"), Ok(Input::Snapshot(Some("/tmp/x".into()))));
+        assert_eq!(parse_line("/snapshot"), Ok(Input::Snapshot(None)));
     }
 
     #[test]
@@ -127,5 +158,7 @@ mod tests {
         assert!(parse_line(":connect bad_host! 1").is_err());
         assert!(parse_line(":quit now").is_err());
         assert!(parse_line(":").is_err());
+        assert!(parse_line(":msg bob").is_err());
+        assert!(parse_line(":msg").is_err());
     }
 }

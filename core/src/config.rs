@@ -64,7 +64,16 @@ pub struct Config {
     pub max_peers: usize,
     /// Seed for the node's random choices (None: from the environment).
     pub seed: Option<u64>,
+    /// Plain-text clients silent this long are disconnected (`--idle-timeout SECS`; zero: never).
+    pub idle_timeout: Duration,
+    /// Most plain-text clients at once (`--max-text-clients N`).
+    pub max_text_clients: usize,
 }
+
+/// Default idle timeout for plain-text clients.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(600);
+/// Default maximum number of plain-text clients.
+pub const DEFAULT_MAX_TEXT_CLIENTS: usize = 64;
 
 /// Default interval between heartbeats.
 pub const DEFAULT_HEARTBEAT: Duration = Duration::from_millis(500);
@@ -94,6 +103,8 @@ impl Config {
             queue_cap: DEFAULT_QUEUE_CAP,
             max_peers: DEFAULT_MAX_PEERS,
             seed: None,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            max_text_clients: DEFAULT_MAX_TEXT_CLIENTS,
         }
     }
 }

@@ -602,6 +602,15 @@ impl Driver {
                 self.write_log(&format!("peer {}: closing ({})", token.0, reason));
             }
             Action::Stop => self.begin_stop(now),
+            Action::WriteSnapshot { dir, files } => {
+                let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+                let ev = match write_files(&dir, &files) {
+                    Ok(()) => Event::Notice(format!("snapshot written to {dir} ({})", names.join(", "))),
+                    Err(e) => Event::Error(format!("could not write the snapshot to {dir}: {e}")),
+                };
+                self.write_log(&format!("snapshot: {ev:?}"));
+                (self.on_event)(&ev);
+            }
         }
     }
 
@@ -874,4 +883,14 @@ mod tests {
         assert!(still_connecting(&io::Error::from(ErrorKind::NotConnected)));
         assert!(!still_connecting(&io::Error::from(ErrorKind::ConnectionRefused)));
     }
+}
+
+/// Writes the files of a snapshot into `dir`, creating it if needed.
+fn write_files(dir: &str, files: &[(String, String)]) -> io::Result<()> {
+    let dir = std::path::Path::new(dir);
+    std::fs::create_dir_all(dir)?;
+    for (name, contents) in files {
+        std::fs::write(dir.join(name), contents)?;
+    }
+    Ok(())
 }

@@ -52,6 +52,8 @@ pub enum Event {
         seq: u64,
         /// A private message (only sender and recipient see it).
         private: bool,
+        /// For the sender's own copy of a private message: the recipient.
+        to: Option<String>,
     },
     /// A member became reachable.
     Joined {
@@ -123,9 +125,13 @@ impl Event {
         let info = |t: String| Some(("INFO".to_owned(), sanitize(&t)));
         match self {
             Event::Listening { port, .. } => info(format!("listening on port {port}")),
-            Event::Message { from, text, private, .. } => {
+            Event::Message { from, text, private, to, .. } => {
                 let from = sanitize(from);
-                let from = if *private { format!("[private] {from}") } else { from };
+                let from = match (private, to) {
+                    (true, Some(to)) => format!("[private to {}] {from}", sanitize(to)),
+                    (true, None) => format!("[private] {from}"),
+                    (false, _) => from,
+                };
                 Some((from, sanitize(text)))
             }
             Event::Joined { announce: false, .. } | Event::Left { announce: false, .. } | Event::Stopped => None,
@@ -151,12 +157,16 @@ impl Event {
                 let _ = write!(o, "\"listening\",\"port\":{port},\"id\":\"{id}\",\"name\":");
                 json_string(&mut o, name);
             }
-            Event::Message { from, text, origin, seq, private } => {
+            Event::Message { from, text, origin, seq, private, to } => {
                 o.push_str("\"message\",\"from\":");
                 json_string(&mut o, from);
                 o.push_str(",\"text\":");
                 json_string(&mut o, text);
                 let _ = write!(o, ",\"origin\":\"{origin}\",\"seq\":{seq},\"private\":{private}");
+                if let Some(to) = to {
+                    o.push_str(",\"to\":");
+                    json_string(&mut o, to);
+                }
             }
             Event::Joined { name, id, .. } => {
                 o.push_str("\"joined\",\"name\":");
@@ -197,6 +207,7 @@ mod tests {
             origin: NodeId(1),
             seq: 1,
             private: false,
+            to: None,
         };
         let line = e.to_line().expect("shown");
         assert!(!line.chars().any(char::is_control), "{line:?}");
@@ -210,6 +221,7 @@ mod tests {
             origin: NodeId(255),
             seq: 7,
             private: false,
+            to: None,
         };
         let j = e.to_json().expect("shown");
         let v: serde_json::Value = serde_json::from_str(&j).expect("valid json");

@@ -50,6 +50,8 @@ pub struct SimNode {
     pub group: u32,
     /// The node's log lines, when [`Sim::keep_logs`] is set.
     pub log: Vec<String>,
+    /// Snapshots the node asked to write: directory and files.
+    pub snapshots: Vec<(String, Vec<(String, String)>)>,
 }
 
 #[derive(Debug)]
@@ -105,6 +107,9 @@ pub fn default_config() -> NodeConfig {
         forget_after: Duration::from_secs(600),
         seed: 0,
         wall_ms: 1_700_000_000_000,
+        idle_timeout: Some(Duration::from_secs(600)),
+        max_text_clients: 64,
+        snapshot_wait: Duration::from_secs(2),
     }
 }
 
@@ -161,6 +166,7 @@ impl Sim {
             events: Vec::new(),
             group: 0,
             log: Vec::new(),
+            snapshots: Vec::new(),
         });
         self.drain(i);
         i
@@ -287,6 +293,7 @@ impl Sim {
                 Action::Connect { attempt, target } => self.pending_connects.push_back((i, attempt, target)),
                 Action::Disconnect { peer, .. } => self.close_end(i, peer),
                 Action::Stop => stop = true,
+                Action::WriteSnapshot { dir, files } => self.nodes[i].snapshots.push((dir, files)),
             }
         }
         if stop {

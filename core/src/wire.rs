@@ -117,6 +117,51 @@ pub struct MemberState {
     pub links: Vec<NodeId>,
     /// Set in the last record a member sends when it quits.
     pub leaving: bool,
+    /// For a plain-text client (`nc`): the node hosting it, which sends this record
+    /// on its behalf and receives its private messages.
+    pub host: Option<NodeId>,
+}
+
+/// A private message, sent only over a direct link to the recipient's node.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct Private {
+    /// The sender (a node, or a text client hosted by the sending node).
+    pub from: NodeId,
+    /// The recipient (the receiving node, or a text client it hosts).
+    pub to: NodeId,
+    /// Sender's name.
+    pub name: String,
+    /// Per-sender counter of private messages.
+    pub seq: u64,
+    /// The text.
+    pub text: String,
+}
+
+/// One member's answer to a snapshot request.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    /// Who asked.
+    pub requester: NodeId,
+    /// Which request.
+    pub request: u64,
+    /// The member described.
+    pub member: NodeId,
+    /// Its name.
+    pub name: String,
+    /// Its address.
+    pub addr: Option<SocketAddr>,
+    /// Its host, for a text client.
+    pub host: Option<NodeId>,
+    /// Its direct links.
+    pub links: Vec<NodeId>,
+    /// Per-origin high-water marks.
+    pub marks: Vec<Mark>,
+    /// Chat messages it wrote.
+    pub sent: u64,
+    /// Chat messages from others it delivered.
+    pub received: u64,
+    /// Copies it forwarded.
+    pub forwarded: u64,
 }
 
 /// A per-origin mark: the origin and a sequence number.
@@ -157,6 +202,17 @@ pub enum Frame {
         /// Human-readable reason.
         reason: String,
     },
+    /// A private message (never forwarded).
+    Private(Private),
+    /// A network-wide snapshot request, flooded.
+    SnapshotRequest {
+        /// Who asks (answers travel back along the path the request came).
+        requester: NodeId,
+        /// Request number, unique per requester.
+        request: u64,
+    },
+    /// An answer to a snapshot request, routed back to the requester.
+    SnapshotReply(Report),
 }
 
 fn bincode_config() -> impl bincode::config::Config {
@@ -216,6 +272,16 @@ impl Frame {
                 check_list("links", &s.links)
             }
             Frame::Bye { reason } => check_text("reason", reason, MAX_REASON),
+            Frame::Private(p) => {
+                check_name(&p.name)?;
+                check_text("text", &p.text, MAX_TEXT)
+            }
+            Frame::SnapshotRequest { .. } => Ok(()),
+            Frame::SnapshotReply(r) => {
+                check_name(&r.name)?;
+                check_list("links", &r.links)?;
+                check_list("marks", &r.marks)
+            }
         }
     }
 
@@ -348,6 +414,22 @@ mod tests {
                 addr: Some("127.0.0.1:5000".parse().expect("addr")),
                 links: vec![NodeId(1), NodeId(2)],
                 leaving: false,
+                host: None,
+            }),
+            Frame::Private(Private { from: NodeId(1), to: NodeId(2), name: "a".into(), seq: 1, text: "psst".into() }),
+            Frame::SnapshotRequest { requester: NodeId(4), request: 99 },
+            Frame::SnapshotReply(Report {
+                requester: NodeId(4),
+                request: 99,
+                member: NodeId(5),
+                name: "e".into(),
+                addr: None,
+                host: Some(NodeId(6)),
+                links: vec![NodeId(6)],
+                marks: vec![(NodeId(5), 3)],
+                sent: 3,
+                received: 4,
+                forwarded: 5,
             }),
             Frame::Bye { reason: "bye".into() },
             Frame::Chat(Chat { origin: NodeId(3), seq: 2, name: "x".into(), text: "é".repeat(MAX_TEXT / 2) }),

@@ -226,6 +226,7 @@ mod tests {
             addr: None,
             links: links.iter().map(|l| NodeId(*l)).collect(),
             leaving: false,
+            host: None,
         }
     }
 

@@ -18,6 +18,9 @@
 
 pub mod delivery;
 pub mod members;
+mod private;
+mod snapshot;
+pub mod text;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -84,6 +87,14 @@ pub enum Action {
     },
     /// The user quit: flush every queue (bounded wait) and stop.
     Stop,
+    /// Write the files of a `:snapshot` into `dir` (created if needed), then tell
+    /// the user where they went (or what failed).
+    WriteSnapshot {
+        /// Directory.
+        dir: String,
+        /// File names and contents.
+        files: Vec<(String, String)>,
+    },
 }
 
 /// Which side opened a connection.
@@ -129,6 +140,12 @@ pub struct NodeConfig {
     pub seed: u64,
     /// Wall-clock time at start, milliseconds since the Unix epoch (for name claims).
     pub wall_ms: u64,
+    /// Plain-text clients silent this long are disconnected (None: never).
+    pub idle_timeout: Option<Duration>,
+    /// Most plain-text clients at once.
+    pub max_text_clients: usize,
+    /// How long a snapshot waits for answers.
+    pub snapshot_wait: Duration,
 }
 
 impl NodeConfig {
@@ -149,6 +166,9 @@ impl NodeConfig {
             forget_after: Duration::from_secs(600),
             seed,
             wall_ms,
+            idle_timeout: (!cfg.idle_timeout.is_zero()).then_some(cfg.idle_timeout),
+            max_text_clients: cfg.max_text_clients,
+            snapshot_wait: cfg.peer_timeout.max(Duration::from_secs(2)),
         }
     }
 }
@@ -192,6 +212,8 @@ enum Phase {
     Preamble,
     Hello,
     Ready,
+    /// A plain-text client (`nc`).
+    Text,
 }
 
 #[derive(Debug)]
@@ -206,6 +228,7 @@ struct Peer {
     last_rx: Instant,
     last_tx: Instant,
     sync_in: Vec<wire::Mark>,
+    text: Option<Box<text::TextClient>>,
 }
 
 impl Peer {
@@ -236,6 +259,7 @@ struct Attempt {
     user: bool,
     repair_for: Option<NodeId>,
     redundancy: bool,
+    private_for: Option<NodeId>,
 }
 
 /// Longest sync summary accepted from one peer (entries).
@@ -271,6 +295,11 @@ pub struct Node {
     logs: VecDeque<String>,
     scratch: Vec<Held>,
     stats: Stats,
+    text_clients: usize,
+    private_seq: u64,
+    pending_private: Vec<private::Pending>,
+    snapshot: Option<snapshot::Snap>,
+    snapshot_routes: VecDeque<((NodeId, u64), PeerId)>,
 }
 
 impl Node {
@@ -284,6 +313,7 @@ impl Node {
             addr: cfg.advertise_ip.map(|ip| SocketAddr::new(ip, cfg.port)),
             links: Vec::new(),
             leaving: false,
+            host: None,
         };
         let tick = (cfg.heartbeat / 2).max(Duration::from_millis(5));
         let mut node = Node {
@@ -311,6 +341,11 @@ impl Node {
             logs: VecDeque::new(),
             scratch: Vec::new(),
             stats: Stats::default(),
+            text_clients: 0,
+            private_seq: 0,
+            pending_private: Vec::new(),
+            snapshot: None,
+            snapshot_routes: VecDeque::new(),
             cfg,
         };
         node.refresh_me();
@@ -425,6 +460,7 @@ impl Node {
             last_rx: now,
             last_tx: now,
             sync_in: Vec::new(),
+            text: None,
         };
         self.peers.insert(peer, p);
         if matches!(direction, Direction::Outbound { .. }) {
@@ -433,8 +469,12 @@ impl Node {
     }
 
     /// A connection attempt failed.
-    pub fn handle_connect_failed(&mut self, attempt: u64, error: &str, _now: Instant) {
+    pub fn handle_connect_failed(&mut self, attempt: u64, error: &str, now: Instant) {
+        let _ = now;
         let Some(a) = self.attempts.remove(&attempt) else { return };
+        if let Some(endpoint) = a.private_for {
+            self.fail_private(endpoint, &format!("could not open a direct link: {error}"));
+        }
         if a.user {
             self.events.push_back(Event::Error(format!("could not connect to {}: {error}", a.target)));
         } else {
@@ -454,6 +494,10 @@ impl Node {
     pub fn handle_data(&mut self, peer: PeerId, mut data: &[u8], now: Instant) {
         let Some(p) = self.peers.get_mut(&peer) else { return };
         p.last_rx = now;
+        if p.phase == Phase::Text {
+            self.text_data(peer, data, now);
+            return;
+        }
         if p.phase == Phase::Preamble {
             let take = (PREAMBLE.len() - p.preamble.len()).min(data.len());
             p.preamble.extend_from_slice(&data[..take]);
@@ -461,6 +505,13 @@ impl Node {
             match wire::check_preamble(&p.preamble) {
                 Ok(Preamble::Incomplete) => return,
                 Ok(Preamble::Valid) => p.phase = Phase::Hello,
+                Err(wire::WireError::BadMagic) if p.direction == Direction::Inbound => {
+                    // Not a p2pchat peer: a person on nc or telnet.
+                    let mut first = std::mem::take(&mut p.preamble);
+                    first.extend_from_slice(data);
+                    self.become_text(peer, &first, now);
+                    return;
+                }
                 Err(e) => {
                     if matches!(e, wire::WireError::BadVersion(_)) && p.direction == Direction::Inbound {
                         // Tell the other side why, in a form it can read.
@@ -509,6 +560,8 @@ impl Node {
             }
             Input::Users => self.show_users(now),
             Input::Peers => self.show_peers(),
+            Input::Msg { name, text } => self.send_private(private::Sender::User, &name, text, now),
+            Input::Snapshot(dir) => self.start_snapshot(dir, now),
             Input::Connect { host, port } => {
                 let target = match host.parse::<IpAddr>() {
                     Ok(ip) => Target::Addr(SocketAddr::new(ip, port)),
@@ -538,6 +591,8 @@ impl Node {
         self.update_membership(now);
         self.run_repair(now);
         self.keep_redundancy(now);
+        self.expire_private(now);
+        self.check_snapshot(now);
     }
 
     // ----- outputs ------------------------------------------------------------
@@ -598,7 +653,10 @@ impl Node {
     fn start_attempt(&mut self, target: Target, user: bool, repair_for: Option<NodeId>) {
         let attempt = self.next_attempt;
         self.next_attempt += 1;
-        self.attempts.insert(attempt, Attempt { target: target.clone(), user, repair_for, redundancy: false });
+        self.attempts.insert(
+            attempt,
+            Attempt { target: target.clone(), user, repair_for, redundancy: false, private_for: None },
+        );
         self.actions.push_back(Action::Connect { attempt, target });
     }
 
@@ -614,7 +672,7 @@ impl Node {
 
     /// Closes a connection from this side.
     fn close(&mut self, peer: PeerId, reason: String, bye: bool, now: Instant) {
-        if bye && self.peers.get(&peer).is_some_and(|p| p.phase != Phase::Preamble) {
+        if bye && self.peers.get(&peer).is_some_and(|p| matches!(p.phase, Phase::Hello | Phase::Ready)) {
             let mut r = reason.clone();
             r.truncate(wire::MAX_REASON);
             self.send_frame(peer, &Frame::Bye { reason: r }, now);
@@ -627,6 +685,10 @@ impl Node {
     }
 
     fn after_removal(&mut self, p: Peer, now: Instant) {
+        if let Some(tc) = p.text {
+            self.text_gone(*tc, now);
+            return;
+        }
         let Some(id) = p.remote_id() else { return };
         // Another ready link to the same member keeps it a neighbour.
         if self.peers.values().any(|q| q.remote_id() == Some(id)) {
@@ -643,7 +705,26 @@ impl Node {
     fn check_peers(&mut self, now: Instant) {
         let mut dead = Vec::new();
         let mut beat = Vec::new();
+        let mut greet = Vec::new();
+        let mut idle = Vec::new();
         for (id, p) in &self.peers {
+            if p.phase == Phase::Text {
+                if let Some(limit) = self.cfg.idle_timeout
+                    && let Some(tc) = &p.text
+                    && now.saturating_duration_since(tc.last_active) >= limit
+                {
+                    idle.push(*id);
+                }
+                continue;
+            }
+            if p.phase == Phase::Preamble
+                && p.direction == Direction::Inbound
+                && p.preamble.is_empty()
+                && now.saturating_duration_since(p.opened) >= text::DETECT_AFTER
+            {
+                greet.push(*id);
+                continue;
+            }
             if p.phase != Phase::Ready {
                 if now.saturating_duration_since(p.opened) >= self.cfg.handshake_timeout {
                     dead.push((*id, "handshake timed out".to_owned()));
@@ -659,6 +740,12 @@ impl Node {
         }
         for (id, reason) in dead {
             self.close(id, reason, true, now);
+        }
+        for id in greet {
+            self.become_text(id, &[], now);
+        }
+        for id in idle {
+            self.text_idle(id, now);
         }
         if !beat.is_empty()
             && let Ok(raw) = Frame::Heartbeat.encode()
@@ -690,6 +777,11 @@ impl Node {
             Frame::Sync { marks, last } => self.on_sync(peer, marks, last, now),
             Frame::SyncDone { floors } => self.on_sync_done(floors, now),
             Frame::State(s) => self.on_state(peer, s, raw, now),
+            Frame::Private(p) => self.on_private(peer, p),
+            Frame::SnapshotRequest { requester, request } => {
+                self.on_snapshot_request(peer, requester, request, raw, now)
+            }
+            Frame::SnapshotReply(r) => self.on_snapshot_reply(r, raw, now),
         }
     }
 
@@ -753,6 +845,7 @@ impl Node {
             let last = chunks.peek().is_none();
             self.send_frame(peer, &Frame::Sync { marks: chunk.to_vec(), last }, now);
         }
+        self.flush_private(peer, remote_id, now);
     }
 
     fn forward(&mut self, from: Option<PeerId>, raw: &Bytes, now: Instant) -> u64 {
@@ -790,12 +883,13 @@ impl Node {
                 self.stats.received += 1;
             }
             self.delivery.remember(h.chat.origin, h.chat.seq, h.raw);
-            self.events.push_back(Event::Message {
+            self.publish(Event::Message {
                 from: h.chat.name,
                 text: h.chat.text,
                 origin: h.chat.origin,
                 seq: h.chat.seq,
                 private: false,
+                to: None,
             });
         }
     }
@@ -862,7 +956,7 @@ impl Node {
     fn report_loss(&mut self, origin: NodeId, lost: u64) {
         let name = self.members.get(origin).map_or_else(|| origin.to_string(), |r| r.state.name.clone());
         let what = if lost == 1 { "message" } else { "messages" };
-        self.events.push_back(Event::Notice(format!("{lost} {what} from {name} could not be recovered")));
+        self.publish(Event::Notice(format!("{lost} {what} from {name} could not be recovered")));
     }
 
     // ----- chat from the user -------------------------------------------------
@@ -876,22 +970,35 @@ impl Node {
             return;
         }
         let chat = Chat { origin: self.cfg.id, seq: self.seq + 1, name: self.me.name.clone(), text };
+        if self.originate(chat, now) {
+            self.seq += 1;
+            self.stats.sent += 1;
+        }
+    }
+
+    /// Sends a new message written here (by the user or a hosted text client) to
+    /// every peer and delivers it locally. False if it could not be encoded.
+    fn originate(&mut self, chat: Chat, now: Instant) -> bool {
         let raw = match Frame::Chat(chat.clone()).encode() {
             Ok(raw) => raw,
             Err(e) => {
                 self.events.push_back(Event::Error(format!("message not sent: {e}")));
-                return;
+                return false;
             }
         };
-        self.seq += 1;
-        self.stats.sent += 1;
         self.delivery.admit_own(chat.origin, chat.seq);
         self.forward(None, &raw, now);
         let mut out = vec![Held { chat, raw }];
         self.deliver_all(&mut out);
+        true
     }
 
     fn quit(&mut self, now: Instant) {
+        let texts: Vec<PeerId> = self.peers.iter().filter(|(_, p)| p.phase == Phase::Text).map(|(k, _)| *k).collect();
+        for peer in texts {
+            self.send_text(peer, "p2pchat: this node is shutting down; goodbye");
+            self.close(peer, "node quit".into(), false, now);
+        }
         self.me.leaving = true;
         self.me_dirty = true;
         self.refresh_me();
@@ -944,7 +1051,7 @@ impl Node {
                 if let Some(old) = old
                     && self.members.get(id).is_some_and(|r| r.reachable)
                 {
-                    self.events.push_back(Event::Notice(format!("{old} is now known as {name}")));
+                    self.publish(Event::Notice(format!("{old} is now known as {name}")));
                 }
             }
         }
@@ -982,10 +1089,10 @@ impl Node {
         let split = lost.len() > 1;
         if split {
             let names: Vec<String> = lost.iter().map(|r| r.state.name.clone()).collect();
-            self.events.push_back(Event::Notice(format!("netsplit: lost contact with {}", names.join(", "))));
+            self.publish(Event::Notice(format!("netsplit: lost contact with {}", names.join(", "))));
         }
         for r in &quit {
-            self.events.push_back(Event::Left {
+            self.publish(Event::Left {
                 name: r.state.name.clone(),
                 id: r.state.id,
                 reason: LeftReason::Quit,
@@ -993,7 +1100,7 @@ impl Node {
             });
         }
         for r in &lost {
-            self.events.push_back(Event::Left {
+            self.publish(Event::Left {
                 name: r.state.name.clone(),
                 id: r.state.id,
                 reason: LeftReason::Lost,
@@ -1040,42 +1147,72 @@ impl Node {
             } else {
                 format!("now connected with {}", names.join(", "))
             };
-            self.events.push_back(Event::Notice(text));
+            self.publish(Event::Notice(text));
         }
         for r in &joined {
-            self.events.push_back(Event::Joined { name: r.state.name.clone(), id: r.state.id, announce: !group });
+            self.publish(Event::Joined { name: r.state.name.clone(), id: r.state.id, announce: !group });
         }
     }
 
     /// Two reachable members may not share a name: the earlier claim (then the
-    /// smaller id) keeps it, the other takes the first free `name-N`.
+    /// smaller id) keeps it, the other takes the first free `name-N`. Applied to
+    /// this node and to the text clients it hosts; every node decides alike.
     fn check_name(&mut self, now: Instant) {
-        let mine = (self.me.claimed, self.cfg.id);
-        let beaten = self.members.holders_of(&self.me.name).any(|r| (r.state.claimed, r.state.id) < mine);
-        if !beaten {
-            return;
+        if self.beaten(&self.me.name, self.me.claimed, self.cfg.id) {
+            let base = self.me.name.clone();
+            let new = self.free_name(&base);
+            self.events.push_back(Event::Notice(format!(
+                "the name {base} is already taken in this network; you are now known as {new}"
+            )));
+            self.me.name = new;
+            self.me.claimed = self.wall_now(now);
+            self.me_dirty = true;
+            self.refresh_me();
         }
-        let taken: std::collections::HashSet<&str> =
-            self.members.reachable().into_iter().map(|r| r.state.name.as_str()).collect();
-        let base = self.me.name.clone();
-        let new = (2u32..)
+        let texts: Vec<(PeerId, String, u64, NodeId)> = self
+            .peers
+            .iter()
+            .filter_map(|(k, p)| {
+                let t = p.text.as_ref()?;
+                Some((*k, t.name.clone()?, t.claimed, t.id))
+            })
+            .collect();
+        for (peer, name, claimed, id) in texts {
+            if !self.beaten(&name, claimed, id) {
+                continue;
+            }
+            let new = self.free_name(&name);
+            self.send_text(
+                peer,
+                &format!("p2pchat: the name {name} is already taken in this network; you are now known as {new}"),
+            );
+            let claimed = self.wall_now(now);
+            if let Some(t) = self.peers.get_mut(&peer).and_then(|p| p.text.as_mut()) {
+                t.name = Some(new);
+                t.claimed = claimed;
+            }
+            self.announce_text(peer, false, now);
+        }
+    }
+
+    /// Whether another reachable member has an earlier claim on `name`.
+    fn beaten(&self, name: &str, claimed: u64, id: NodeId) -> bool {
+        self.members.holders_of(name).any(|r| r.state.id != id && (r.state.claimed, r.state.id) < (claimed, id))
+    }
+
+    /// The first `base-N` (N from 2) nobody uses, cut to fit the name limit.
+    fn free_name(&self, base: &str) -> String {
+        (2u32..)
             .map(|n| {
                 let suffix = format!("-{n}");
-                let mut b = base.clone();
+                let mut b = base.to_owned();
                 while b.len() + suffix.len() > MAX_NAME {
                     b.pop();
                 }
                 b + &suffix
             })
-            .find(|cand| !taken.contains(cand.as_str()) && *cand != base);
-        let Some(new) = new else { return };
-        self.events.push_back(Event::Notice(format!(
-            "the name {base} is already taken in this network; you are now known as {new}"
-        )));
-        self.me.name = new;
-        self.me.claimed = self.cfg.wall_ms + now.saturating_duration_since(self.started).as_millis() as u64;
-        self.me_dirty = true;
-        self.refresh_me();
+            .find(|cand| !self.name_taken(cand))
+            .unwrap_or_else(|| base.to_owned())
     }
 
     fn run_repair(&mut self, now: Instant) {
@@ -1112,7 +1249,8 @@ impl Node {
     /// With fewer than `redundancy` links, link to the farthest reachable member
     /// not linked yet: one attempt at a time, so links grow slowly and on purpose.
     fn keep_redundancy(&mut self, now: Instant) {
-        if self.me.links.len() >= self.cfg.redundancy || now < self.next_redundancy {
+        let links = self.peers.values().filter(|p| p.phase == Phase::Ready).count();
+        if links >= self.cfg.redundancy || now < self.next_redundancy {
             return;
         }
         if self.attempts.values().any(|a| a.redundancy) {
@@ -1137,20 +1275,28 @@ impl Node {
         }
     }
 
-    fn show_users(&mut self, now: Instant) {
+    /// The lines `:users` shows.
+    fn users_lines(&mut self, now: Instant) -> Vec<String> {
         self.update_membership(now);
         let list = self.members();
-        self.events.push_back(Event::Notice(format!("{} members:", list.len())));
+        let mut lines = vec![format!("{} members:", list.len())];
         for m in list {
-            let addr = m.addr.map_or_else(|| "address unknown".to_owned(), |a| a.to_string());
-            let text = if m.id == self.cfg.id {
+            let addr = m.addr.map_or_else(|| "(text client)".to_owned(), |a| a.to_string());
+            let line = if m.id == self.cfg.id {
                 format!("  {} (you) {addr}", m.name)
             } else {
                 let hops = if m.hops == 1 { "1 hop".to_owned() } else { format!("{} hops", m.hops) };
                 let direct = if m.direct { ", direct" } else { "" };
                 format!("  {} {addr} ({hops}{direct})", m.name)
             };
-            self.events.push_back(Event::Notice(text));
+            lines.push(sanitize(&line));
+        }
+        lines
+    }
+
+    fn show_users(&mut self, now: Instant) {
+        for line in self.users_lines(now) {
+            self.events.push_back(Event::Notice(line));
         }
     }
 
@@ -1158,11 +1304,16 @@ impl Node {
         let lines: Vec<String> = self
             .peers
             .values()
-            .filter(|p| p.phase == Phase::Ready)
             .filter_map(|p| {
-                let h = p.hello.as_ref()?;
                 let dir = if p.direction == Direction::Inbound { "inbound" } else { "outbound" };
-                Some(format!("  {} {} ({dir})", h.name, p.remote))
+                match (&p.phase, &p.hello, &p.text) {
+                    (Phase::Ready, Some(h), _) => Some(format!("  {} {} ({dir})", sanitize(&h.name), p.remote)),
+                    (Phase::Text, _, Some(t)) => {
+                        let name = t.name.as_deref().map_or_else(|| "(no name yet)".to_owned(), sanitize);
+                        Some(format!("  {name} {} (plain-text client)", p.remote))
+                    }
+                    _ => None,
+                }
             })
             .collect();
         self.events.push_back(Event::Notice(format!("{} direct links:", lines.len())));
