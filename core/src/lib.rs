@@ -8,8 +8,8 @@
 //! - [`handle`]: a thread-safe handle to a running node, for frontends.
 //!
 //! Frontend helpers live here too so that every frontend behaves the same: the
-//! command line ([`cli`]), user commands ([`command`]) and the rendering of events
-//! ([`event`]).
+//! command line ([`cli`]), user commands ([`command`]), the rendering of events
+//! ([`event`]) and the `--headless` / `--json` modes ([`headless`]).
 #![forbid(unsafe_code)]
 
 pub mod cli;
@@ -18,6 +18,7 @@ pub mod config;
 pub mod driver;
 pub mod event;
 pub mod handle;
+pub mod headless;
 pub mod id;
 pub mod node;
 pub mod sim;
