@@ -185,18 +185,6 @@ pub(crate) fn ignore_sigpipe() {
     }
 }
 
-/// The message of the last call into the library on this thread that failed, as a
-/// NUL-terminated UTF-8 string; "" if the last status-returning call succeeded.
-/// For example "cannot listen on 0.0.0.0:4000: Address in use (os error 98)".
-///
-/// The string belongs to the library and stays valid until the next call into the
-/// library on the same thread; copy it to keep it. Never NULL. Each thread has its
-/// own last error, so calls on other threads do not change it.
-#[unsafe(no_mangle)]
-pub extern "C" fn p2pchat_last_error() -> *const c_char {
-    value_boundary!(c"".as_ptr(), { last_error_ptr() })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -217,10 +205,10 @@ mod tests {
         });
         assert_eq!(status, p2pchat_status::Panic);
         // SAFETY: the pointer is this thread's last error, valid until the next call.
-        let message = unsafe { CStr::from_ptr(p2pchat_last_error()) }.to_str().expect("utf-8").to_owned();
+        let message = unsafe { CStr::from_ptr(last_error_ptr()) }.to_str().expect("utf-8").to_owned();
         assert!(message.contains("boom"), "{message}");
         assert_eq!(finish(Ok(())), p2pchat_status::Ok);
         // SAFETY: as above.
-        assert_eq!(unsafe { CStr::from_ptr(p2pchat_last_error()) }.to_bytes(), b"");
+        assert_eq!(unsafe { CStr::from_ptr(last_error_ptr()) }.to_bytes(), b"");
     }
 }

@@ -27,7 +27,9 @@ pub use event::{p2pchat_event, p2pchat_event_cb, p2pchat_event_kind};
 pub use node::p2pchat_node;
 pub use status::p2pchat_status;
 
-use std::ffi::c_char;
+use std::ffi::{c_char, c_int};
+
+use crate::error::{last_error_ptr, value_boundary};
 
 /// The library's version, such as "0.1.0": a static NUL-terminated string, never NULL.
 /// Never fails; may be called at any time from any thread.
@@ -39,4 +41,28 @@ pub extern "C" fn p2pchat_version() -> *const c_char {
             Err(_) => c"unknown",
         };
     VERSION.as_ptr()
+}
+
+/// A short English description of the status `code`, as a static NUL-terminated
+/// string (never NULL, never to be freed). `code` is a plain int so that any value
+/// may be passed: numbers that are not a `p2pchat_status` give "unknown status code".
+/// Never fails; may be called at any time from any thread.
+#[unsafe(no_mangle)]
+pub extern "C" fn p2pchat_status_text(code: c_int) -> *const c_char {
+    match p2pchat_status::from_code(code) {
+        Some(status) => status.text().as_ptr(),
+        None => c"unknown status code".as_ptr(),
+    }
+}
+
+/// The message of the last call into the library on this thread that failed, as a
+/// NUL-terminated UTF-8 string; "" if the last status-returning call succeeded.
+/// For example "cannot listen on 0.0.0.0:4000: Address in use (os error 98)".
+///
+/// The string belongs to the library and stays valid until the next call into the
+/// library on the same thread; copy it to keep it. Never NULL. Each thread has its
+/// own last error, so calls on other threads do not change it.
+#[unsafe(no_mangle)]
+pub extern "C" fn p2pchat_last_error() -> *const c_char {
+    value_boundary!(c"".as_ptr(), { last_error_ptr() })
 }

@@ -1,6 +1,6 @@
 //! Status codes: one enum with stable numbers, and their static texts.
 
-use std::ffi::{CStr, c_char, c_int};
+use std::ffi::{CStr, c_int};
 
 /// What a call did. The numbers are stable: a retired number is never reused, and
 /// new codes may be added, so treat unknown numbers as errors.
@@ -76,18 +76,6 @@ impl p2pchat_status {
             Version => c"the version was printed",
             Usage => c"bad command line",
         }
-    }
-}
-
-/// A short English description of the status `code`, as a static NUL-terminated
-/// string (never NULL, never to be freed). `code` is a plain int so that any value
-/// may be passed: numbers that are not a `p2pchat_status` give "unknown status code".
-/// Never fails; may be called at any time from any thread.
-#[unsafe(no_mangle)]
-pub extern "C" fn p2pchat_status_text(code: c_int) -> *const c_char {
-    match p2pchat_status::from_code(code) {
-        Some(status) => status.text().as_ptr(),
-        None => c"unknown status code".as_ptr(),
     }
 }
 
