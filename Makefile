@@ -2,7 +2,8 @@
 #
 #   make                 the Rust libraries (release) and ./p2pchat (the lab UI)
 #   make test            everything: fmt, clippy, cargo tests (with the C tests and
-#                        the header check), the curses test in tmux, the install test
+#                        the header check), the curses tests in tmux (ui.c alone,
+#                        then ./p2pchat), the install test, then $(TEST_EXTRA)
 #   make header          regenerate include/p2pchat.h from ffi/src (cbindgen)
 #   make install         PREFIX=/usr/local (default), DESTDIR supported
 #   make native-libs     print the system libraries the static library needs
@@ -60,6 +61,7 @@ test: all
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) test --workspace
 	bash ui/tests/ui_tmux_test.sh
+	bash ui/tests/p2pchat_tmux_test.sh
 	bash ffi/ctest/install_test.sh
 	$(if $(strip $(TEST_EXTRA)),$(MAKE) $(TEST_EXTRA))
 

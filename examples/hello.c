@@ -7,6 +7,7 @@ int main(void)
     p2pchat_config *cfg;
     p2pchat_node *node;
     uint16_t port;
+    int status = 1;
 
     if (p2pchat_config_new("hello", &cfg) != P2PCHAT_STATUS_OK)
         return 1;
@@ -15,9 +16,10 @@ int main(void)
         if (p2pchat_node_port(node, &port) == P2PCHAT_STATUS_OK)
             printf("listening on port %u\n", (unsigned)port);
         p2pchat_node_free(node);
+        status = 0;
     } else {
         fprintf(stderr, "hello: %s\n", p2pchat_last_error());
     }
     p2pchat_config_free(cfg);
-    return 0;
+    return status;
 }
