@@ -66,7 +66,7 @@ int main(int argc, char **argv)
         return 2;
     default:
         fprintf(stderr, "p2pchat: %s: %s\n", p2pchat_status_text(status), p2pchat_last_error());
-        return 2;
+        return 1;
     }
 
     if (p2pchat_config_mode(cfg) != P2PCHAT_MODE_UI) {

@@ -42,7 +42,7 @@ pub struct p2pchat_event {
     /// What happened.
     pub kind: p2pchat_event_kind,
     /// The left part of the line a UI shows: the sender's name (prefixed with
-    /// "[private] " for a private message), "INFO" or "ERROR". NULL when the event
+    /// `"[private] "` for a private message), "INFO" or "ERROR". NULL when the event
     /// is not shown (STOPPED, and JOINED/LEFT covered by another notice); then
     /// `message` is NULL too. Pass `username` and `message` to the lab's
     /// `ui_display()` as they are.
