@@ -243,3 +243,16 @@ impl Drop for Inner {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handle_can_be_shared_between_threads() {
+        fn shareable<T: Clone + Send + Sync + 'static>() {}
+        shareable::<Handle>();
+        assert_eq!(HandleError::Stopped.to_string(), "the node has stopped");
+        assert_eq!(HandleError::TooLong { len: 70000 }.to_string(), "the line is 70000 bytes long; the limit is 65536");
+    }
+}

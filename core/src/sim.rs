@@ -48,6 +48,8 @@ pub struct SimNode {
     pub events: Vec<Event>,
     /// Partition group: connections only work within a group.
     pub group: u32,
+    /// The node's log lines, when [`Sim::keep_logs`] is set.
+    pub log: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -75,12 +77,15 @@ pub struct Sim {
     next_peer: u64,
     /// Virtual time now.
     pub now: Instant,
+    start: Instant,
     rng: Rng,
     template: NodeConfig,
     /// Chunks delivered so far.
     pub steps: u64,
     /// Split chunks at random byte boundaries before delivery.
     pub split_chunks: bool,
+    /// Keep every node's log lines (for debugging a seed).
+    pub keep_logs: bool,
 }
 
 /// Default settings for simulated nodes: fast timers, default history.
@@ -106,6 +111,7 @@ pub fn default_config() -> NodeConfig {
 impl Sim {
     /// An empty network with the given seed and node template.
     pub fn new(seed: u64, template: NodeConfig) -> Self {
+        let now = Instant::now();
         Sim {
             nodes: Vec::new(),
             links: HashMap::new(),
@@ -115,11 +121,13 @@ impl Sim {
             pending_connects: VecDeque::new(),
             next_link: 1,
             next_peer: 1,
-            now: Instant::now(),
+            now,
+            start: now,
             rng: Rng::new(seed),
             template,
             steps: 0,
             split_chunks: true,
+            keep_logs: false,
         }
     }
 
@@ -140,11 +148,20 @@ impl Sim {
         cfg.name = name.to_owned();
         cfg.port = 10_000 + i as u16;
         cfg.seed = self.rng.next_u64();
+        cfg.wall_ms = self.template.wall_ms + (self.now - self.start).as_millis() as u64;
         let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), cfg.port);
         let id = cfg.id;
         let node = Node::new(cfg, self.now);
         self.by_addr.insert(addr, i);
-        self.nodes.push(SimNode { node: Some(node), id, addr, seen: Vec::new(), events: Vec::new(), group: 0 });
+        self.nodes.push(SimNode {
+            node: Some(node),
+            id,
+            addr,
+            seen: Vec::new(),
+            events: Vec::new(),
+            group: 0,
+            log: Vec::new(),
+        });
         self.drain(i);
         i
     }
@@ -167,6 +184,11 @@ impl Sim {
         let target = Target::Addr(self.nodes[b].addr);
         self.pending_connects.push_back((a, 0, target));
         self.process_connects();
+    }
+
+    /// Partition group of node `i`.
+    pub fn group(&self, i: usize) -> u32 {
+        self.nodes[i].group
     }
 
     /// Has node `i` type a line.
@@ -243,8 +265,13 @@ impl Sim {
         while let Some(a) = node.poll_action() {
             actions.push(a);
         }
-        while node.poll_log().is_some() {}
+        let keep = self.keep_logs;
         let sn = &mut self.nodes[i];
+        while let Some(l) = sn.node.as_mut().and_then(Node::poll_log) {
+            if keep {
+                sn.log.push(l);
+            }
+        }
         while let Some(ev) = sn.node.as_mut().and_then(Node::poll_event) {
             match ev {
                 Event::Message { origin, seq, text, .. } => sn.seen.push(Seen { origin, seq, text }),

@@ -1,5 +1,7 @@
 //! Exactly-once, in-order delivery on every topology, in the deterministic simulator.
 
+#![allow(clippy::expect_used, clippy::unwrap_used)] // test code: a failed expectation is a test failure
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 

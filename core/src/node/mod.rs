@@ -166,6 +166,10 @@ pub struct Stats {
     pub duplicates: u64,
     /// Connections closed for bad input.
     pub rejected: u64,
+    /// Newer member records accepted.
+    pub records: u64,
+    /// Member records received that were not newer.
+    pub stale_records: u64,
 }
 
 /// A reachable member, as `:users` shows it.
@@ -231,6 +235,7 @@ struct Attempt {
     target: Target,
     user: bool,
     repair_for: Option<NodeId>,
+    redundancy: bool,
 }
 
 /// Longest sync summary accepted from one peer (entries).
@@ -258,6 +263,7 @@ pub struct Node {
     attempts: HashMap<u64, Attempt>,
     next_attempt: u64,
     last_link_loss: Option<Instant>,
+    next_redundancy: Instant,
     stopping: bool,
     transmits: VecDeque<(PeerId, Bytes)>,
     events: VecDeque<Event>,
@@ -297,6 +303,7 @@ impl Node {
             attempts: HashMap::new(),
             next_attempt: 1,
             last_link_loss: None,
+            next_redundancy: now,
             stopping: false,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
@@ -334,6 +341,11 @@ impl Node {
     /// True once the user quit.
     pub fn is_stopping(&self) -> bool {
         self.stopping
+    }
+
+    /// Version of this node's own member record (grows with every change).
+    pub fn record_version(&self) -> u64 {
+        self.me.version
     }
 
     /// Ids of ready direct links, sorted.
@@ -525,6 +537,7 @@ impl Node {
         self.expire_gaps(now);
         self.update_membership(now);
         self.run_repair(now);
+        self.keep_redundancy(now);
     }
 
     // ----- outputs ------------------------------------------------------------
@@ -585,7 +598,7 @@ impl Node {
     fn start_attempt(&mut self, target: Target, user: bool, repair_for: Option<NodeId>) {
         let attempt = self.next_attempt;
         self.next_attempt += 1;
-        self.attempts.insert(attempt, Attempt { target: target.clone(), user, repair_for });
+        self.attempts.insert(attempt, Attempt { target: target.clone(), user, repair_for, redundancy: false });
         self.actions.push_back(Action::Connect { attempt, target });
     }
 
@@ -912,8 +925,10 @@ impl Node {
 
     fn on_state(&mut self, peer: PeerId, s: MemberState, raw: Bytes, now: Instant) {
         if s.id == self.cfg.id {
-            // An old record of this node still circulating: outrank it.
-            if s.version >= self.me.version {
+            // Echoes of this node's own record come back through cycles: ignore
+            // them. A newer one can only be a stale copy from a previous life of
+            // this id: outrank it.
+            if s.version > self.me.version {
                 self.me.version = s.version;
                 self.me_dirty = true;
             }
@@ -921,9 +936,10 @@ impl Node {
         }
         let (id, name) = (s.id, s.name.clone());
         match self.members.offer(s, raw.clone()) {
-            Offer::Stale => {}
+            Offer::Stale => self.stats.stale_records += 1,
             Offer::Full => self.log(format!("ignoring member {id}: membership table full")),
             Offer::Accepted(old) => {
+                self.stats.records += 1;
                 self.forward(Some(peer), &raw, now);
                 if let Some(old) = old
                     && self.members.get(id).is_some_and(|r| r.reachable)
@@ -1090,6 +1106,34 @@ impl Node {
             r.backoff = (r.backoff * 2).min(max_backoff);
             self.log(format!("trying to reach {id} at {addr}"));
             self.start_attempt(Target::Addr(addr), false, Some(id));
+        }
+    }
+
+    /// With fewer than `redundancy` links, link to the farthest reachable member
+    /// not linked yet: one attempt at a time, so links grow slowly and on purpose.
+    fn keep_redundancy(&mut self, now: Instant) {
+        if self.me.links.len() >= self.cfg.redundancy || now < self.next_redundancy {
+            return;
+        }
+        if self.attempts.values().any(|a| a.redundancy) {
+            return;
+        }
+        let connected: Vec<SocketAddr> = self.peers.values().map(|p| p.remote).collect();
+        let pick = self
+            .members
+            .reachable()
+            .into_iter()
+            .filter(|r| self.me.links.binary_search(&r.state.id).is_err())
+            .filter_map(|r| r.state.addr.filter(|a| !connected.contains(a)).map(|a| (r.hops, r.state.id, a)))
+            .max_by_key(|(hops, id, _)| (*hops, std::cmp::Reverse(*id)));
+        if let Some((_, id, addr)) = pick {
+            self.next_redundancy = now + self.cfg.heartbeat * 2;
+            self.log(format!("linking to {id} at {addr} for redundancy"));
+            let attempt = self.next_attempt;
+            self.start_attempt(Target::Addr(addr), false, None);
+            if let Some(a) = self.attempts.get_mut(&attempt) {
+                a.redundancy = true;
+            }
         }
     }
 
