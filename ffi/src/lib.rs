@@ -15,6 +15,8 @@
 
 // The exported types carry their C names (`p2pchat_node`), as cbindgen copies them.
 #![allow(non_camel_case_types)]
+// Every unsafe block says why it is sound; every unsafe export says what it needs.
+#![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 
 mod config;
 mod error;
