@@ -866,6 +866,16 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (y, m as u32, d as u32)
 }
 
+/// Writes the files of a snapshot into `dir`, creating it if needed.
+fn write_files(dir: &str, files: &[(String, String)]) -> io::Result<()> {
+    let dir = std::path::Path::new(dir);
+    std::fs::create_dir_all(dir)?;
+    for (name, contents) in files {
+        std::fs::write(dir.join(name), contents)?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -883,14 +893,4 @@ mod tests {
         assert!(still_connecting(&io::Error::from(ErrorKind::NotConnected)));
         assert!(!still_connecting(&io::Error::from(ErrorKind::ConnectionRefused)));
     }
-}
-
-/// Writes the files of a snapshot into `dir`, creating it if needed.
-fn write_files(dir: &str, files: &[(String, String)]) -> io::Result<()> {
-    let dir = std::path::Path::new(dir);
-    std::fs::create_dir_all(dir)?;
-    for (name, contents) in files {
-        std::fs::write(dir.join(name), contents)?;
-    }
-    Ok(())
 }

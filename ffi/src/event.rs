@@ -180,8 +180,14 @@ mod tests {
 
     #[test]
     fn a_message_carries_the_display_pair_json_and_fields() {
-        let event =
-            Event::Message { from: "b\u{1b}ob".into(), text: "hi".into(), origin: NodeId(7), seq: 3, private: true };
+        let event = Event::Message {
+            from: "b\u{1b}ob".into(),
+            text: "hi".into(),
+            origin: NodeId(7),
+            seq: 3,
+            private: true,
+            to: None,
+        };
         let (strings, fields) = EventStrings::new(&event);
         let view = strings.view(&fields);
         assert_eq!(view.kind, p2pchat_event_kind::Message);

@@ -7,8 +7,13 @@
 
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
+
+use super::{Node, PeerId, Phase};
+use crate::command::{self, Input};
+use crate::event::{Event, sanitize};
 use crate::id::NodeId;
-use crate::wire::MAX_TEXT;
+use crate::wire::{Frame, MAX_TEXT, MemberState, validate_name};
 
 /// Longest line a text client may send, in bytes (a chat text plus room for a
 /// command word and a name).
@@ -134,62 +139,7 @@ pub const HELP: &[&str] = &[
     ":quit            leave",
 ];
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn lines(chunks: &[&[u8]]) -> Vec<Line> {
-        let mut r = LineReader::default();
-        let mut out = Vec::new();
-        for c in chunks {
-            r.feed(c, |l| out.push(l));
-        }
-        out
-    }
-
-    #[test]
-    fn lines_are_split_and_crlf_tolerated() {
-        assert_eq!(
-            lines(&[b"hel", b"lo\r\nwor", b"ld\n\n"]),
-            [Line::Text("hello".into()), Line::Text("world".into()), Line::Text(String::new())]
-        );
-    }
-
-    #[test]
-    fn invalid_utf8_is_replaced() {
-        assert_eq!(lines(&[b"a\xffb\n"]), [Line::Text("a\u{FFFD}b".into())]);
-    }
-
-    #[test]
-    fn overlong_lines_are_discarded_with_bounded_memory() {
-        let long = vec![b'x'; MAX_LINE + 10];
-        let mut r = LineReader::default();
-        let mut out = Vec::new();
-        r.feed(&long, |l| out.push(l));
-        r.feed(&long, |l| out.push(l));
-        assert!(r.buf.capacity() <= MAX_LINE * 2);
-        r.feed(b"tail\nnext\n", |l| out.push(l));
-        assert_eq!(out, [Line::TooLong, Line::Text("next".into())]);
-    }
-
-    #[test]
-    fn rate_limit_allows_a_burst_then_throttles() {
-        let now = Instant::now();
-        let mut c = TextClient::new(NodeId(1), now);
-        let ok = (0..30).filter(|_| c.take_token(now).is_ok()).count();
-        assert_eq!(ok, RATE_BURST as usize);
-        assert!(c.take_token(now + Duration::from_secs(1)).is_ok());
-    }
-}
-
 // ----- the node's side: hosting text clients ---------------------------------
-
-use bytes::Bytes;
-
-use super::{Node, PeerId, Phase};
-use crate::command::{self, Input};
-use crate::event::{Event, sanitize};
-use crate::wire::{Frame, MemberState, validate_name};
 
 impl Node {
     /// Writes a line (CRLF added) to a text client.
@@ -421,5 +371,53 @@ impl Node {
             host: Some(self.cfg.id),
         };
         self.store_hosted(state, now);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(chunks: &[&[u8]]) -> Vec<Line> {
+        let mut r = LineReader::default();
+        let mut out = Vec::new();
+        for c in chunks {
+            r.feed(c, |l| out.push(l));
+        }
+        out
+    }
+
+    #[test]
+    fn lines_are_split_and_crlf_tolerated() {
+        assert_eq!(
+            lines(&[b"hel", b"lo\r\nwor", b"ld\n\n"]),
+            [Line::Text("hello".into()), Line::Text("world".into()), Line::Text(String::new())]
+        );
+    }
+
+    #[test]
+    fn invalid_utf8_is_replaced() {
+        assert_eq!(lines(&[b"a\xffb\n"]), [Line::Text("a\u{FFFD}b".into())]);
+    }
+
+    #[test]
+    fn overlong_lines_are_discarded_with_bounded_memory() {
+        let long = vec![b'x'; MAX_LINE + 10];
+        let mut r = LineReader::default();
+        let mut out = Vec::new();
+        r.feed(&long, |l| out.push(l));
+        r.feed(&long, |l| out.push(l));
+        assert!(r.buf.capacity() <= MAX_LINE * 2);
+        r.feed(b"tail\nnext\n", |l| out.push(l));
+        assert_eq!(out, [Line::TooLong, Line::Text("next".into())]);
+    }
+
+    #[test]
+    fn rate_limit_allows_a_burst_then_throttles() {
+        let now = Instant::now();
+        let mut c = TextClient::new(NodeId(1), now);
+        let ok = (0..30).filter(|_| c.take_token(now).is_ok()).count();
+        assert_eq!(ok, RATE_BURST as usize);
+        assert!(c.take_token(now + Duration::from_secs(1)).is_ok());
     }
 }
