@@ -88,9 +88,11 @@ pub struct Proc {
     json: bool,
     child: Child,
     stdin: Option<ChildStdin>,
-    out_rx: Receiver<String>,
+    out_rx: Receiver<(Instant, String)>,
     out_done: bool,
     lines: Vec<String>,
+    /// When the reader thread read each line (parallel to `lines`).
+    times: Vec<Instant>,
     events: Vec<Value>,
     err: Arc<Mutex<Vec<u8>>>,
     err_thread: Option<JoinHandle<()>>,
@@ -131,7 +133,8 @@ impl Proc {
                             if buf.last() == Some(&b'\n') {
                                 buf.pop();
                             }
-                            if tx.send(String::from_utf8_lossy(&buf).into_owned()).is_err() {
+                            let line = String::from_utf8_lossy(&buf).into_owned();
+                            if tx.send((Instant::now(), line)).is_err() {
                                 return;
                             }
                         }
@@ -159,6 +162,7 @@ impl Proc {
             out_rx,
             out_done: false,
             lines: Vec::new(),
+            times: Vec::new(),
             events: Vec::new(),
             err,
             err_thread: Some(err_thread),
@@ -207,7 +211,7 @@ impl Proc {
     fn pump(&mut self, deadline: Option<Instant>) -> bool {
         let mut got = false;
         loop {
-            let line = match deadline {
+            let (at, line) = match deadline {
                 Some(d) if !got => match self.out_rx.recv_timeout(d.saturating_duration_since(Instant::now())) {
                     Ok(line) => line,
                     Err(RecvTimeoutError::Timeout) => return false,
@@ -233,6 +237,7 @@ impl Proc {
                 self.events.push(ev);
             }
             self.lines.push(line);
+            self.times.push(at);
         }
     }
 
@@ -292,6 +297,30 @@ impl Proc {
             timeout,
         );
         found.expect("found")
+    }
+
+    /// Like [`Proc::wait_for`], but looks only at events from index `from` on (an
+    /// earlier `events().len()`, to wait for something that happens after a point),
+    /// and also returns the event's index and when the harness read it from the
+    /// process's stdout (not when the caller got to look at it), for measuring how
+    /// long something took.
+    pub fn wait_for_since(
+        &mut self,
+        from: usize,
+        mut pred: impl FnMut(&Value) -> bool,
+        timeout: Duration,
+    ) -> (usize, Value, Instant) {
+        let mut found = None;
+        self.wait_until(
+            |events| {
+                found = events.iter().skip(from).position(&mut pred).map(|i| i + from);
+                found.is_some()
+            },
+            timeout,
+        );
+        let i = found.expect("found");
+        // In --json mode every stdout line is an event, so the indices match.
+        (i, self.events[i].clone(), self.times[i])
     }
 
     /// Waits for a chat message with this text (from anyone) and returns it.
@@ -393,7 +422,27 @@ impl Proc {
         self.status.is_some()
     }
 
-    /// Kills the process (by its pid) and reaps it.
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends a signal to the process by its pid, with `kill -SIG PID` (`sig` is a
+    /// name such as `STOP`, `CONT` or `KILL`). Fails the test if the process has
+    /// already exited (its pid could belong to someone else) or `kill` fails.
+    pub fn signal(&mut self, sig: &str) {
+        if self.has_exited() {
+            self.fail(&format!("cannot send SIG{sig}: it has exited"));
+        }
+        let pid = self.pid().to_string();
+        match Command::new("kill").arg(format!("-{sig}")).arg(&pid).status() {
+            Ok(status) if status.success() => {}
+            Ok(status) => self.fail(&format!("`kill -{sig} {pid}` exited with {status}")),
+            Err(e) => self.fail(&format!("cannot run `kill -{sig} {pid}`: {e}")),
+        }
+    }
+
+    /// Kills the process (by its pid, with SIGKILL on Unix) and reaps it.
     pub fn kill(&mut self) {
         if self.status.is_none() {
             let _ = self.child.kill();

@@ -1,0 +1,575 @@
+//! Faults with real processes on 127.0.0.1 (`--json` mode): a node killed outright
+//! (`SIGKILL`: its sockets close at once), a node frozen (`SIGSTOP`: its sockets stay
+//! open and silent, so only heartbeats can tell), a late joiner, a name collision,
+//! and a netsplit that heals. See DESIGN.md §2, guarantees 3 (catch-up), 4
+//! (membership) and 5 (failure detection and self-healing).
+//!
+//! Each test starts its own processes; the harness kills each one by its pid when
+//! the test ends (a frozen process is continued first, by a guard). Every wait is
+//! bounded. Timings are measured from the moment the signal was sent to the moment
+//! the harness read the resulting event from the process's stdout, and printed on
+//! stderr (shown by a plain `cargo test`). Only guarantee 5's "within 3 s by
+//! default" is asserted on, with a margin.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use p2pchat_systest::{Proc, TIMEOUT, Value, kind};
+
+/// Fast timers, for the tests that are not about the default timing.
+const FAST: &[&str] = &["--heartbeat", "100", "--peer-timeout", "600"];
+/// Bound on a repair (from a failure to messages flowing again).
+const HEAL: Duration = Duration::from_secs(15);
+
+/// Starts nodes named `names`, each connecting to the previous one (a line), and
+/// waits until every node has seen every other join.
+fn line(names: &[&str], extra: &[&str]) -> Vec<Proc> {
+    let mut nodes: Vec<Proc> = Vec::new();
+    for name in names {
+        let connect: Vec<u16> = nodes.last().map(|p| p.port).into_iter().collect();
+        nodes.push(Proc::node(name, &connect, extra));
+    }
+    wait_all_joined(&mut nodes);
+    nodes
+}
+
+/// Waits until every node has seen a `joined` event for every other node.
+fn wait_all_joined(nodes: &mut [Proc]) {
+    let ids: Vec<String> = nodes.iter().map(|p| p.id.clone()).collect();
+    for node in nodes.iter_mut() {
+        let me = node.id.clone();
+        let others: Vec<&str> = ids.iter().filter(|id| **id != me).map(String::as_str).collect();
+        node.wait_until(|events| others.iter().all(|id| events.iter().any(|e| is_joined(e, id))), TIMEOUT);
+    }
+}
+
+fn is_joined(e: &Value, id: &str) -> bool {
+    kind(e) == "joined" && e["id"] == id
+}
+
+fn is_lost(e: &Value, id: &str) -> bool {
+    kind(e) == "left" && e["id"] == id && e["reason"] == "lost"
+}
+
+fn is_notice(e: &Value, prefix: &str) -> bool {
+    kind(e) == "notice" && e["text"].as_str().is_some_and(|t| t.starts_with(prefix))
+}
+
+/// The number of events so far: a mark, to look only at what comes after it.
+fn mark(p: &mut Proc) -> usize {
+    p.events().len()
+}
+
+/// Waits for an event at index `from` or later (see [`mark`]) matching `pred`, and
+/// returns it with the time the harness read it.
+fn wait_after(p: &mut Proc, from: usize, pred: impl FnMut(&Value) -> bool, timeout: Duration) -> (Value, Instant) {
+    let (_, e, at) = p.wait_for_since(from, pred, timeout);
+    (e, at)
+}
+
+/// Texts of the messages displayed so far, in display order, grouped by origin.
+fn texts_by_origin(p: &mut Proc) -> BTreeMap<String, Vec<String>> {
+    let mut by: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for m in p.messages() {
+        by.entry(m["origin"].as_str().unwrap_or("?").to_owned())
+            .or_default()
+            .push(m["text"].as_str().unwrap_or("?").to_owned());
+    }
+    by
+}
+
+/// Every message this node displayed so far came at most once per (origin, seq),
+/// with sequence numbers increasing per origin (exactly once, in per-sender order,
+/// for what it did display); and no text appears twice (every test text is unique).
+fn assert_once_in_order(p: &mut Proc) {
+    let mut last: BTreeMap<String, u64> = BTreeMap::new();
+    let mut texts: BTreeMap<String, usize> = BTreeMap::new();
+    for m in p.messages() {
+        let origin = m["origin"].as_str().unwrap_or("?").to_owned();
+        let seq = m["seq"].as_u64().unwrap_or(0);
+        if let Some(prev) = last.insert(origin.clone(), seq)
+            && prev >= seq
+        {
+            p.fail(&format!(
+                "messages from {origin}: seq {seq} displayed after seq {prev} (duplicate or out of order)"
+            ));
+        }
+        *texts.entry(m["text"].as_str().unwrap_or("?").to_owned()).or_default() += 1;
+    }
+    let twice: Vec<_> = texts.into_iter().filter(|(_, n)| *n > 1).collect();
+    if !twice.is_empty() {
+        p.fail(&format!("texts displayed more than once: {twice:?}"));
+    }
+}
+
+/// Fails if the node reported any error.
+fn assert_no_errors(p: &mut Proc) {
+    let errors = p.events_of("error");
+    if !errors.is_empty() {
+        p.fail(&format!("error events: {errors:?}"));
+    }
+}
+
+/// Prints a measurement where it shows in the normal output of `cargo test`, not
+/// only with `--nocapture`: libtest captures `println!`/`eprintln!` of passing
+/// tests, but not writes to the stderr handle itself.
+fn report(line: &str) {
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:.2} s", d.as_secs_f64())
+}
+
+/// Continues a process frozen with `SIGSTOP` when dropped, unless already done, so
+/// that the harness can kill it even when the test fails meanwhile. Declare it
+/// after the [`Proc`]s: it is dropped first, while the child is not reaped yet (so
+/// its pid is still its own).
+struct ContGuard {
+    pid: u32,
+    armed: bool,
+}
+
+impl ContGuard {
+    /// Sends `SIGSTOP` to `p` and returns the guard that will continue it.
+    fn stop(p: &mut Proc) -> ContGuard {
+        p.signal("STOP");
+        ContGuard { pid: p.pid(), armed: true }
+    }
+
+    /// Continues the process now.
+    fn cont(&mut self) {
+        if self.armed {
+            self.armed = false;
+            let pid = self.pid.to_string();
+            let status = Command::new("kill").args(["-CONT", &pid]).status();
+            assert!(status.as_ref().is_ok_and(|s| s.success()), "kill -CONT {pid}: {status:?}");
+        }
+    }
+}
+
+impl Drop for ContGuard {
+    fn drop(&mut self) {
+        if self.armed {
+            self.armed = false;
+            // Best effort while unwinding: never panic here.
+            let _ = Command::new("kill").args(["-CONT", &self.pid.to_string()]).status();
+        }
+    }
+}
+
+#[test]
+fn killing_the_middle_of_a_line_of_five_heals_it() {
+    let t0 = Instant::now();
+    let mut nodes = line(&["a", "b", "c", "d", "e"], FAST);
+    let c_id = nodes[2].id.clone();
+    let (a_id, e_id) = (nodes[0].id.clone(), nodes[4].id.clone());
+    let marks: Vec<usize> = nodes.iter_mut().map(mark).collect();
+
+    let killed = Instant::now();
+    nodes[2].kill(); // SIGKILL, by pid
+    let mut detected = Vec::new();
+    for i in [1, 3] {
+        let (_, at) = wait_after(&mut nodes[i], marks[i], |e| is_lost(e, &c_id), HEAL);
+        detected.push(at);
+    }
+    let detection = detected.iter().min().expect("two").saturating_duration_since(killed);
+    // Both ends of the line lose sight of c too.
+    for i in [0, 4] {
+        wait_after(&mut nodes[i], marks[i], |e| is_lost(e, &c_id), HEAL);
+    }
+
+    // Nobody types a command: the survivors find each other again. Messages sent
+    // right after the split reach the other side once it heals (catch-up).
+    nodes[0].send("a after the kill");
+    nodes[4].send("e after the kill");
+    let (_, at_e) =
+        wait_after(&mut nodes[4], marks[4], |e| kind(e) == "message" && e["text"] == "a after the kill", HEAL);
+    let (_, at_a) =
+        wait_after(&mut nodes[0], marks[0], |e| kind(e) == "message" && e["text"] == "e after the kill", HEAL);
+    let heal = at_e.min(at_a).saturating_duration_since(killed);
+    let healed = at_e.max(at_a).saturating_duration_since(killed);
+    let mut survivors: Vec<Proc> = nodes.into_iter().enumerate().filter(|(i, _)| *i != 2).map(|(_, p)| p).collect();
+    // Whether a and e ever saw each other as lost depends on how fast b and d
+    // relink (a node recomputes reachability once per tick): if one did, it sees the
+    // other come back.
+    for (i, other) in [(0, &e_id), (3, &a_id)] {
+        let p = &mut survivors[i];
+        if let Some(from) = p.events().iter().rposition(|e| is_lost(e, other)) {
+            wait_after(p, from + 1, |e| is_joined(e, other), TIMEOUT);
+        }
+    }
+
+    // Live traffic across the repaired line, then a last message from each survivor
+    // as a sentinel: once it is everywhere, everything before it is too.
+    for p in survivors.iter_mut() {
+        let text = format!("{} live", p.label);
+        p.send(&text);
+    }
+    for p in survivors.iter_mut() {
+        let text = format!("{} done", p.label);
+        p.send(&text);
+    }
+    let labels: Vec<String> = survivors.iter().map(|p| p.label.clone()).collect();
+    for p in survivors.iter_mut() {
+        for l in &labels {
+            p.wait_message(&format!("{l} done"), HEAL);
+        }
+    }
+    for p in survivors.iter_mut() {
+        assert_once_in_order(p);
+        let texts: Vec<String> = p.messages().iter().filter_map(|m| m["text"].as_str().map(str::to_owned)).collect();
+        for want in ["a after the kill", "e after the kill"]
+            .into_iter()
+            .map(str::to_owned)
+            .chain(labels.iter().flat_map(|l| [format!("{l} live"), format!("{l} done")]))
+        {
+            if texts.iter().filter(|t| **t == want).count() != 1 {
+                p.fail(&format!("{want:?} is not displayed exactly once: {texts:?}"));
+            }
+        }
+        assert_no_errors(p);
+    }
+    let line = format!(
+        "line of five, middle killed: detection: {}, heal: {} (first message across; both ways after {}); test took {}",
+        secs(detection),
+        secs(heal),
+        secs(healed),
+        secs(t0.elapsed())
+    );
+    report(&line);
+}
+
+#[test]
+fn a_stopped_node_is_reported_lost_and_rejoins_after_cont() {
+    let t0 = Instant::now();
+    // Default timers: no --heartbeat, no --peer-timeout.
+    let mut nodes = line(&["sa", "sb", "sc"], &[]);
+    let ids: Vec<String> = nodes.iter().map(|p| p.id.clone()).collect();
+    nodes[0].send("sa before");
+    nodes[1].send("sb before");
+    for p in nodes.iter_mut() {
+        p.wait_message("sa before", TIMEOUT);
+        p.wait_message("sb before", TIMEOUT);
+    }
+    let marks: Vec<usize> = nodes.iter_mut().map(mark).collect();
+
+    let stopped = Instant::now();
+    let mut guard = ContGuard::stop(&mut nodes[1]);
+    let mut detected = Vec::new();
+    for i in [0, 2] {
+        let (_, at) = wait_after(&mut nodes[i], marks[i], |e| is_lost(e, &ids[1]), Duration::from_secs(10));
+        let took = at.saturating_duration_since(stopped);
+        if took > Duration::from_secs(4) {
+            nodes[i].fail(&format!("sb was reported lost {} after SIGSTOP; the contract is 3 s", secs(took)));
+        }
+        detected.push(took);
+    }
+
+    // sa and sc find each other again while sb is frozen (each sees the other join
+    // again after having lost it), and chat.
+    let mut relinked = Duration::ZERO;
+    for (i, other) in [(0, 2), (2, 0)] {
+        let from = nodes[i].events().iter().rposition(|e| is_lost(e, &ids[other])).unwrap_or(marks[i]);
+        let (_, at) = wait_after(&mut nodes[i], from, |e| is_joined(e, &ids[other]), HEAL);
+        relinked = relinked.max(at.saturating_duration_since(stopped));
+    }
+    if nodes[1].has_exited() {
+        nodes[1].fail("sb exited while stopped");
+    }
+    let missed: Vec<String> = (1..=3).map(|k| format!("sa while sb is stopped {k}")).collect();
+    for t in &missed {
+        nodes[0].send(t);
+    }
+    nodes[2].send("sc while sb is stopped");
+    for t in &missed {
+        nodes[2].wait_message(t, HEAL);
+    }
+    let (_, across) =
+        wait_after(&mut nodes[0], 0, |e| kind(e) == "message" && e["text"] == "sc while sb is stopped", HEAL);
+    let repaired = across.saturating_duration_since(stopped);
+
+    // sb comes back: it rejoins and shows what it missed, once, in order.
+    let back_marks: Vec<usize> = nodes.iter_mut().map(mark).collect();
+    let continued = Instant::now();
+    guard.cont();
+    let mut rejoined = Duration::ZERO;
+    for i in [0, 2] {
+        let (_, at) = wait_after(&mut nodes[i], back_marks[i], |e| is_joined(e, &ids[1]), HEAL);
+        rejoined = rejoined.max(at.saturating_duration_since(continued));
+    }
+    let sb = &mut nodes[1];
+    for t in missed.iter().chain(std::iter::once(&"sc while sb is stopped".to_owned())) {
+        sb.wait_message(t, HEAL);
+    }
+    let by_origin = texts_by_origin(sb);
+    let from_sa = by_origin.get(&ids[0]).cloned().unwrap_or_default();
+    let want: Vec<String> = std::iter::once("sa before".to_owned()).chain(missed.iter().cloned()).collect();
+    if from_sa != want {
+        sb.fail(&format!("messages from sa: got {from_sa:?}, want {want:?} (exactly once, in order)"));
+    }
+    // sb talks again: both others hear it.
+    sb.send("sb is back");
+    for i in [0, 2] {
+        nodes[i].wait_message("sb is back", HEAL);
+    }
+    nodes[1].send("sb done");
+    for p in nodes.iter_mut() {
+        p.wait_message("sb done", HEAL);
+        assert_once_in_order(p);
+        assert_no_errors(p);
+    }
+    let line = format!(
+        "stopped node, default timers: detection: {} and {} after SIGSTOP; sa and sc see each other again {} after \
+         SIGSTOP, message across {} after SIGSTOP; sb rejoined {} after SIGCONT; test took {}",
+        secs(detected[0]),
+        secs(detected[1]),
+        secs(relinked),
+        secs(repaired),
+        secs(rejoined),
+        secs(t0.elapsed())
+    );
+    report(&line);
+}
+
+#[test]
+fn a_late_joiner_receives_the_backlog() {
+    let mut nodes = line(&["la", "lb", "lc"], FAST);
+    let ids: Vec<String> = nodes.iter().map(|p| p.id.clone()).collect();
+    // Ten messages, interleaved: la 4, lb 3, lc 3.
+    let plan = [0, 1, 2, 0, 1, 2, 0, 1, 2, 0];
+    let mut sent: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (k, &i) in plan.iter().enumerate() {
+        let text = format!("{} backlog {k}", nodes[i].label);
+        nodes[i].send(&text);
+        sent.entry(ids[i].clone()).or_default().push(text);
+    }
+    for p in nodes.iter_mut() {
+        p.wait_until(|ev| ev.iter().filter(|e| kind(e) == "message").count() >= plan.len(), TIMEOUT);
+    }
+
+    let mut ld = Proc::node("ld", &[nodes[1].port], FAST);
+    for id in &ids {
+        ld.wait_for(|e| is_joined(e, id), TIMEOUT);
+    }
+    ld.wait_until(|ev| ev.iter().filter(|e| kind(e) == "message").count() >= plan.len(), TIMEOUT);
+    let got = texts_by_origin(&mut ld);
+    if got != sent {
+        ld.fail(&format!("backlog: got {got:?}, want {sent:?} (exactly once, per-sender order)"));
+    }
+
+    // Live messages both ways.
+    nodes[0].send("la live");
+    ld.wait_message("la live", TIMEOUT);
+    ld.send("ld live");
+    for p in nodes.iter_mut() {
+        p.wait_message("ld live", TIMEOUT);
+    }
+    ld.send("ld done");
+    ld.wait_message("ld done", TIMEOUT);
+    for p in nodes.iter_mut().chain(std::iter::once(&mut ld)) {
+        p.wait_message("ld done", TIMEOUT);
+        assert_once_in_order(p);
+        assert_no_errors(p);
+    }
+    assert_eq!(ld.messages().len(), plan.len() + 3, "ld: the backlog and three live messages, nothing else");
+}
+
+/// The member names in the last `:users` listing of `p`: sends `:users` and parses
+/// the `N members:` notice and the N lines after it (`  NAME (you) ADDR` or
+/// `  NAME ADDR (H hops[, direct])`).
+fn users(p: &mut Proc) -> Vec<String> {
+    let from = mark(p);
+    p.send(":users");
+    let (head, _) = wait_after(
+        p,
+        from,
+        |e| kind(e) == "notice" && e["text"].as_str().is_some_and(|t| t.ends_with(" members:")),
+        TIMEOUT,
+    );
+    let n: usize =
+        head["text"].as_str().and_then(|t| t.split(' ').next()).and_then(|n| n.parse().ok()).expect("N members");
+    let start = p.events().iter().skip(from).position(|e| *e == head).expect("head") + from + 1;
+    p.wait_until(|ev| ev.len() >= start + n, TIMEOUT);
+    let lines: Vec<String> =
+        p.events()[start..start + n].iter().map(|e| e["text"].as_str().unwrap_or("").to_owned()).collect();
+    lines
+        .iter()
+        .map(|l| {
+            if !l.starts_with("  ") {
+                p.fail(&format!("a member line does not start with two spaces: {l:?}"));
+            }
+            l.split_whitespace().next().unwrap_or("").to_owned()
+        })
+        .collect()
+}
+
+#[test]
+fn two_nodes_started_with_the_same_name_end_with_distinct_names() {
+    let mut bob = Proc::node("bob", &[], FAST);
+    let mut alice = Proc::node("alice", &[bob.port], FAST);
+    let (bob_id, alice_id) = (bob.id.clone(), alice.id.clone());
+    alice.wait_for(|e| is_joined(e, &bob_id), TIMEOUT);
+    let mut bob2 = Proc::node("bob", &[alice.port], FAST);
+    let bob2_id = bob2.id.clone();
+
+    // The later claimer is renamed, and told so.
+    bob2.wait_for(
+        |e| {
+            kind(e) == "notice"
+                && e["text"] == "the name bob is already taken in this network; you are now known as bob-2"
+        },
+        TIMEOUT,
+    );
+    // The others are told too, and bob keeps its name.
+    for p in [&mut alice, &mut bob] {
+        p.wait_for(|e| kind(e) == "notice" && e["text"] == "bob is now known as bob-2", TIMEOUT);
+    }
+    assert!(
+        !bob.events().iter().any(|e| is_notice(e, "the name bob is already taken")),
+        "the first bob keeps its name: {:?}",
+        bob.events()
+    );
+    bob.wait_for(|e| is_joined(e, &alice_id), TIMEOUT);
+    bob.wait_for(|e| is_joined(e, &bob2_id), TIMEOUT);
+    bob2.wait_for(|e| is_joined(e, &bob_id), TIMEOUT);
+
+    // Every member list shows two distinct names.
+    for p in [&mut alice, &mut bob, &mut bob2] {
+        let mut names = users(p);
+        names.sort();
+        if names != ["alice", "bob", "bob-2"] {
+            p.fail(&format!(":users lists {names:?}, want alice, bob, bob-2"));
+        }
+    }
+
+    // The renamed node's messages carry its new name.
+    bob2.send("hello from the second bob");
+    for p in [&mut alice, &mut bob, &mut bob2] {
+        let m = p.wait_message("hello from the second bob", TIMEOUT);
+        assert_eq!((m["from"].as_str(), m["origin"].as_str()), (Some("bob-2"), Some(bob2_id.as_str())), "{}", p.label);
+    }
+    bob.send("hello from the first bob");
+    for p in [&mut alice, &mut bob, &mut bob2] {
+        let m = p.wait_message("hello from the first bob", TIMEOUT);
+        assert_eq!(m["from"], "bob", "{}", p.label);
+        assert_no_errors(p);
+    }
+}
+
+#[test]
+fn netsplit_and_heal_are_announced() {
+    let t0 = Instant::now();
+    let extra = ["--heartbeat", "100", "--peer-timeout", "500"];
+    let mut nodes = line(&["na", "nb", "nc", "nd"], &extra);
+    let ids: Vec<String> = nodes.iter().map(|p| p.id.clone()).collect();
+    let marks: Vec<usize> = nodes.iter_mut().map(mark).collect();
+
+    let killed = Instant::now();
+    nodes[1].kill(); // SIGKILL, by pid
+    // na loses nb, nc and nd at once: one netsplit notice naming all three, and a
+    // `left` (lost) event for each.
+    let (split, at) = wait_after(&mut nodes[0], marks[0], |e| is_notice(e, "netsplit: lost contact with "), HEAL);
+    let detection = at.saturating_duration_since(killed);
+    let text = split["text"].as_str().unwrap_or("").to_owned();
+    let mut named: Vec<&str> = text.trim_start_matches("netsplit: lost contact with ").split(", ").collect();
+    named.sort_unstable();
+    if named != ["nb", "nc", "nd"] {
+        nodes[0].fail(&format!("the netsplit notice should name nb, nc and nd: {text:?}"));
+    }
+    for id in &ids[1..] {
+        wait_after(&mut nodes[0], marks[0], |e| is_lost(e, id), TIMEOUT);
+    }
+    // On the other side, nc and nd lose na and nb at once.
+    for i in [2, 3] {
+        let (split, _) = wait_after(&mut nodes[i], marks[i], |e| is_notice(e, "netsplit: lost contact with "), HEAL);
+        let text = split["text"].as_str().unwrap_or("").to_owned();
+        let mut named: Vec<&str> = text.trim_start_matches("netsplit: lost contact with ").split(", ").collect();
+        named.sort_unstable();
+        if named != ["na", "nb"] {
+            nodes[i].fail(&format!("the netsplit notice should name na and nb: {text:?}"));
+        }
+    }
+
+    // The survivors reconnect on their own, and say so: nc and nd come back to na
+    // together.
+    let (over, at) = wait_after(&mut nodes[0], marks[0], |e| is_notice(e, "netsplit over: "), HEAL);
+    let heal = at.saturating_duration_since(killed);
+    let text = over["text"].as_str().unwrap_or("").to_owned();
+    if text != "netsplit over: nc, nd are back" && text != "netsplit over: nd, nc are back" {
+        nodes[0].fail(&format!("expected the heal notice to name nc and nd: {text:?}"));
+    }
+    for id in &ids[2..] {
+        let from = nodes[0].events().iter().rposition(|e| is_lost(e, id)).expect("lost");
+        wait_after(&mut nodes[0], from + 1, |e| is_joined(e, id), TIMEOUT);
+    }
+    for i in [2, 3] {
+        let from = nodes[i].events().iter().rposition(|e| is_lost(e, &ids[0])).expect("lost na");
+        wait_after(&mut nodes[i], from + 1, |e| is_joined(e, &ids[0]), HEAL);
+    }
+    nodes[0].send("na after the heal");
+    nodes[3].send("nd after the heal");
+    for i in [0, 2, 3] {
+        nodes[i].wait_message("na after the heal", HEAL);
+        nodes[i].wait_message("nd after the heal", HEAL);
+    }
+    for i in [0, 2, 3] {
+        let p = &mut nodes[i];
+        let splits = p.events().iter().filter(|e| is_notice(e, "netsplit: ")).count();
+        if splits != 1 {
+            p.fail(&format!("{splits} netsplit notices, expected one"));
+        }
+        // nb is gone for good: it never comes back.
+        let from = p.events().iter().rposition(|e| is_lost(e, &ids[1])).expect("lost nb");
+        if p.events()[from..].iter().any(|e| is_joined(e, &ids[1])) {
+            p.fail("nb, killed, is reported as joined again");
+        }
+        assert_once_in_order(p);
+        assert_no_errors(p);
+    }
+    let line = format!(
+        "netsplit of a line of four: detection (netsplit notice at na): {}, heal (netsplit over at na): {}; test took {}",
+        secs(detection),
+        secs(heal),
+        secs(t0.elapsed())
+    );
+    report(&line);
+}
+
+/// DESIGN.md §2.4: "Names are unique among reachable members". A member whose name
+/// is taken should never be shown as having joined under that name.
+///
+/// Fails today (ignored so the suite stays green; run it with `--ignored`): the
+/// second bob's first record, sent in the handshake, says `bob`; alice announces
+/// it (`joined`, name `bob`: "bob joined" twice, and `:users` lists bob twice)
+/// before the renamed record arrives, because `Node::update_membership` floods a
+/// rename made by `check_name` only on the next tick, and `announce_changes`
+/// announces a member whose name an earlier claimer holds.
+#[test]
+#[ignore = "known bug: a member whose name is taken is first announced as joined under that name"]
+fn a_colliding_name_is_never_announced_as_joined() {
+    let mut bob = Proc::node("bob", &[], FAST);
+    let mut alice = Proc::node("alice", &[bob.port], FAST);
+    let bob_id = bob.id.clone();
+    alice.wait_for(|e| is_joined(e, &bob_id), TIMEOUT);
+    let mut bob2 = Proc::node("bob", &[alice.port], FAST);
+    let bob2_id = bob2.id.clone();
+    bob2.wait_for(|e| is_notice(e, "the name bob is already taken"), TIMEOUT);
+    for p in [&mut alice, &mut bob] {
+        // Until the renamed record has reached this node (it is announced as having
+        // joined as bob-2, or renamed to bob-2).
+        p.wait_for(
+            |e| (is_joined(e, &bob2_id) && e["name"] == "bob-2") || e["text"] == "bob is now known as bob-2",
+            TIMEOUT,
+        );
+        let joined: Vec<Value> = p.events_of("joined").into_iter().filter(|e| e["id"] == bob2_id.as_str()).collect();
+        if joined.iter().any(|e| e["name"] == "bob") {
+            p.fail(&format!(
+                "the second bob was announced as joined under the name bob, held by another member: {joined:?}"
+            ));
+        }
+    }
+}
