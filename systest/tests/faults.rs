@@ -540,16 +540,9 @@ fn netsplit_and_heal_are_announced() {
 }
 
 /// DESIGN.md §2.4: "Names are unique among reachable members". A member whose name
-/// is taken should never be shown as having joined under that name.
-///
-/// Fails today (ignored so the suite stays green; run it with `--ignored`): the
-/// second bob's first record, sent in the handshake, says `bob`; alice announces
-/// it (`joined`, name `bob`: "bob joined" twice, and `:users` lists bob twice)
-/// before the renamed record arrives, because `Node::update_membership` floods a
-/// rename made by `check_name` only on the next tick, and `announce_changes`
-/// announces a member whose name an earlier claimer holds.
+/// is taken should never be shown as having joined under that name: its arrival is
+/// announced once it has taken its new name.
 #[test]
-#[ignore = "known bug: a member whose name is taken is first announced as joined under that name"]
 fn a_colliding_name_is_never_announced_as_joined() {
     let mut bob = Proc::node("bob", &[], FAST);
     let mut alice = Proc::node("alice", &[bob.port], FAST);

@@ -300,6 +300,7 @@ pub struct Node {
     pending_private: Vec<private::Pending>,
     snapshot: Option<snapshot::Snap>,
     snapshot_routes: VecDeque<((NodeId, u64), PeerId)>,
+    held_joins: BTreeMap<NodeId, Instant>,
 }
 
 impl Node {
@@ -346,6 +347,7 @@ impl Node {
             pending_private: Vec::new(),
             snapshot: None,
             snapshot_routes: VecDeque::new(),
+            held_joins: BTreeMap::new(),
             cfg,
         };
         node.refresh_me();
@@ -589,6 +591,9 @@ impl Node {
         self.check_peers(now);
         self.expire_gaps(now);
         self.update_membership(now);
+        if !self.held_joins.is_empty() {
+            self.release_held(now, None);
+        }
         self.run_repair(now);
         self.keep_redundancy(now);
         self.expire_private(now);
@@ -699,6 +704,11 @@ impl Node {
             self.me_dirty = true;
             self.members.touch();
             self.last_link_loss = Some(now);
+            // Tell the user (and start repair) at once rather than on the next tick,
+            // so what was lost is reported before anyone has had time to reconnect.
+            if !self.stopping {
+                self.update_membership(now);
+            }
         }
     }
 
@@ -1048,10 +1058,17 @@ impl Node {
             Offer::Accepted(old) => {
                 self.stats.records += 1;
                 self.forward(Some(peer), &raw, now);
+                // A rename is news for a member known here, and for one not yet
+                // announced whose old name clashed with a name known here (it
+                // renamed itself because of that clash: both sides are told).
+                let clash = |old: &str| self.me.name == old || self.members.holders_of(old).any(|r| r.state.id != id);
                 if let Some(old) = old
-                    && self.members.get(id).is_some_and(|r| r.reachable)
+                    && (self.members.get(id).is_some_and(|r| r.reachable) || clash(&old))
                 {
                     self.publish(Event::Notice(format!("{old} is now known as {name}")));
+                    if self.held_joins.contains_key(&id) {
+                        self.release_held(now, Some(id));
+                    }
                 }
             }
         }
@@ -1068,8 +1085,16 @@ impl Node {
             return;
         }
         let changes = self.members.recompute(&self.me, now);
-        self.announce_changes(&changes, now);
         self.check_name(now);
+        // A rename goes out at once, so others do not see two members with one name
+        // for longer than it takes to cross the network.
+        self.refresh_me();
+        if self.me_flood {
+            self.me_flood = false;
+            let raw = self.me_raw.clone();
+            self.forward(None, &raw, now);
+        }
+        self.announce_changes(&changes, now);
         self.members.stamp_unseen(now);
         for id in self.members.forget_before(now.checked_sub(self.cfg.forget_after).unwrap_or(self.started)) {
             self.repair.remove(&id);
@@ -1078,10 +1103,43 @@ impl Node {
         self.repair.retain(|id, _| !self.members.get(*id).is_some_and(|r| r.reachable));
     }
 
+    /// Whether someone reachable (or this node) has an earlier claim on the name
+    /// `r` uses: `r` is about to be renamed, so its arrival is announced then.
+    fn must_yield(&self, r: &members::Record) -> bool {
+        let theirs = (r.state.claimed, r.state.id);
+        (self.me.name == r.state.name && (self.me.claimed, self.cfg.id) < theirs)
+            || self.beaten(&r.state.name, r.state.claimed, r.state.id)
+            || self.peers.values().any(|p| {
+                p.text.as_ref().is_some_and(|t| t.name.as_deref() == Some(&r.state.name) && (t.claimed, t.id) < theirs)
+            })
+    }
+
+    /// Announces members whose arrival was held back for a rename, once renamed
+    /// (or after a while in any case, so no arrival goes unannounced).
+    fn release_held(&mut self, now: Instant, renamed: Option<NodeId>) {
+        let due: Vec<NodeId> = self
+            .held_joins
+            .iter()
+            .filter(|(id, deadline)| Some(**id) == renamed || **deadline <= now)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in due {
+            self.held_joins.remove(&id);
+            if let Some(r) = self.members.get(id).filter(|r| r.reachable) {
+                let ev = Event::Joined { name: r.state.name.clone(), id, announce: true };
+                self.publish(ev);
+            }
+        }
+    }
+
     fn announce_changes(&mut self, changes: &members::Changes, now: Instant) {
         let mut lost = Vec::new();
         let mut quit = Vec::new();
         for id in &changes.left {
+            if self.held_joins.remove(id).is_some() {
+                // Never announced as arrived: nothing to announce now either.
+                continue;
+            }
             if let Some(r) = self.members.get(*id) {
                 if r.state.leaving { quit.push(r.clone()) } else { lost.push(r.clone()) }
             }
@@ -1128,16 +1186,13 @@ impl Node {
                 }
             }
         }
-        let back: Vec<members::Record> = changes
-            .joined
-            .iter()
-            .filter_map(|id| self.members.get(*id))
-            .filter(|r| r.unreachable_since.is_some() || self.repair.contains_key(&r.state.id))
-            .cloned()
-            .collect();
-        let _ = back;
-        let joined: Vec<members::Record> =
+        let mut joined: Vec<members::Record> =
             changes.joined.iter().filter_map(|id| self.members.get(*id)).cloned().collect();
+        let hold: Vec<NodeId> = joined.iter().filter(|r| self.must_yield(r)).map(|r| r.state.id).collect();
+        for id in &hold {
+            self.held_joins.insert(*id, now + self.cfg.peer_timeout);
+        }
+        joined.retain(|r| !hold.contains(&r.state.id));
         let group = joined.len() > 1;
         if group {
             let names: Vec<String> = joined.iter().map(|r| r.state.name.clone()).collect();
