@@ -20,8 +20,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::fs::{File, OpenOptions};
 use std::io::{self, ErrorKind, IoSlice, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr, ToSocketAddrs};
-use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::{Buf, Bytes};
@@ -32,7 +32,7 @@ use crate::command::Input;
 use crate::config::Config;
 use crate::event::{Event, sanitize};
 use crate::id::{NodeId, Rng};
-use crate::node::{Action, Direction, Node, NodeConfig, PeerId, Target};
+use crate::node::{Action, Direction, MemberInfo, Node, NodeConfig, PeerId, Target};
 
 /// Token of the listening socket.
 pub const LISTENER: Token = Token(0);
@@ -143,6 +143,25 @@ pub struct Driver {
     buf: Vec<u8>,
     log: Option<File>,
     on_event: Box<dyn FnMut(&Event) + Send>,
+    status: Arc<Mutex<Status>>,
+    status_epoch: u64,
+}
+
+/// What a frontend shows about the node besides events: its current name, port,
+/// direct links and the reachable members. Kept up to date by the network thread
+/// and read without disturbing it ([`crate::Handle::status`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Status {
+    /// This node's current name (it changes after a collision).
+    pub name: String,
+    /// Listening port.
+    pub port: u16,
+    /// This node's id.
+    pub id: NodeId,
+    /// Number of direct p2pchat links.
+    pub links: usize,
+    /// Every reachable member, this node first.
+    pub members: Vec<MemberInfo>,
 }
 
 impl std::fmt::Debug for Driver {
@@ -219,7 +238,27 @@ impl Driver {
             buf: vec![0; READ_BUF],
             log,
             on_event,
+            status: Arc::new(Mutex::new(Status::default())),
+            status_epoch: u64::MAX,
         })
+    }
+
+    /// The shared status the loop keeps current.
+    pub fn status(&self) -> Arc<Mutex<Status>> {
+        Arc::clone(&self.status)
+    }
+
+    fn refresh_status(&mut self) {
+        if self.node.epoch() == self.status_epoch {
+            return;
+        }
+        self.status_epoch = self.node.epoch();
+        let members = self.node.members();
+        let links = members.iter().filter(|m| m.direct && m.addr.is_some()).count();
+        let status = Status { name: self.node.name().to_owned(), port: self.port, id: self.node.id(), links, members };
+        if let Ok(mut s) = self.status.lock() {
+            *s = status;
+        }
     }
 
     /// The waker to ring after sending a [`Command`].
@@ -525,6 +564,7 @@ impl Driver {
             }
         }
         self.update_interests();
+        self.refresh_status();
     }
 
     /// Drains every output of the node once. True if there was any.

@@ -26,9 +26,10 @@ use mio::Waker;
 
 use crate::command::Input;
 use crate::config::Config;
-use crate::driver::{Command, Driver};
+use crate::driver::{Command, Driver, Status};
 use crate::event::Event;
 use crate::id::NodeId;
+use crate::node::MemberInfo;
 use crate::wire::MAX_FRAME;
 
 /// Longest line accepted by [`Handle::send_line`], in bytes. Chat texts have a
@@ -79,6 +80,7 @@ struct Inner {
     stop_requested: AtomicBool,
     port: u16,
     id: NodeId,
+    status: Arc<Mutex<Status>>,
 }
 
 impl fmt::Debug for Handle {
@@ -119,7 +121,7 @@ impl Handle {
         });
         let (tx, rx) = mpsc::channel();
         let driver = Driver::new(config, rx, callback)?;
-        let (waker, port, id) = (driver.waker(), driver.port(), driver.id());
+        let (waker, port, id, status) = (driver.waker(), driver.port(), driver.id(), driver.status());
         let guard = RunningGuard(Arc::clone(&running));
         let thread = std::thread::Builder::new().name("p2pchat-net".into()).spawn(move || {
             let _guard = guard;
@@ -135,6 +137,7 @@ impl Handle {
                 stop_requested: AtomicBool::new(false),
                 port,
                 id,
+                status,
             }),
         })
     }
@@ -158,6 +161,17 @@ impl Handle {
     /// This node's id.
     pub fn id(&self) -> NodeId {
         self.inner.id
+    }
+
+    /// The node's current name, links and reachable members, as last published by
+    /// the network thread (never blocks on it for more than a copy).
+    pub fn status(&self) -> Status {
+        self.inner.status.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Every reachable member, this node first.
+    pub fn members(&self) -> Vec<MemberInfo> {
+        self.inner.status.lock().map(|s| s.members.clone()).unwrap_or_default()
     }
 
     /// Sends a line as if typed by the user: chat, or a `:command`. Never blocks.

@@ -301,6 +301,7 @@ pub struct Node {
     snapshot: Option<snapshot::Snap>,
     snapshot_routes: VecDeque<((NodeId, u64), PeerId)>,
     held_joins: BTreeMap<NodeId, Instant>,
+    epoch: u64,
 }
 
 impl Node {
@@ -348,6 +349,7 @@ impl Node {
             snapshot: None,
             snapshot_routes: VecDeque::new(),
             held_joins: BTreeMap::new(),
+            epoch: 0,
             cfg,
         };
         node.refresh_me();
@@ -378,6 +380,12 @@ impl Node {
     /// True once the user quit.
     pub fn is_stopping(&self) -> bool {
         self.stopping
+    }
+
+    /// Grows whenever the member list, this node's links or its name may have
+    /// changed: a cheap way for a frontend to know when to refresh [`Node::members`].
+    pub fn epoch(&self) -> u64 {
+        self.epoch
     }
 
     /// Version of this node's own member record (grows with every change).
@@ -1030,6 +1038,7 @@ impl Node {
             return;
         }
         self.me.version += 1;
+        self.epoch += 1;
         match Frame::State(self.me.clone()).encode() {
             Ok(raw) => {
                 self.me_raw = raw;
@@ -1085,6 +1094,7 @@ impl Node {
             return;
         }
         let changes = self.members.recompute(&self.me, now);
+        self.epoch += 1;
         self.check_name(now);
         // A rename goes out at once, so others do not see two members with one name
         // for longer than it takes to cross the network.
