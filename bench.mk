@@ -19,7 +19,7 @@ CARGO ?= cargo
 BENCH_ARGS ?=
 
 .PHONY: bench
-bench:
+bench: all
 	$(CARGO) build --release -p p2pchat-bench
 	$(CARGO) build --release -p p2pchat-core --example p2pchat-headless
 	$(CARGO) run --release -q -p p2pchat-bench -- $(BENCH_ARGS)

@@ -194,7 +194,9 @@ fn node_survives_random_handshakes_and_frames() {
     let peer = PeerId(u64::MAX - 1);
     node.handle_connected(peer, Direction::Inbound, remote, local, now);
     let mut hello = PREAMBLE.to_vec();
-    hello.extend_from_slice(&Frame::Hello(Hello { id: NodeId(0x600d_600d_600d_600d), name: "good".into(), port: 1 }).encode().expect("e"));
+    hello.extend_from_slice(
+        &Frame::Hello(Hello { id: NodeId(0x600d_600d_600d_600d), name: "good".into(), port: 1 }).encode().expect("e"),
+    );
     let chat = Frame::Chat(Chat {
         origin: NodeId(0x600d_600d_600d_600d),
         seq: 1,
