@@ -66,6 +66,11 @@ impl Delivery {
         self.origins.get(&origin).map_or(0, |o| o.delivered)
     }
 
+    /// Whether a message was seen already (delivered, declared lost, or held).
+    pub fn is_duplicate(&self, origin: NodeId, seq: u64) -> bool {
+        self.origins.get(&origin).is_some_and(|o| seq <= o.delivered || o.pending.contains_key(&seq))
+    }
+
     /// Number of origins tracked.
     pub fn origin_count(&self) -> usize {
         self.origins.len()
