@@ -138,7 +138,9 @@ impl Delivery {
         if self.history.len() >= self.history_cap {
             self.history.pop_front();
         }
-        self.history.push_back((origin, seq, raw));
+        // A copy: the bytes as received share (and would keep alive) the whole read
+        // buffer they were cut from, for as long as the message stays in history.
+        self.history.push_back((origin, seq, Bytes::copy_from_slice(&raw)));
     }
 
     fn drain(origin: &mut Origin, out: &mut Vec<Held>) {
