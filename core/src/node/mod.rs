@@ -1308,11 +1308,15 @@ impl Node {
         }
         let in_flight: Vec<NodeId> = self.attempts.values().filter_map(|a| a.repair_for).collect();
         let connected: Vec<SocketAddr> = self.peers.values().map(|p| p.remote).collect();
-        let mut due: Vec<(u32, NodeId)> = self
+        // Nearest first; among equals, an order of this node's own (its seed mixed
+        // with the id), so that survivors do not all pick the same member and turn
+        // it into a hub.
+        let salt = self.cfg.seed;
+        let mut due: Vec<(u32, u64, NodeId)> = self
             .repair
             .iter()
             .filter(|(id, r)| r.next_try <= now && !in_flight.contains(id) && !connected.contains(&r.addr))
-            .map(|(id, r)| (r.hops, *id))
+            .map(|(id, r)| (r.hops, Rng::new(id.0 ^ salt).next_u64(), *id))
             .collect();
         due.sort_unstable();
         // Smallest id of the reachable part: it keeps trying even without a recent
@@ -1323,10 +1327,16 @@ impl Node {
             return;
         }
         let max_backoff = (self.cfg.peer_timeout * 4).min(Duration::from_secs(30)).max(self.cfg.heartbeat);
-        for (_, id) in due.into_iter().take(3) {
+        // One attempt at a time: when it fails the next is tried on a later tick;
+        // when it succeeds, membership usually shows the others reachable again.
+        for (_, _, id) in due.into_iter().take(1) {
+            // Retries are spread at random over the second half of the backoff, so
+            // that the many nodes which lost the same members do not all reconnect
+            // at once: the first link that gets through makes the others pointless.
+            let spread = self.rng.below(1 + self.repair.get(&id).map_or(0, |r| r.backoff.as_millis() as u64 / 2));
             let Some(r) = self.repair.get_mut(&id) else { continue };
             let addr = r.addr;
-            r.next_try = now + r.backoff;
+            r.next_try = now + r.backoff / 2 + Duration::from_millis(spread);
             r.backoff = (r.backoff * 2).min(max_backoff);
             self.log(format!("trying to reach {id} at {addr}"));
             self.start_attempt(Target::Addr(addr), false, Some(id));
