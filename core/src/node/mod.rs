@@ -228,6 +228,7 @@ struct Peer {
     last_rx: Instant,
     last_tx: Instant,
     sync_in: Vec<wire::Mark>,
+    synced: bool,
     text: Option<Box<text::TextClient>>,
 }
 
@@ -470,6 +471,7 @@ impl Node {
             last_rx: now,
             last_tx: now,
             sync_in: Vec::new(),
+            synced: false,
             text: None,
         };
         self.peers.insert(peer, p);
@@ -936,6 +938,12 @@ impl Node {
 
     fn on_sync(&mut self, peer: PeerId, marks: Vec<wire::Mark>, last: bool, now: Instant) {
         let Some(p) = self.peers.get_mut(&peer) else { return };
+        if p.synced {
+            // Each summary is answered with history: one per connection, so that a
+            // peer cannot turn small frames into a flood of history.
+            self.reject(peer, "a second sync summary on one connection".into(), now);
+            return;
+        }
         if p.sync_in.len() + marks.len() > MAX_SYNC_ENTRIES {
             self.reject(peer, "sync summary too long".into(), now);
             return;
@@ -944,6 +952,7 @@ impl Node {
         if !last {
             return;
         }
+        p.synced = true;
         let theirs: HashMap<NodeId, u64> = std::mem::take(&mut p.sync_in).into_iter().collect();
         let missing: Vec<Bytes> = self
             .delivery
