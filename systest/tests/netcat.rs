@@ -529,7 +529,6 @@ fn private_messages_between_text_clients_and_their_host() {
 }
 
 #[test]
-#[ignore = "core bug, see the issue 6 report: a text client's :users is its host's view"]
 fn users_typed_by_a_text_client_are_from_its_own_point_of_view() {
     let n = line(&["a", "b"], FAST);
     let mut c = RawClient::connect("dave", n[1].port);

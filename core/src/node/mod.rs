@@ -230,6 +230,8 @@ struct Peer {
     sync_in: Vec<wire::Mark>,
     synced: bool,
     text: Option<Box<text::TextClient>>,
+    /// Opened to carry private messages to this member.
+    private_for: Option<NodeId>,
 }
 
 impl Peer {
@@ -444,9 +446,10 @@ impl Node {
         local: SocketAddr,
         now: Instant,
     ) {
-        if let Direction::Outbound { attempt } = direction {
-            self.attempts.remove(&attempt);
-        }
+        let private_for = match direction {
+            Direction::Outbound { attempt } => self.attempts.remove(&attempt).and_then(|a| a.private_for),
+            Direction::Inbound => None,
+        };
         if self.stopping {
             self.actions.push_back(Action::Disconnect { peer, reason: "node is stopping".into() });
             return;
@@ -473,6 +476,7 @@ impl Node {
             sync_in: Vec::new(),
             synced: false,
             text: None,
+            private_for,
         };
         self.peers.insert(peer, p);
         if matches!(direction, Direction::Outbound { .. }) {
@@ -722,6 +726,11 @@ impl Node {
     }
 
     fn after_removal(&mut self, p: Peer, now: Instant) {
+        if let Some(endpoint) = p.private_for
+            && p.phase != Phase::Ready
+        {
+            self.fail_private(endpoint, "the direct link was refused");
+        }
         if let Some(tc) = p.text {
             self.text_gone(*tc, now);
             return;
@@ -1381,19 +1390,31 @@ impl Node {
         }
     }
 
-    /// The lines `:users` shows.
-    fn users_lines(&mut self, now: Instant) -> Vec<String> {
+    /// The lines `:users` shows to `viewer`: this node's user, or a text client
+    /// hosted here (which sees itself as "you" and everyone one hop further away).
+    fn users_lines(&mut self, now: Instant, viewer: NodeId) -> Vec<String> {
         self.update_membership(now);
         let list = self.members();
+        let hosted = viewer != self.cfg.id;
         let mut lines = vec![format!("{} members:", list.len())];
         for m in list {
             let addr = m.addr.map_or_else(|| "(text client)".to_owned(), |a| a.to_string());
-            let line = if m.id == self.cfg.id {
+            let (hops, direct) = match (hosted, m.id) {
+                (_, id) if id == viewer => (0, false),
+                (true, id) if id == self.cfg.id => (1, true),
+                (true, _) => (m.hops + 1, false),
+                (false, _) => (m.hops, m.direct),
+            };
+            let line = if m.id == viewer {
                 format!("  {} (you) {addr}", m.name)
             } else {
-                let hops = if m.hops == 1 { "1 hop".to_owned() } else { format!("{} hops", m.hops) };
-                let direct = if m.direct { ", direct" } else { "" };
-                format!("  {} {addr} ({hops}{direct})", m.name)
+                let hops = if hops == 1 { "1 hop".to_owned() } else { format!("{hops} hops") };
+                let role = match (direct, hosted && m.id == self.cfg.id) {
+                    (true, true) => ", your host",
+                    (true, false) => ", direct",
+                    _ => "",
+                };
+                format!("  {} {addr} ({hops}{role})", m.name)
             };
             lines.push(sanitize(&line));
         }
@@ -1401,7 +1422,7 @@ impl Node {
     }
 
     fn show_users(&mut self, now: Instant) {
-        for line in self.users_lines(now) {
+        for line in self.users_lines(now, self.cfg.id) {
             self.events.push_back(Event::Notice(line));
         }
     }
