@@ -89,6 +89,8 @@ CTEST_MAIN     := $(MEMCHECK_DIR)/ctest_main
 CTEST_SOURCES  := $(wildcard ffi/ctest/c/*.c) ffi/ctest/memcheck/ctest_main.c
 
 memcheck: all
+	@command -v $(firstword $(VALGRIND)) >/dev/null || \
+	    { echo "make memcheck needs valgrind (apt-get install valgrind)" >&2; exit 1; }
 	@$(MAKE) --no-print-directory $(CTEST_MAIN)
 	@$(MAKE) --no-print-directory memcheck-ctests memcheck-headless
 
