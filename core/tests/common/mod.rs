@@ -58,6 +58,8 @@ pub struct Counter {
     pub counted: BTreeMap<NodeId, u64>,
     /// The first few messages that did not come with the next sequence number.
     pub disorder: Vec<String>,
+    /// Time the node's thread spends on each counted message (a slow machine).
+    pub slow: Duration,
 }
 
 /// A node under test with every event it reported so far.
@@ -89,6 +91,9 @@ impl TestNode {
                         c.disorder.push(format!("{origin}: seq {seq} after {n} messages"));
                     }
                     c.counted.insert(*origin, n + 1);
+                    if !c.slow.is_zero() {
+                        std::thread::sleep(c.slow);
+                    }
                     return;
                 }
             }
@@ -296,11 +301,15 @@ pub fn raw_connect(port: u16) -> TcpStream {
     s
 }
 
-pub fn raw_hello() -> Vec<u8> {
+/// The preamble and a hello from `id` called `name`: what a peer sends first.
+pub fn hello_as(id: NodeId, name: &str) -> Vec<u8> {
     let mut v = PREAMBLE.to_vec();
-    let hello = Frame::Hello(Hello { id: NodeId(12345), name: "raw".into(), port: 1 });
-    v.extend_from_slice(&hello.encode().expect("encode"));
+    v.extend_from_slice(&Frame::Hello(Hello { id, name: name.into(), port: 1 }).encode().expect("encode"));
     v
+}
+
+pub fn raw_hello() -> Vec<u8> {
+    hello_as(NodeId(12345), "raw")
 }
 
 /// Reads until the node closes the connection; returns what it sent. Panics if
