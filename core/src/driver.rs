@@ -239,9 +239,9 @@ impl Driver {
         let port = listener.local_addr()?.port();
         poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
 
-        // The id and the node's own seed are two draws of one generator (as in the
-        // simulator): a node seeded with the seed its id came from would draw that
-        // id again, and give it to its first plain-text client.
+        // The id and the node's own generator come from one seed, but must not be
+        // the same stream: the node's first draw names its first text client, which
+        // would otherwise get the node's own id.
         let mut rng = Rng::new(config.seed.unwrap_or_else(Rng::seed_from_env));
         let id = NodeId(rng.next_u64());
         let seed = rng.next_u64();
