@@ -537,7 +537,7 @@ impl Driver {
                 Ok(n) => {
                     if open {
                         self.node.handle_data(peer_of(token), &self.buf[..n], now);
-                        self.file_transmits(now);
+                        self.pump(now);
                     }
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return ReadEnd::Drained,
@@ -600,7 +600,9 @@ impl Driver {
         self.refresh_status();
     }
 
-    /// Drains every output of the node once. True if there was any.
+    /// Drains every output of the node once. True if there was any. Called after
+    /// every read too, so that what a flood makes (a transmit per frame per peer,
+    /// an event per frame) never piles up in the node.
     fn pump(&mut self, now: Instant) -> bool {
         let mut progress = self.file_transmits(now);
         while let Some(action) = self.node.poll_action() {
@@ -619,8 +621,7 @@ impl Driver {
     }
 
     /// Moves what the node wrote into the connections' queues, where the queue
-    /// cap applies. Called after every read too, so that a flood fanned out to
-    /// many peers never piles up in the node. True if there was anything.
+    /// cap applies. True if there was anything.
     fn file_transmits(&mut self, now: Instant) -> bool {
         let mut progress = false;
         let mut overfull = Vec::new();
