@@ -4,6 +4,7 @@
 #   make test            everything: fmt, clippy, cargo tests (with the C tests and
 #                        the header check), the curses tests in tmux (ui.c alone,
 #                        then ./p2pchat), the install test, then $(TEST_EXTRA)
+#   make bench           the benchmark table (bench.mk)
 #   make header          regenerate include/p2pchat.h from ffi/src (cbindgen)
 #   make install         PREFIX=/usr/local (default), DESTDIR supported
 #   make native-libs     print the system libraries the static library needs
@@ -36,7 +37,7 @@ VERSION   := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 WARN      := -Wall -Wextra -Werror
 UI_CFLAGS := -std=c11 -D_XOPEN_SOURCE=700 -D_DEFAULT_SOURCE $(WARN) -Iui -Iinclude
 
-.PHONY: all cargo-build test test-rust test-ui test-install header install \
+.PHONY: all cargo-build bench test test-rust test-ui test-install header install \
         uninstall native-libs clean
 
 # Always ask cargo first: it knows what is stale and does nothing quickly
@@ -98,3 +99,5 @@ uninstall:
 clean:
 	$(CARGO) clean
 	rm -f p2pchat
+
+include bench.mk

@@ -316,6 +316,55 @@ impl Frame {
     }
 }
 
+/// The fields of a chat frame, borrowed from the bytes it arrived in: enough to
+/// drop a duplicate without allocating anything.
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChatRef<'a> {
+    /// The node that wrote it.
+    pub origin: NodeId,
+    /// Per-origin sequence number.
+    pub seq: u64,
+    /// The origin's name.
+    pub name: &'a str,
+    /// The text.
+    pub text: &'a str,
+}
+
+impl ChatRef<'_> {
+    /// An owned copy.
+    pub fn to_owned(&self) -> Chat {
+        Chat { origin: self.origin, seq: self.seq, name: self.name.to_owned(), text: self.text.to_owned() }
+    }
+}
+
+/// The first body byte of every chat frame (bincode's index of the variant).
+fn chat_tag() -> u8 {
+    static TAG: std::sync::OnceLock<u8> = std::sync::OnceLock::new();
+    *TAG.get_or_init(|| {
+        let sample = Frame::Chat(Chat { origin: NodeId(0), seq: 1, name: "x".into(), text: String::new() });
+        sample.encode().ok().and_then(|b| b.get(LEN_PREFIX).copied()).unwrap_or(u8::MAX)
+    })
+}
+
+/// If `body` (a frame without its length prefix) is a chat message, its fields,
+/// borrowed and checked against the same caps as [`Frame::decode_body`]; `None`
+/// for any other kind of frame.
+pub fn peek_chat(body: &[u8]) -> Option<Result<ChatRef<'_>, WireError>> {
+    if body.first() != Some(&chat_tag()) {
+        return None;
+    }
+    let decoded: Result<(ChatRef<'_>, usize), _> = bincode::serde::borrow_decode_from_slice(&body[1..], bincode_config());
+    Some(match decoded {
+        Err(e) => Err(WireError::Malformed(e.to_string())),
+        Ok((_, used)) if used + 1 != body.len() => {
+            Err(WireError::Malformed(format!("{} trailing bytes", body.len() - used - 1)))
+        }
+        Ok((c, _)) => check_name(c.name)
+            .and_then(|()| check_text("text", c.text, MAX_TEXT))
+            .and_then(|()| if c.seq == 0 { Err(WireError::Invalid("sequence number 0".into())) } else { Ok(c) }),
+    })
+}
+
 /// Result of looking at the first bytes of a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Preamble {
@@ -377,6 +426,14 @@ impl FrameDecoder {
     ///
     /// An error is final for the connection: the stream cannot be resynchronised.
     pub fn next_frame(&mut self) -> Result<Option<(Frame, Bytes)>, WireError> {
+        let Some(raw) = self.next_raw()? else { return Ok(None) };
+        let frame = Frame::decode_body(&raw[LEN_PREFIX..])?;
+        Ok(Some((frame, raw)))
+    }
+
+    /// The next complete frame's bytes (length prefix included), not decoded; the
+    /// length was checked against the cap.
+    pub fn next_raw(&mut self) -> Result<Option<Bytes>, WireError> {
         if self.buf.len() < LEN_PREFIX {
             return Ok(None);
         }
@@ -389,9 +446,7 @@ impl FrameDecoder {
             self.buf.reserve(LEN_PREFIX + len - self.buf.len());
             return Ok(None);
         }
-        let raw = self.buf.split_to(LEN_PREFIX + len).freeze();
-        let frame = Frame::decode_body(&raw[LEN_PREFIX..])?;
-        Ok(Some((frame, raw)))
+        Ok(Some(self.buf.split_to(LEN_PREFIX + len).freeze()))
     }
 }
 
@@ -510,6 +565,31 @@ mod tests {
         assert!(Frame::decode_body(&[200, 1, 2, 3]).is_err());
         let mut raw = Frame::Heartbeat.encode().expect("encode").to_vec();
         raw.push(0);
+        assert!(Frame::decode_body(&raw[LEN_PREFIX..]).is_err());
+    }
+
+    #[test]
+    fn peeked_chats_match_the_full_decoder() {
+        for f in sample_frames() {
+            let raw = f.encode().expect("encode");
+            let body = &raw[LEN_PREFIX..];
+            match (&f, peek_chat(body)) {
+                (Frame::Chat(c), Some(Ok(r))) => assert_eq!(&r.to_owned(), c),
+                (Frame::Chat(_), other) => panic!("chat not peeked: {other:?}"),
+                (_, None) => {}
+                (_, Some(r)) => panic!("{f:?} peeked as a chat: {r:?}"),
+            }
+        }
+        let bad = Frame::Chat(Chat { origin: NodeId(1), seq: 1, name: "a b".into(), text: "x".into() });
+        let raw = bad.encode().expect("encode");
+        assert!(matches!(peek_chat(&raw[LEN_PREFIX..]), Some(Err(WireError::Invalid(_)))));
+        let mut raw = Frame::Chat(Chat { origin: NodeId(1), seq: 1, name: "a".into(), text: "xy".into() })
+            .encode()
+            .expect("encode")
+            .to_vec();
+        let last = raw.len() - 1;
+        raw[last] = 0xff; // invalid UTF-8 in the text
+        assert!(matches!(peek_chat(&raw[LEN_PREFIX..]), Some(Err(WireError::Malformed(_)))));
         assert!(Frame::decode_body(&raw[LEN_PREFIX..]).is_err());
     }
 

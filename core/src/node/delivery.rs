@@ -66,6 +66,11 @@ impl Delivery {
         self.origins.get(&origin).map_or(0, |o| o.delivered)
     }
 
+    /// Whether a message was seen already (delivered, declared lost, or held).
+    pub fn is_duplicate(&self, origin: NodeId, seq: u64) -> bool {
+        self.origins.get(&origin).is_some_and(|o| seq <= o.delivered || o.pending.contains_key(&seq))
+    }
+
     /// Number of origins tracked.
     pub fn origin_count(&self) -> usize {
         self.origins.len()
@@ -133,7 +138,9 @@ impl Delivery {
         if self.history.len() >= self.history_cap {
             self.history.pop_front();
         }
-        self.history.push_back((origin, seq, raw));
+        // A copy: the bytes as received share (and would keep alive) the whole read
+        // buffer they were cut from, for as long as the message stays in history.
+        self.history.push_back((origin, seq, Bytes::copy_from_slice(&raw)));
     }
 
     fn drain(origin: &mut Origin, out: &mut Vec<Held>) {

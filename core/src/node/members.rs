@@ -70,6 +70,8 @@ fn lists(state: &MemberState, id: NodeId) -> bool {
 impl Members {
     /// Stores a record if it is newer than the one known.
     pub fn offer(&mut self, mut state: MemberState, raw: Bytes) -> Offer {
+        // Kept for a long time: a copy, so as not to pin the read buffer it came in.
+        let raw = Bytes::copy_from_slice(&raw);
         state.links.sort_unstable();
         state.links.dedup();
         let full = self.recs.len() >= MAX_MEMBERS;

@@ -535,13 +535,35 @@ impl Node {
         p.decoder.extend(data);
         loop {
             let Some(p) = self.peers.get_mut(&peer) else { return };
-            match p.decoder.next_frame() {
-                Ok(Some((frame, raw))) => self.on_frame(peer, frame, raw, now),
+            let ready = p.phase == Phase::Ready;
+            let raw = match p.decoder.next_raw() {
+                Ok(Some(raw)) => raw,
                 Ok(None) => return,
                 Err(e) => {
                     self.reject(peer, e.to_string(), now);
                     return;
                 }
+            };
+            let body = &raw[wire::LEN_PREFIX..];
+            // The hot path: chat messages are looked at in place, and a duplicate
+            // (every message crossing a cycle arrives more than once) is dropped
+            // before anything is allocated for it.
+            let result = match wire::peek_chat(body) {
+                Some(Ok(c)) if ready => {
+                    if self.delivery.is_duplicate(c.origin, c.seq) {
+                        self.stats.duplicates += 1;
+                    } else {
+                        let chat = c.to_owned();
+                        self.on_chat(Some(peer), Held { chat, raw: raw.clone() }, now);
+                    }
+                    Ok(())
+                }
+                Some(Err(e)) => Err(e),
+                _ => Frame::decode_body(body).map(|frame| self.on_frame(peer, frame, raw.clone(), now)),
+            };
+            if let Err(e) = result {
+                self.reject(peer, e.to_string(), now);
+                return;
             }
         }
     }

@@ -1,0 +1,109 @@
+//! Latency per hop along a line of in-process nodes.
+//!
+//! Nodes 0 - 1 - ... - n-1 run through the core's [`Handle`], each on its own
+//! network thread, linked over 127.0.0.1. Node 0 sends one message at a time; the
+//! last node's event callback stamps its arrival; the next message goes only once
+//! the previous one arrived, so what is measured is latency, not queueing. The
+//! clock starts just before [`Handle::send_line`] (so the command channel and the
+//! waker of the first node are included) and stops in the far end's callback, where
+//! a frontend would display the message. Per hop = end to end / (n - 1).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use p2pchat_core::{Event, Handle, NodeId};
+
+use crate::report::{Figure, Report, Target, p50_p99_us};
+use crate::util::{BenchResult, Opts, node_config, stop_all, wait_until};
+
+/// Messages sent before measuring, to warm caches, allocators and TCP.
+const WARMUP: usize = 50;
+
+/// One line: the handles and the far end's arrival stamps.
+fn build_line(n: usize) -> BenchResult<(Vec<Handle>, mpsc::Receiver<Instant>)> {
+    let (tx, rx) = mpsc::channel();
+    let mut handles: Vec<Handle> = Vec::with_capacity(n);
+    let joined = Arc::new(AtomicUsize::new(0));
+    let mut first: Option<NodeId> = None;
+    for i in 0..n {
+        let connect: Vec<u16> = handles.last().map(|h| vec![h.port()]).unwrap_or_default();
+        let cfg = node_config(&format!("l{i}"), &connect);
+        let h = if i == n - 1 {
+            let (tx, joined, from) = (tx.clone(), Arc::clone(&joined), first);
+            Handle::start(&cfg, move |e| match e {
+                Event::Message { origin, .. } if Some(*origin) == from => {
+                    let _ = tx.send(Instant::now());
+                }
+                Event::Joined { .. } => {
+                    joined.fetch_add(1, Ordering::SeqCst);
+                }
+                _ => {}
+            })
+        } else {
+            Handle::start(&cfg, |_| {})
+        };
+        let h = match h {
+            Ok(h) => h,
+            Err(e) => {
+                stop_all(&handles);
+                return Err(format!("starting node {i}: {e}"));
+            }
+        };
+        first.get_or_insert(h.id());
+        handles.push(h);
+    }
+    if let Err(e) = wait_until(Duration::from_secs(20), "the line to form", || joined.load(Ordering::SeqCst) >= n - 1) {
+        stop_all(&handles);
+        return Err(e);
+    }
+    Ok((handles, rx))
+}
+
+/// Sends `count` messages one at a time, each after the previous arrived.
+fn ping(handles: &[Handle], rx: &mpsc::Receiver<Instant>, count: usize) -> BenchResult<Vec<Duration>> {
+    let mut out = Vec::with_capacity(count);
+    let first = handles.first().ok_or("empty line")?;
+    for k in 0..count {
+        let t0 = Instant::now();
+        first.send_line(&format!("ping {k}")).map_err(|e| e.to_string())?;
+        let t1 = rx.recv_timeout(Duration::from_secs(5)).map_err(|_| format!("message {k} did not arrive in 5 s"))?;
+        out.push(t1.saturating_duration_since(t0));
+    }
+    Ok(out)
+}
+
+fn one_run(n: usize, samples: usize) -> BenchResult<Vec<Duration>> {
+    let (handles, rx) = build_line(n)?;
+    let result = ping(&handles, &rx, WARMUP).and_then(|_| ping(&handles, &rx, samples));
+    stop_all(&handles);
+    result
+}
+
+/// Runs the section.
+pub fn run(opts: Opts, report: &mut Report) -> BenchResult<()> {
+    let samples = if opts.quick { 100 } else { 400 };
+    for n in [2usize, 5, 10, 20] {
+        let hops = (n - 1) as f64;
+        let (mut e50, mut e99, mut h50, mut h99) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..opts.runs {
+            let lat = one_run(n, samples)?;
+            let (p50, p99) = p50_p99_us(&lat);
+            e50.push(p50);
+            e99.push(p99);
+            h50.push(p50 / hops);
+            h99.push(p99 / hops);
+        }
+        let e2e_target = if n == 20 { Target::at_most(1000.0) } else { None };
+        report.add(Figure::new("latency", format!("line of {n}: per hop p50"), "µs", h50, Target::at_most(50.0)));
+        report.add(Figure::new("latency", format!("line of {n}: per hop p99"), "µs", h99, None));
+        report.add(Figure::new("latency", format!("line of {n}: end to end p50"), "µs", e50, e2e_target));
+        report.add(Figure::new("latency", format!("line of {n}: end to end p99"), "µs", e99, None));
+    }
+    report.note(format!(
+        "latency: in-process Handles on 127.0.0.1, one message in flight at a time, {samples} samples per run after \
+         {WARMUP} warm-up messages; send_line() to the far end's event callback; per hop = end to end / (n-1)"
+    ));
+    Ok(())
+}

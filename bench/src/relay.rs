@@ -1,0 +1,250 @@
+//! Forwarding throughput of one relay node.
+//!
+//! The relay is a real node (a [`Handle`] on 127.0.0.1). Its peers are raw protocol
+//! clients ([`crate::raw`]): one sender that writes pre-encoded chat frames (one
+//! origin, sequence numbers 1..N, 64-byte texts) in batches of [`BATCH`] frames per
+//! `write`, and `fanout` receivers that count the chat frames the relay forwards to
+//! them. The relay also delivers every message to its own user: its callback only
+//! counts.
+//!
+//! The sender keeps at most [`WINDOW`] messages between itself and the slowest
+//! receiver, so the relay's per-peer output queues stay well under their cap (a peer
+//! whose queue passes the cap is cut off) and the figure is a sustained rate, not
+//! the speed of filling buffers. Messages in per second = N / (time from the first
+//! write until the last receiver has them all); deliveries out per second = that
+//! times the fan-out (the relay's own user is not counted in it).
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::Shutdown;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use p2pchat_core::id::Rng;
+use p2pchat_core::{Event, Handle, NodeId};
+
+use crate::raw::{self, ChatCounter, RawPeer};
+use crate::report::{Figure, Report, Target};
+use crate::util::{BenchResult, Opts, local, node_config, secs, wait_until};
+
+/// Frames per `write` of the sender.
+const BATCH: usize = 2048;
+/// Most messages in flight between the sender and the slowest receiver (about
+/// 2.8 MB of 86-byte frames, well below the relay's 8 MiB per-peer queue cap).
+const WINDOW: u64 = 32 * 1024;
+/// Length of every chat text, in bytes.
+pub const TEXT_LEN: usize = 64;
+/// Bound on a single run.
+const RUN_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The sender's whole stream, encoded once.
+struct Stream {
+    origin: NodeId,
+    bytes: Vec<u8>,
+    /// Byte offset of the start of every batch, and the end.
+    cuts: Vec<usize>,
+    msgs: u64,
+}
+
+fn encode_stream(msgs: u64, origin: NodeId) -> BenchResult<Stream> {
+    let mut bytes = Vec::new();
+    let mut cuts = vec![0];
+    for seq in 1..=msgs {
+        let text = format!("{seq:0width$}", width = TEXT_LEN);
+        bytes.extend(raw::chat(origin, seq, "src", &text).map_err(|e| e.to_string())?);
+        if seq % BATCH as u64 == 0 || seq == msgs {
+            cuts.push(bytes.len());
+        }
+    }
+    Ok(Stream { origin, bytes, cuts, msgs })
+}
+
+struct Receiver {
+    count: Arc<AtomicU64>,
+    thread: JoinHandle<Option<Instant>>,
+}
+
+/// Counts chat frames until `target`, then returns when it got there.
+fn spawn_receiver(peer: RawPeer, target: u64, stop: Arc<AtomicBool>) -> BenchResult<Receiver> {
+    let count = Arc::new(AtomicU64::new(0));
+    let seen = Arc::clone(&count);
+    let mut counter = ChatCounter::new(&peer.leftover).map_err(|e| e.to_string())?;
+    let mut stream = peer.stream;
+    stream.set_read_timeout(Some(Duration::from_millis(100))).map_err(|e| e.to_string())?;
+    let thread = std::thread::Builder::new()
+        .name("bench-rx".into())
+        .spawn(move || {
+            let mut total = 0;
+            while !stop.load(Ordering::Relaxed) {
+                match counter.read_from(&mut stream) {
+                    Ok(Some(n)) => {
+                        total += n;
+                        seen.store(total, Ordering::Release);
+                        if total >= target {
+                            return Some(Instant::now());
+                        }
+                    }
+                    Ok(None) => return None,
+                    Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+                    Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                    Err(_) => return None,
+                }
+            }
+            None
+        })
+        .map_err(|e| e.to_string())?;
+    Ok(Receiver { count, thread })
+}
+
+/// Reads and discards what the relay sends the sender (member records, heartbeats).
+fn spawn_drain(peer: &RawPeer, stop: Arc<AtomicBool>) -> BenchResult<JoinHandle<()>> {
+    let mut s = peer.stream.try_clone().map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(Duration::from_millis(100))).map_err(|e| e.to_string())?;
+    std::thread::Builder::new()
+        .name("bench-drain".into())
+        .spawn(move || {
+            let mut buf = vec![0u8; 64 * 1024];
+            while !stop.load(Ordering::Relaxed) {
+                match s.read(&mut buf) {
+                    Ok(0) => return,
+                    Ok(_) => {}
+                    Err(e)
+                        if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted) => {
+                    }
+                    Err(_) => return,
+                }
+            }
+        })
+        .map_err(|e| e.to_string())
+}
+
+/// Result of one run.
+struct RunResult {
+    in_rate: f64,
+    out_rate: f64,
+    /// CPU time of the relay's network thread per message in, nanoseconds.
+    cpu_ns: Option<f64>,
+    local_ok: bool,
+}
+
+/// The thread ids of this process's threads called `name`.
+fn threads_named(name: &str) -> Vec<String> {
+    let Ok(dir) = std::fs::read_dir("/proc/self/task") else { return Vec::new() };
+    dir.filter_map(Result::ok)
+        .filter(|e| std::fs::read_to_string(e.path().join("comm")).is_ok_and(|c| c.trim_end() == name))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// Nanoseconds a thread of this process has spent on a CPU (`/proc/self/task/TID/schedstat`).
+fn thread_cpu_ns(tid: &str) -> Option<u64> {
+    std::fs::read_to_string(format!("/proc/self/task/{tid}/schedstat")).ok()?.split_whitespace().next()?.parse().ok()
+}
+
+fn one_run(stream: &Stream, fanout: usize, rng: &mut Rng) -> BenchResult<RunResult> {
+    let local_count = Arc::new(AtomicU64::new(0));
+    let lc = Arc::clone(&local_count);
+    let relay = Handle::start(&node_config("relay", &[]), move |e| {
+        if let Event::Message { .. } = e {
+            lc.fetch_add(1, Ordering::Relaxed);
+        }
+    })
+    .map_err(|e| format!("starting the relay: {e}"))?;
+    let addr = local(relay.port());
+    // The relay is the only node in the process: its network thread is the only one
+    // with that name (which the thread gives itself once it runs).
+    let mut relay_tid = None;
+    let _ = wait_until(Duration::from_millis(500), "the relay thread", || {
+        relay_tid = match threads_named("p2pchat-net").as_slice() {
+            [one] => Some(one.clone()),
+            _ => None,
+        };
+        relay_tid.is_some()
+    });
+    let stop = Arc::new(AtomicBool::new(false));
+    let result = (|| {
+        let timeout = Duration::from_secs(5);
+        let mut receivers = Vec::new();
+        for k in 0..fanout {
+            let peer = RawPeer::connect(addr, NodeId(rng.next_u64()), &format!("rx{k}"), timeout)
+                .map_err(|e| format!("receiver {k}: {e}"))?;
+            receivers.push(spawn_receiver(peer, stream.msgs, Arc::clone(&stop))?);
+        }
+        let sender = RawPeer::connect(addr, stream.origin, "src", timeout).map_err(|e| format!("sender: {e}"))?;
+        let drain = spawn_drain(&sender, Arc::clone(&stop))?;
+        let mut out = &sender.stream;
+        let slowest = |rx: &[Receiver]| rx.iter().map(|r| r.count.load(Ordering::Acquire)).min().unwrap_or(0);
+        let cpu0 = relay_tid.as_deref().and_then(thread_cpu_ns);
+        let t0 = Instant::now();
+        let deadline = t0 + RUN_TIMEOUT;
+        for (i, w) in stream.cuts.windows(2).enumerate() {
+            let sent_after = ((i + 1) * BATCH) as u64;
+            let mut nap = Duration::from_micros(20);
+            while slowest(&receivers) + WINDOW < sent_after {
+                if Instant::now() > deadline {
+                    return Err(format!("receivers stalled at {} of {} messages", slowest(&receivers), stream.msgs));
+                }
+                std::thread::sleep(nap);
+                nap = (nap * 2).min(Duration::from_micros(500));
+            }
+            out.write_all(&stream.bytes[w[0]..w[1]]).map_err(|e| format!("sender write: {e}"))?;
+        }
+        let mut t1 = t0;
+        for (k, r) in receivers.into_iter().enumerate() {
+            match r.thread.join() {
+                Ok(Some(t)) => t1 = t1.max(t),
+                _ => return Err(format!("receiver {k} did not get every message (the relay cut it off?)")),
+            }
+        }
+        let elapsed = secs(t1 - t0);
+        let cpu1 = relay_tid.as_deref().and_then(thread_cpu_ns);
+        let cpu_ns = cpu0.zip(cpu1).map(|(a, b)| b.saturating_sub(a) as f64 / stream.msgs as f64);
+        let local_ok = wait_until(Duration::from_secs(5), "local deliveries", || {
+            local_count.load(Ordering::Relaxed) >= stream.msgs
+        })
+        .is_ok();
+        stop.store(true, Ordering::Relaxed);
+        let _ = sender.stream.shutdown(Shutdown::Both);
+        let _ = drain.join();
+        let in_rate = stream.msgs as f64 / elapsed;
+        Ok(RunResult { in_rate, out_rate: in_rate * fanout as f64, cpu_ns, local_ok })
+    })();
+    stop.store(true, Ordering::Relaxed);
+    relay.stop();
+    result
+}
+
+/// Runs the section.
+pub fn run(opts: Opts, report: &mut Report) -> BenchResult<()> {
+    let msgs: u64 = if opts.quick { 200_000 } else { 1_000_000 };
+    let mut rng = Rng::new(Rng::seed_from_env());
+    let stream = encode_stream(msgs, NodeId(rng.next_u64()))?;
+    let frame_len = stream.bytes.len() as f64 / msgs as f64;
+    for fanout in [1usize, 4] {
+        let (mut ins, mut outs, mut cpu) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..opts.runs {
+            let r = one_run(&stream, fanout, &mut rng)?;
+            if !r.local_ok {
+                report.note(format!("relay: fan-out {fanout}: the relay's own user did not see every message"));
+            }
+            ins.push(r.in_rate);
+            outs.push(r.out_rate);
+            cpu.extend(r.cpu_ns);
+        }
+        let target = if fanout == 1 { Target::at_least(1_000_000.0) } else { None };
+        report.add(Figure::new("relay", format!("fan-out {fanout}: messages in"), "msgs/s", ins, target));
+        report.add(Figure::new("relay", format!("fan-out {fanout}: deliveries out"), "msgs/s", outs, None));
+        if !cpu.is_empty() {
+            report.add(Figure::new("relay", format!("fan-out {fanout}: relay thread CPU per msg in"), "ns", cpu, None));
+        }
+    }
+    report.note(format!(
+        "relay: one Handle; raw-protocol sender and receivers in the same process; {msgs} messages per run, \
+         {TEXT_LEN}-byte texts ({frame_len:.0}-byte frames), {BATCH} frames per sender write, at most {WINDOW} in \
+         flight; deliveries out = socket deliveries (the relay's own user also got each message); CPU per message = time \
+         the relay's network thread spent on a CPU (schedstat, kernel included) / messages in, which depends less \
+         on how the two cores are shared than the rates do"
+    ));
+    Ok(())
+}

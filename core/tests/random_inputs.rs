@@ -1,0 +1,243 @@
+//! Seeded randomized inputs for every parser a peer can reach: the frame decoder,
+//! the handshake and frame handling of a node, and the plain-text line reader.
+//! Hundreds of thousands of random and mutated inputs, under a time bound: nothing
+//! may panic, and nothing may hold more memory than its cap.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)] // test code
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use p2pchat_core::NodeId;
+use p2pchat_core::id::Rng;
+use p2pchat_core::node::text::{LineReader, MAX_LINE};
+use p2pchat_core::node::{Direction, Node, PeerId};
+use p2pchat_core::sim::default_config;
+use p2pchat_core::wire::{self, Chat, Frame, FrameDecoder, Hello, LEN_PREFIX, MAX_FRAME, MemberState, PREAMBLE};
+
+/// Stop early (with what was done counted) if the machine is very slow.
+const TIME_BOUND: Duration = Duration::from_secs(60);
+
+fn valid_frames() -> Vec<Vec<u8>> {
+    let frames = vec![
+        Frame::Hello(Hello { id: NodeId(1), name: "peer".into(), port: 4000 }),
+        Frame::Chat(Chat { origin: NodeId(2), seq: 1, name: "bob".into(), text: "hello".into() }),
+        Frame::Chat(Chat { origin: NodeId(2), seq: 2, name: "bob".into(), text: "é\u{1b}[31m".into() }),
+        Frame::Heartbeat,
+        Frame::Sync { marks: vec![(NodeId(2), 1), (NodeId(3), 9)], last: true },
+        Frame::SyncDone { floors: vec![(NodeId(2), 1)] },
+        Frame::State(MemberState {
+            id: NodeId(3),
+            version: 2,
+            name: "carol".into(),
+            claimed: 5,
+            addr: Some(SocketAddr::from(([127, 0, 0, 1], 9))),
+            links: vec![NodeId(1)],
+            leaving: false,
+            host: None,
+        }),
+        Frame::SnapshotRequest { requester: NodeId(3), request: 1 },
+        Frame::Bye { reason: "bye".into() },
+    ];
+    frames.iter().map(|f| f.encode().expect("encode").to_vec()).collect()
+}
+
+fn mutate(rng: &mut Rng, input: &mut Vec<u8>) {
+    for _ in 0..=rng.below(4) {
+        match rng.below(6) {
+            0 if !input.is_empty() => {
+                let i = rng.below(input.len() as u64) as usize;
+                input[i] ^= 1 << rng.below(8);
+            }
+            1 if !input.is_empty() => {
+                let i = rng.below(input.len() as u64) as usize;
+                input[i] = rng.next_u64() as u8;
+            }
+            2 => {
+                let i = rng.below(input.len() as u64 + 1) as usize;
+                input.insert(i, rng.next_u64() as u8);
+            }
+            3 if !input.is_empty() => {
+                let i = rng.below(input.len() as u64) as usize;
+                input.remove(i);
+            }
+            4 => input.truncate(rng.below(input.len() as u64 + 1) as usize),
+            _ => {
+                // An interesting length prefix: huge, zero or off by one.
+                if input.len() >= LEN_PREFIX {
+                    let n = [u32::MAX, 0, MAX_FRAME as u32 + 1, MAX_FRAME as u32][rng.below(4) as usize];
+                    input[..LEN_PREFIX].copy_from_slice(&n.to_be_bytes());
+                }
+            }
+        }
+    }
+}
+
+fn random_bytes(rng: &mut Rng, max: u64) -> Vec<u8> {
+    (0..rng.below(max)).map(|_| rng.next_u64() as u8).collect()
+}
+
+/// Feeds `data` to a decoder in random chunks; returns false on a decode error.
+fn decode_all(rng: &mut Rng, data: &[u8]) -> bool {
+    let mut d = FrameDecoder::new();
+    let mut rest = data;
+    while !rest.is_empty() {
+        let n = (1 + rng.below(rest.len() as u64)) as usize;
+        d.extend(&rest[..n]);
+        rest = &rest[n..];
+        loop {
+            match d.next_frame() {
+                Ok(Some((f, raw))) => {
+                    assert!(raw.len() <= LEN_PREFIX + MAX_FRAME);
+                    f.validate().expect("a decoded frame is valid");
+                }
+                Ok(None) => break,
+                Err(_) => return false,
+            }
+            assert!(d.buffered() <= data.len());
+        }
+    }
+    true
+}
+
+#[test]
+fn frame_decoder_survives_random_and_mutated_input() {
+    let start = Instant::now();
+    let mut rng = Rng::new(0xdec0de);
+    let valid = valid_frames();
+    let mut runs = 0;
+    for _ in 0..100_000 {
+        if start.elapsed() > TIME_BOUND {
+            break;
+        }
+        let mut input = if rng.chance(0.3) {
+            random_bytes(&mut rng, 200)
+        } else {
+            let mut v = Vec::new();
+            for _ in 0..=rng.below(3) {
+                v.extend_from_slice(&valid[rng.below(valid.len() as u64) as usize]);
+            }
+            v
+        };
+        mutate(&mut rng, &mut input);
+        decode_all(&mut rng, &input);
+        runs += 1;
+    }
+    assert!(runs >= 10_000, "only {runs} inputs in the time bound");
+}
+
+/// A node receiving random and mutated handshakes and frames on inbound
+/// connections: no panic, bounded output, and it keeps working afterwards.
+#[test]
+fn node_survives_random_handshakes_and_frames() {
+    let start = Instant::now();
+    let mut rng = Rng::new(0x5eed);
+    let valid = valid_frames();
+    let mut cfg = default_config();
+    cfg.id = NodeId(99);
+    cfg.name = "target".into();
+    cfg.port = 5000;
+    let mut now = Instant::now();
+    let mut node = Node::new(cfg, now);
+    let remote: SocketAddr = "127.0.0.1:40000".parse().expect("addr");
+    let local: SocketAddr = "127.0.0.1:5000".parse().expect("addr");
+    let mut runs = 0u64;
+    for k in 0..100_000u64 {
+        if start.elapsed() > TIME_BOUND {
+            break;
+        }
+        let peer = PeerId(k + 1);
+        node.handle_connected(peer, Direction::Inbound, remote, local, now);
+        let mut input = Vec::new();
+        match rng.below(4) {
+            0 => input = random_bytes(&mut rng, 100),
+            1 => {
+                input.extend_from_slice(&PREAMBLE);
+                input.extend(random_bytes(&mut rng, 100));
+            }
+            _ => {
+                input.extend_from_slice(&PREAMBLE);
+                input.extend_from_slice(&valid[0]);
+                for _ in 0..=rng.below(4) {
+                    input.extend_from_slice(&valid[rng.below(valid.len() as u64) as usize]);
+                }
+            }
+        }
+        mutate(&mut rng, &mut input);
+        let mut rest = input.as_slice();
+        while !rest.is_empty() {
+            let n = (1 + rng.below(rest.len() as u64)) as usize;
+            node.handle_data(peer, &rest[..n], now);
+            rest = &rest[n..];
+        }
+        node.handle_disconnected(peer, "test", now);
+        // Drain outputs; what a node writes is bounded by what it was sent plus
+        // its own handshake, history and records.
+        let mut out = 0usize;
+        while let Some((_, b)) = node.poll_transmit() {
+            out += b.len();
+        }
+        assert!(out < 1 << 20, "wrote {out} bytes for one bad connection");
+        while node.poll_event().is_some() {}
+        while node.poll_action().is_some() {}
+        while node.poll_log().is_some() {}
+        if k % 64 == 0 {
+            now += Duration::from_millis(300);
+            node.handle_timeout(now);
+        }
+        runs += 1;
+    }
+    assert!(runs >= 10_000, "only {runs} inputs in the time bound");
+    assert!(node.pending_count() <= 1024 * 4, "reorder buffers grew to {}", node.pending_count());
+    // Still works: a proper peer can connect and chat. (Its id is one the mutated
+    // inputs cannot have produced, or its message could rightly be a duplicate.)
+    let peer = PeerId(u64::MAX - 1);
+    node.handle_connected(peer, Direction::Inbound, remote, local, now);
+    let mut hello = PREAMBLE.to_vec();
+    hello.extend_from_slice(
+        &Frame::Hello(Hello { id: NodeId(0x600d_600d_600d_600d), name: "good".into(), port: 1 }).encode().expect("e"),
+    );
+    let chat = Frame::Chat(Chat {
+        origin: NodeId(0x600d_600d_600d_600d),
+        seq: 1,
+        name: "good".into(),
+        text: "still here".into(),
+    });
+    hello.extend_from_slice(&chat.encode().expect("e"));
+    node.handle_data(peer, &hello, now);
+    let mut got = false;
+    while let Some(ev) = node.poll_event() {
+        if let p2pchat_core::Event::Message { text, .. } = ev {
+            got |= text == "still here";
+        }
+    }
+    assert!(got, "the node no longer delivers after the random inputs");
+}
+
+#[test]
+fn line_reader_survives_random_input_with_bounded_memory() {
+    let start = Instant::now();
+    let mut rng = Rng::new(0x11e5);
+    let mut reader = LineReader::default();
+    let mut lines = 0u64;
+    for _ in 0..100_000 {
+        if start.elapsed() > TIME_BOUND {
+            break;
+        }
+        let mut chunk = random_bytes(&mut rng, 300);
+        if rng.chance(0.01) {
+            chunk.extend(std::iter::repeat_n(b'x', MAX_LINE + 5));
+        }
+        if rng.chance(0.5) {
+            chunk.push(b'\n');
+        }
+        reader.feed(&chunk, |l| {
+            if let p2pchat_core::node::text::Line::Text(t) = l {
+                assert!(t.len() <= MAX_LINE * 3, "a line longer than the cap came out");
+            }
+            lines += 1;
+        });
+    }
+    assert!(lines > 10_000);
+    let _ = wire::MAX_TEXT;
+}
