@@ -293,8 +293,12 @@ impl App {
         }
     }
 
-    /// Opens and shows the conversation with `name`.
+    /// Opens and shows the conversation with `name` (not with oneself: the node
+    /// refuses that message, and says so).
     fn show_query(&mut self, name: &str) {
+        if name == self.status.name {
+            return;
+        }
         match self.sessions.open(name) {
             Some(i) => {
                 let _ = self.sessions.switch(i);
@@ -307,6 +311,9 @@ impl App {
 
     fn run(&mut self, cmd: TuiCommand) {
         match cmd {
+            TuiCommand::Query { name, .. } if name == self.status.name => {
+                self.error("that is your own name: a private conversation needs another member");
+            }
             TuiCommand::Query { name, text } => {
                 self.show_query(&name);
                 if let Some(text) = text {
@@ -504,6 +511,18 @@ mod tests {
         typed(&mut app, ":msg bob hi bob");
         assert_eq!(app.take_outgoing(), [":msg bob hi bob"]);
         assert_eq!(app.sessions.active().peer(), Some("bob"));
+    }
+
+    #[test]
+    fn no_conversation_with_oneself() {
+        let mut app = App::new();
+        app.status.name = "alice".into();
+        typed(&mut app, ":query alice");
+        typed(&mut app, ":msg alice hi me");
+        // The node answers the :msg with its own error.
+        assert_eq!(app.take_outgoing(), [":msg alice hi me"]);
+        assert_eq!(app.sessions.len(), 1);
+        assert!(texts(&app, 0).iter().any(|l| l.starts_with("ERROR: that is your own name")));
     }
 
     #[test]

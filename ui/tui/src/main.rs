@@ -12,6 +12,10 @@
 //! events, reads keys with a short timeout and redraws; it is the only thread
 //! that calls curses.
 //!
+//! `P2PCHAT_TUI_TEST_PANIC` set in the environment makes the window panic on the
+//! UI thread right after it first draws: the terminal test uses it to check that
+//! a panic leaves a usable terminal.
+//!
 //! Exit status: 0 after a normal quit (`:quit`, Ctrl+C, Ctrl+D on an empty line,
 //! SIGTERM, SIGHUP, SIGINT), `--help` or `--version`; 1 if the node cannot start
 //! or the program is not run in a terminal; 2 for a bad command line.
@@ -115,6 +119,7 @@ fn ui_loop(terminal: &mut Terminal, handle: &Handle, events: &Receiver<Event>, s
     let mut status_at = Instant::now();
     let mut quit_deadline: Option<Instant> = None;
     let mut failed_reads = 0;
+    let test_panic = std::env::var_os("P2PCHAT_TUI_TEST_PANIC").is_some();
 
     loop {
         loop {
@@ -165,6 +170,9 @@ fn ui_loop(terminal: &mut Terminal, handle: &Handle, events: &Receiver<Event>, s
         if dirty {
             render::draw(&mut app, &lay, terminal.colors());
             dirty = false;
+            if test_panic {
+                panic!("P2PCHAT_TUI_TEST_PANIC is set: a deliberate panic on the UI thread");
+            }
         }
 
         // Keys: wait a little for the first, then take what is already there.

@@ -284,7 +284,10 @@ fn draw_members(status: &Status, rect: Rect, colors: bool) {
     attr(nc::A_BOLD);
     put(rect.y, x, &member_header(status, cols));
     let rows = member_rows(status, cols);
-    for (k, ((name, rest), m)) in rows.iter().zip(&status.members).enumerate().take(rect.h - 1) {
+    // More members than rows: the last row says how many are not shown.
+    let room = rect.h - 1;
+    let shown = if rows.len() > room { room.saturating_sub(1) } else { rows.len() };
+    for (k, ((name, rest), m)) in rows.iter().zip(&status.members).enumerate().take(shown) {
         let y = rect.y + 1 + k;
         attr(nc::A_BOLD | pair(colors, name_color(&m.name)));
         put(y, x, name);
@@ -292,6 +295,9 @@ fn draw_members(status: &Status, rect: Rect, colors: bool) {
         put(y, x + width(name), rest);
     }
     attr(nc::A_NORMAL);
+    if shown < rows.len() {
+        put(rect.y + 1 + shown, x, &fit_marked(&format!("+{} more (:users)", rows.len() - shown), cols));
+    }
 }
 
 fn draw_input(app: &mut App, lay: &Layout) {

@@ -117,14 +117,16 @@ type_line() {
     tm send-keys -t "$1" Enter || fail "send-keys failed"
 }
 
-# run PANE ARGS...: runs p2pchat-tui in the pane's shell; its pid goes to
-# PANE.pid, its exit status to PANE.exit
+# run PANE ARGS...: runs p2pchat-tui in the pane's shell (with $RUN_ENV, such
+# as VAR=value, in its environment); its pid goes to PANE.pid, its exit status
+# to PANE.exit
+RUN_ENV=
 run() {
     local pane=$1
     shift
     rm -f "$TMP/$pane.exit" "$TMP/$pane.pid"
     tm send-keys -t "$pane" -l -- \
-        "clear; sh -c 'echo \$\$ > $pane.pid; exec \"\$0\" \"\$@\"' '$BIN' $*; echo EXIT=\$? > $pane.exit" ||
+        "clear; env $RUN_ENV sh -c 'echo \$\$ > $pane.pid; exec \"\$0\" \"\$@\"' '$BIN' $*; echo EXIT=\$? > $pane.exit" ||
         fail "send-keys failed"
     tm send-keys -t "$pane" Enter
     wait_file "$TMP/$pane.pid" || fail "$pane: did not start"
@@ -307,6 +309,21 @@ pass
 CURRENT="Ctrl+C quits too"
 keys "$A" C-c
 check_exit "$A" 0
+pass
+
+CURRENT="SIGTERM quits like :quit"
+run "$C" --bind 127.0.0.1 carol
+wait_for "$C" "INFO: listening on port" || fail "carol did not start"
+kill -TERM "$(cat "$TMP/$C.pid")" || fail "cannot signal carol"
+check_exit "$C" 0
+pass
+
+CURRENT="a panic restores the terminal before its message is printed"
+RUN_ENV=P2PCHAT_TUI_TEST_PANIC=1
+run "$C" --bind 127.0.0.1 carol
+RUN_ENV=
+check_exit "$C" 101
+capture "$C" | grep -qF "a deliberate panic on the UI thread" || fail "no panic message on the terminal"
 pass
 
 CURRENT="not a terminal"
