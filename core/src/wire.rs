@@ -353,7 +353,8 @@ pub fn peek_chat(body: &[u8]) -> Option<Result<ChatRef<'_>, WireError>> {
     if body.first() != Some(&chat_tag()) {
         return None;
     }
-    let decoded: Result<(ChatRef<'_>, usize), _> = bincode::serde::borrow_decode_from_slice(&body[1..], bincode_config());
+    let decoded: Result<(ChatRef<'_>, usize), _> =
+        bincode::serde::borrow_decode_from_slice(&body[1..], bincode_config());
     Some(match decoded {
         Err(e) => Err(WireError::Malformed(e.to_string())),
         Ok((_, used)) if used + 1 != body.len() => {
