@@ -244,9 +244,8 @@ impl App {
     /// Tab: completes the word before the cursor to the one member name it
     /// starts (a space after it), or to the longest prefix the names share.
     fn complete(&mut self) {
-        let before = &self.editor.text()[..self.editor.cursor()];
-        let word_start = before.rfind(char::is_whitespace).map_or(0, |i| i + 1);
-        let word = &before[word_start..];
+        let before = self.editor.text().get(..self.editor.cursor()).unwrap_or("");
+        let word = before.rsplit(char::is_whitespace).next().unwrap_or("");
         if word.is_empty() {
             return;
         }
@@ -627,6 +626,11 @@ mod tests {
         app.on_key(Key::Char('z'));
         app.on_key(Key::Tab);
         assert_eq!(app.editor.text(), "z");
+        // After a wide space (three bytes in UTF-8).
+        app.editor.clear();
+        app.editor.insert_str("hi\u{3000}al");
+        app.on_key(Key::Tab);
+        assert_eq!(app.editor.text(), "hi\u{3000}alice ");
     }
 
     #[test]

@@ -257,9 +257,10 @@ impl Editor {
         let cols = cols.max(1);
         // The text may have changed under the old scroll position.
         self.scroll = self.grapheme_floor(self.cursor.min(self.scroll));
-        // The cursor needs its own column: the text before it, from `scroll`,
-        // must take at most `cols - 1` columns.
-        while self.scroll < self.cursor && width(&self.text[self.scroll..self.cursor]) >= cols {
+        // The text before the cursor, from `scroll`, and the grapheme under the
+        // cursor (a column at the end of the line) must fit.
+        let under = self.text[self.cursor..].graphemes(true).next().map_or(1, |g| width(g).max(1));
+        while self.scroll < self.cursor && width(&self.text[self.scroll..self.cursor]) + under > cols {
             self.scroll = self.next_boundary(self.scroll);
         }
         // Scroll back while the rest of the line, and a column for a cursor at
@@ -540,8 +541,9 @@ mod tests {
         e.right();
         e.right();
         e.right();
+        // The wide character under the cursor is shown whole.
         let v = e.view(7);
-        assert_eq!((v.text, v.cursor), ("日本語", 6));
+        assert_eq!((v.text, v.cursor), ("本語の", 4));
         e.right();
         let v = e.view(7);
         assert!(v.cursor < 7);

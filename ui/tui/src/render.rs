@@ -16,6 +16,7 @@
 
 use ncurses as nc;
 use p2pchat_core::driver::Status;
+use p2pchat_core::event::sanitize;
 use unicode_segmentation::UnicodeSegmentation;
 
 use crate::app::App;
@@ -131,7 +132,7 @@ pub fn member_rows(status: &Status, cols: usize) -> Vec<(String, String)> {
         } else {
             format!("{} hops", m.hops)
         };
-        let name = fit_marked(&m.name, cols.saturating_sub(width(&tag) + 1).max(1));
+        let name = fit_marked(&sanitize(&m.name), cols.saturating_sub(width(&tag) + 1).max(1));
         let pad = cols.saturating_sub(width(&name) + width(&tag)).max(1);
         let rest = fit(&format!("{}{tag}", " ".repeat(pad)), cols.saturating_sub(width(&name))).to_owned();
         out.push((name, rest));
@@ -153,13 +154,13 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 pub fn status_line(status: &Status, sessions: &Sessions, quitting: bool) -> String {
     let mut s = format!(
         " {} | port {} | {} | {} |",
-        status.name,
+        sanitize(&status.name),
         status.port,
         plural(status.links, "link", "links"),
         plural(status.members.len(), "member", "members")
     );
     for (i, session) in sessions.iter().enumerate() {
-        let label = format!("{i} {}", session.label());
+        let label = format!("{i} {}", sanitize(session.label()));
         if i == sessions.active_index() {
             s.push_str(&format!(" [{label}]"));
         } else {
@@ -186,7 +187,7 @@ pub fn scroll_indicator(buffer: &Scrollback) -> Option<String> {
 
 /// The input line's prompt: where the line goes.
 pub fn prompt(sessions: &Sessions) -> String {
-    format!("[{}] ", sessions.active().label())
+    format!("[{}] ", sanitize(sessions.active().label()))
 }
 
 fn to_i32(n: usize) -> i32 {
