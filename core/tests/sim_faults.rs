@@ -356,6 +356,11 @@ fn random_schedule(n: usize, seed: u64) {
     }
     let names: BTreeSet<String> = live.iter().map(|i| sim.node(*i).name().to_owned()).collect();
     assert_eq!(names.len(), live.len(), "seed {seed}: duplicate names");
+    // Repair restores connectivity without meshing everything: the random graph
+    // starts with a mean degree of about 3.
+    let degrees: Vec<usize> = live.iter().map(|i| sim.node(*i).neighbours().len()).collect();
+    let mean = degrees.iter().sum::<usize>() as f64 / degrees.len() as f64;
+    assert!(mean < 8.0, "seed {seed}: repair left a mean of {mean:.1} links per node");
 }
 
 #[test]

@@ -270,12 +270,15 @@ fn a_stopped_node_is_reported_lost_and_rejoins_after_cont() {
     }
 
     // sa and sc find each other again while sb is frozen (each sees the other join
-    // again after having lost it), and chat.
+    // again after having lost it), and chat. The first to notice may link to the
+    // other before the other noticed anything: then that one never lost it.
     let mut relinked = Duration::ZERO;
     for (i, other) in [(0, 2), (2, 0)] {
-        let from = nodes[i].events().iter().rposition(|e| is_lost(e, &ids[other])).unwrap_or(marks[i]);
-        let (_, at) = wait_after(&mut nodes[i], from, |e| is_joined(e, &ids[other]), HEAL);
-        relinked = relinked.max(at.saturating_duration_since(stopped));
+        let lost_at = nodes[i].events()[marks[i]..].iter().rposition(|e| is_lost(e, &ids[other]));
+        if let Some(k) = lost_at {
+            let (_, at) = wait_after(&mut nodes[i], marks[i] + k, |e| is_joined(e, &ids[other]), HEAL);
+            relinked = relinked.max(at.saturating_duration_since(stopped));
+        }
     }
     if nodes[1].has_exited() {
         nodes[1].fail("sb exited while stopped");
@@ -483,8 +486,16 @@ fn netsplit_and_heal_are_announced() {
     for id in &ids[1..] {
         wait_after(&mut nodes[0], marks[0], |e| is_lost(e, id), TIMEOUT);
     }
-    // On the other side, nc and nd lose na and nb at once.
-    for i in [2, 3] {
+    // On the other side, nc (nb's neighbour) loses na and nb at once. nd hears of it
+    // only through nc, a moment later, and by then na may already have linked up
+    // with nc again: nd then loses nb alone and never na.
+    wait_after(&mut nodes[3], marks[3], |e| is_lost(e, &ids[1]), HEAL);
+    let nd_split = nodes[3].events()[marks[3]..].iter().any(|e| is_notice(e, "netsplit: "));
+    if !nd_split && nodes[3].events()[marks[3]..].iter().any(|e| is_lost(e, &ids[0])) {
+        nodes[3].fail("nd lost na and nb without one netsplit notice");
+    }
+    let split_side: Vec<usize> = if nd_split { vec![2, 3] } else { vec![2] };
+    for &i in &split_side {
         let (split, _) = wait_after(&mut nodes[i], marks[i], |e| is_notice(e, "netsplit: lost contact with "), HEAL);
         let text = split["text"].as_str().unwrap_or("").to_owned();
         let mut named: Vec<&str> = text.trim_start_matches("netsplit: lost contact with ").split(", ").collect();
@@ -506,7 +517,7 @@ fn netsplit_and_heal_are_announced() {
         let from = nodes[0].events().iter().rposition(|e| is_lost(e, id)).expect("lost");
         wait_after(&mut nodes[0], from + 1, |e| is_joined(e, id), TIMEOUT);
     }
-    for i in [2, 3] {
+    for &i in &split_side {
         let from = nodes[i].events().iter().rposition(|e| is_lost(e, &ids[0])).expect("lost na");
         wait_after(&mut nodes[i], from + 1, |e| is_joined(e, &ids[0]), HEAL);
     }
@@ -519,7 +530,7 @@ fn netsplit_and_heal_are_announced() {
     for i in [0, 2, 3] {
         let p = &mut nodes[i];
         let splits = p.events().iter().filter(|e| is_notice(e, "netsplit: ")).count();
-        if splits != 1 {
+        if splits != usize::from(i != 3 || nd_split) {
             p.fail(&format!("{splits} netsplit notices, expected one"));
         }
         // nb is gone for good: it never comes back.

@@ -228,7 +228,10 @@ struct Peer {
     last_rx: Instant,
     last_tx: Instant,
     sync_in: Vec<wire::Mark>,
+    synced: bool,
     text: Option<Box<text::TextClient>>,
+    /// Opened to carry private messages to this member.
+    private_for: Option<NodeId>,
 }
 
 impl Peer {
@@ -443,9 +446,10 @@ impl Node {
         local: SocketAddr,
         now: Instant,
     ) {
-        if let Direction::Outbound { attempt } = direction {
-            self.attempts.remove(&attempt);
-        }
+        let private_for = match direction {
+            Direction::Outbound { attempt } => self.attempts.remove(&attempt).and_then(|a| a.private_for),
+            Direction::Inbound => None,
+        };
         if self.stopping {
             self.actions.push_back(Action::Disconnect { peer, reason: "node is stopping".into() });
             return;
@@ -470,7 +474,9 @@ impl Node {
             last_rx: now,
             last_tx: now,
             sync_in: Vec::new(),
+            synced: false,
             text: None,
+            private_for,
         };
         self.peers.insert(peer, p);
         if matches!(direction, Direction::Outbound { .. }) {
@@ -720,6 +726,11 @@ impl Node {
     }
 
     fn after_removal(&mut self, p: Peer, now: Instant) {
+        if let Some(endpoint) = p.private_for
+            && p.phase != Phase::Ready
+        {
+            self.fail_private(endpoint, "the direct link was refused");
+        }
         if let Some(tc) = p.text {
             self.text_gone(*tc, now);
             return;
@@ -936,6 +947,12 @@ impl Node {
 
     fn on_sync(&mut self, peer: PeerId, marks: Vec<wire::Mark>, last: bool, now: Instant) {
         let Some(p) = self.peers.get_mut(&peer) else { return };
+        if p.synced {
+            // Each summary is answered with history: one per connection, so that a
+            // peer cannot turn small frames into a flood of history.
+            self.reject(peer, "a second sync summary on one connection".into(), now);
+            return;
+        }
         if p.sync_in.len() + marks.len() > MAX_SYNC_ENTRIES {
             self.reject(peer, "sync summary too long".into(), now);
             return;
@@ -944,6 +961,7 @@ impl Node {
         if !last {
             return;
         }
+        p.synced = true;
         let theirs: HashMap<NodeId, u64> = std::mem::take(&mut p.sync_in).into_iter().collect();
         let missing: Vec<Bytes> = self
             .delivery
@@ -1308,11 +1326,15 @@ impl Node {
         }
         let in_flight: Vec<NodeId> = self.attempts.values().filter_map(|a| a.repair_for).collect();
         let connected: Vec<SocketAddr> = self.peers.values().map(|p| p.remote).collect();
-        let mut due: Vec<(u32, NodeId)> = self
+        // Nearest first; among equals, an order of this node's own (its seed mixed
+        // with the id), so that survivors do not all pick the same member and turn
+        // it into a hub.
+        let salt = self.cfg.seed;
+        let mut due: Vec<(u32, u64, NodeId)> = self
             .repair
             .iter()
             .filter(|(id, r)| r.next_try <= now && !in_flight.contains(id) && !connected.contains(&r.addr))
-            .map(|(id, r)| (r.hops, *id))
+            .map(|(id, r)| (r.hops, Rng::new(id.0 ^ salt).next_u64(), *id))
             .collect();
         due.sort_unstable();
         // Smallest id of the reachable part: it keeps trying even without a recent
@@ -1323,10 +1345,16 @@ impl Node {
             return;
         }
         let max_backoff = (self.cfg.peer_timeout * 4).min(Duration::from_secs(30)).max(self.cfg.heartbeat);
-        for (_, id) in due.into_iter().take(3) {
+        // One attempt at a time: when it fails the next is tried on a later tick;
+        // when it succeeds, membership usually shows the others reachable again.
+        for (_, _, id) in due.into_iter().take(1) {
+            // Retries are spread at random over the second half of the backoff, so
+            // that the many nodes which lost the same members do not all reconnect
+            // at once: the first link that gets through makes the others pointless.
+            let spread = self.rng.below(1 + self.repair.get(&id).map_or(0, |r| r.backoff.as_millis() as u64 / 2));
             let Some(r) = self.repair.get_mut(&id) else { continue };
             let addr = r.addr;
-            r.next_try = now + r.backoff;
+            r.next_try = now + r.backoff / 2 + Duration::from_millis(spread);
             r.backoff = (r.backoff * 2).min(max_backoff);
             self.log(format!("trying to reach {id} at {addr}"));
             self.start_attempt(Target::Addr(addr), false, Some(id));
@@ -1362,19 +1390,31 @@ impl Node {
         }
     }
 
-    /// The lines `:users` shows.
-    fn users_lines(&mut self, now: Instant) -> Vec<String> {
+    /// The lines `:users` shows to `viewer`: this node's user, or a text client
+    /// hosted here (which sees itself as "you" and everyone one hop further away).
+    fn users_lines(&mut self, now: Instant, viewer: NodeId) -> Vec<String> {
         self.update_membership(now);
         let list = self.members();
+        let hosted = viewer != self.cfg.id;
         let mut lines = vec![format!("{} members:", list.len())];
         for m in list {
             let addr = m.addr.map_or_else(|| "(text client)".to_owned(), |a| a.to_string());
-            let line = if m.id == self.cfg.id {
+            let (hops, direct) = match (hosted, m.id) {
+                (_, id) if id == viewer => (0, false),
+                (true, id) if id == self.cfg.id => (1, true),
+                (true, _) => (m.hops + 1, false),
+                (false, _) => (m.hops, m.direct),
+            };
+            let line = if m.id == viewer {
                 format!("  {} (you) {addr}", m.name)
             } else {
-                let hops = if m.hops == 1 { "1 hop".to_owned() } else { format!("{} hops", m.hops) };
-                let direct = if m.direct { ", direct" } else { "" };
-                format!("  {} {addr} ({hops}{direct})", m.name)
+                let hops = if hops == 1 { "1 hop".to_owned() } else { format!("{hops} hops") };
+                let role = match (direct, hosted && m.id == self.cfg.id) {
+                    (true, true) => ", your host",
+                    (true, false) => ", direct",
+                    _ => "",
+                };
+                format!("  {} {addr} ({hops}{role})", m.name)
             };
             lines.push(sanitize(&line));
         }
@@ -1382,7 +1422,7 @@ impl Node {
     }
 
     fn show_users(&mut self, now: Instant) {
-        for line in self.users_lines(now) {
+        for line in self.users_lines(now, self.cfg.id) {
             self.events.push_back(Event::Notice(line));
         }
     }

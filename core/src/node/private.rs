@@ -9,6 +9,9 @@ use crate::event::{Event, sanitize};
 use crate::id::NodeId;
 use crate::wire::{Frame, MAX_TEXT, Private};
 
+/// Most private messages waiting for links at once.
+const MAX_PENDING: usize = 256;
+
 /// Who is sending a private message from this node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Sender {
@@ -125,6 +128,10 @@ impl Node {
                 a.private_for = Some(endpoint);
             }
             self.tell(sender, format!("opening a direct link to {name} for a private message"), false);
+        }
+        if self.pending_private.len() >= MAX_PENDING {
+            self.tell(sender, "too many private messages are waiting for a link; this one was not sent".into(), true);
+            return;
         }
         let deadline = now + self.cfg.handshake_timeout;
         self.pending_private.push(Pending { endpoint, to, to_name, sender, text, deadline });

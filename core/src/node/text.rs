@@ -250,7 +250,9 @@ impl Node {
                 self.close(peer, "text client quit".into(), false, now);
             }
             Ok(Input::Users) => {
-                let lines = self.users_lines(now);
+                let host = self.cfg.id;
+                let viewer = self.text_client(peer).map_or(host, |t| t.id);
+                let lines = self.users_lines(now, viewer);
                 for l in lines {
                     self.send_text(peer, &l);
                 }
@@ -293,10 +295,8 @@ impl Node {
         }
         self.announce_text(peer, false, now);
         let others = self.members.reachable_count() + 1;
-        self.send_text(
-            peer,
-            &format!("Welcome, {name}! {others} other members are here. Type to chat; :help lists the commands."),
-        );
+        let here = if others == 1 { "1 other member is".to_owned() } else { format!("{others} other members are") };
+        self.send_text(peer, &format!("Welcome, {name}! {here} here. Type to chat; :help lists the commands."));
     }
 
     /// Milliseconds since the Unix epoch, by the node's start time plus elapsed time.

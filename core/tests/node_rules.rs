@@ -1,0 +1,80 @@
+//! Protocol rules of one node, driven by hand through its sans-IO interface.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)] // test code
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use p2pchat_core::node::{Action, Direction, Node, PeerId};
+use p2pchat_core::sim::default_config;
+use p2pchat_core::wire::{Chat, Frame, Hello, PREAMBLE};
+use p2pchat_core::{Event, NodeId};
+
+fn node_with_history(n: u64) -> (Node, Instant) {
+    let mut cfg = default_config();
+    cfg.id = NodeId(1);
+    cfg.name = "target".into();
+    cfg.port = 5000;
+    let now = Instant::now();
+    let mut node = Node::new(cfg, now);
+    for k in 0..n {
+        node.handle_line(&format!("message {k}"), now);
+    }
+    while node.poll_event().is_some() {}
+    (node, now)
+}
+
+fn handshake(node: &mut Node, peer: PeerId, id: u64, now: Instant) {
+    let remote: SocketAddr = "127.0.0.1:40000".parse().expect("addr");
+    let local: SocketAddr = "127.0.0.1:5000".parse().expect("addr");
+    node.handle_connected(peer, Direction::Inbound, remote, local, now);
+    let mut bytes = PREAMBLE.to_vec();
+    bytes.extend_from_slice(
+        &Frame::Hello(Hello { id: NodeId(id), name: format!("p{id}"), port: 1 }).encode().expect("e"),
+    );
+    node.handle_data(peer, &bytes, now);
+}
+
+fn written(node: &mut Node, peer: PeerId) -> usize {
+    let mut n = 0;
+    while let Some((p, b)) = node.poll_transmit() {
+        if p == peer {
+            n += b.len();
+        }
+    }
+    n
+}
+
+#[test]
+fn a_sync_summary_is_answered_with_the_history_once_per_connection() {
+    let (mut node, now) = node_with_history(50);
+    let peer = PeerId(1);
+    handshake(&mut node, peer, 2, now);
+    written(&mut node, peer);
+    let sync = Frame::Sync { marks: Vec::new(), last: true }.encode().expect("e");
+    node.handle_data(peer, &sync, now);
+    assert!(written(&mut node, peer) > 50 * 20, "the history is sent");
+    node.handle_data(peer, &sync, now);
+    let closed =
+        std::iter::from_fn(|| node.poll_action()).any(|a| matches!(a, Action::Disconnect { peer: p, .. } if p == peer));
+    assert!(closed, "a second summary is a protocol violation");
+    assert!(written(&mut node, peer) < 200, "no second copy of the history");
+}
+
+#[test]
+fn a_chat_from_a_peer_is_delivered_once_and_forwarded_to_the_others_only() {
+    let (mut node, now) = node_with_history(0);
+    handshake(&mut node, PeerId(1), 2, now);
+    handshake(&mut node, PeerId(2), 3, now);
+    while node.poll_transmit().is_some() {}
+    let chat =
+        Frame::Chat(Chat { origin: NodeId(9), seq: 1, name: "far".into(), text: "hi".into() }).encode().expect("e");
+    node.handle_data(PeerId(1), &chat, now);
+    node.handle_data(PeerId(2), &chat, now);
+    let to: Vec<PeerId> =
+        std::iter::from_fn(|| node.poll_transmit()).filter(|(_, b)| *b == chat).map(|(p, _)| p).collect();
+    assert_eq!(to, [PeerId(2)], "forwarded once, not back to where it came from, and the duplicate not at all");
+    let shown = std::iter::from_fn(|| node.poll_event()).filter(|e| matches!(e, Event::Message { .. })).count();
+    assert_eq!(shown, 1);
+    assert_eq!(node.stats().duplicates, 1);
+}
