@@ -5,12 +5,18 @@
 #                        the header check), the curses tests in tmux (ui.c alone,
 #                        then ./p2pchat), the install test, then $(TEST_EXTRA)
 #   make bench           the benchmark table (bench.mk)
+#   make memcheck        the C tests (ffi/ctest/c, as one program) and the C
+#                        frontend's --headless mode (two nodes on loopback,
+#                        ffi/ctest/memcheck/headless.sh) under valgrind: fails on
+#                        any invalid access or definite/indirect leak (needs
+#                        valgrind; MEMCHECK_TIMEOUT bounds each run, 900 s)
 #   make header          regenerate include/p2pchat.h from ffi/src (cbindgen)
 #   make install         PREFIX=/usr/local (default), DESTDIR supported
 #   make native-libs     print the system libraries the static library needs
 #   make clean
 #
-# Variables: CC, CFLAGS, LDFLAGS, CARGO, PREFIX, DESTDIR, NATIVE_LIBS, TEST_EXTRA.
+# Variables: CC, CFLAGS, LDFLAGS, CARGO, PREFIX, DESTDIR, NATIVE_LIBS, TEST_EXTRA,
+#            VALGRIND, VALGRIND_FLAGS, MEMCHECK_TIMEOUT.
 
 CARGO   ?= cargo
 CC      ?= cc
@@ -38,7 +44,7 @@ WARN      := -Wall -Wextra -Werror
 UI_CFLAGS := -std=c11 -D_XOPEN_SOURCE=700 -D_DEFAULT_SOURCE $(WARN) -Iui -Iinclude
 
 .PHONY: all cargo-build bench test test-rust test-ui test-install header install \
-        uninstall native-libs clean
+        uninstall native-libs clean memcheck memcheck-ctests memcheck-headless
 
 # Always ask cargo first: it knows what is stale and does nothing quickly
 # otherwise. Then a second make compares timestamps, so that ./p2pchat is relinked
@@ -75,6 +81,48 @@ test: all
 	bash ui/tui/tests/tui_tmux_test.sh
 	bash ffi/ctest/install_test.sh
 	$(if $(strip $(TEST_EXTRA)),$(MAKE) $(TEST_EXTRA))
+
+# ---- make memcheck: the C tests and ./p2pchat --headless under valgrind ----
+#
+# Fails (valgrind exits 99) on any invalid access or use of uninitialised memory,
+# and on any definitely or indirectly lost block. "Still reachable" blocks (Rust's
+# and glibc's process-wide statics, alive at exit by design) and "possibly lost"
+# ones are not errors; ffi/ctest/valgrind.supp documents what else is suppressed.
+VALGRIND       ?= valgrind
+VALGRIND_FLAGS ?= --leak-check=full --show-leak-kinds=definite,indirect \
+                  --errors-for-leak-kinds=definite,indirect --error-exitcode=99 \
+                  --suppressions=ffi/ctest/valgrind.supp --num-callers=40 --quiet
+# Hard bounds on each run under valgrind (everything is 20-50x slower there).
+MEMCHECK_TIMEOUT ?= 900
+MEMCHECK_DIR   := target/memcheck
+CTEST_MAIN     := $(MEMCHECK_DIR)/ctest_main
+CTEST_SOURCES  := $(wildcard ffi/ctest/c/*.c) ffi/ctest/memcheck/ctest_main.c
+
+memcheck: all
+	@command -v $(firstword $(VALGRIND)) >/dev/null || \
+	    { echo "make memcheck needs valgrind (apt-get install valgrind)" >&2; exit 1; }
+	@$(MAKE) --no-print-directory $(CTEST_MAIN)
+	@$(MAKE) --no-print-directory memcheck-ctests memcheck-headless
+
+memcheck-ctests: $(CTEST_MAIN)
+	timeout $(MEMCHECK_TIMEOUT) $(VALGRIND) $(VALGRIND_FLAGS) $(CTEST_MAIN)
+
+memcheck-headless: p2pchat
+	VALGRIND="$(VALGRIND) $(VALGRIND_FLAGS)" TIMEOUT=$(MEMCHECK_TIMEOUT) \
+	    bash ffi/ctest/memcheck/headless.sh ./p2pchat
+
+# The C tests' list, from the c_tests! list of ffi/ctest/tests/c.rs.
+$(MEMCHECK_DIR)/ctest_list.h: ffi/ctest/tests/c.rs
+	@mkdir -p $(MEMCHECK_DIR)
+	sed -n '/^c_tests!(/,/^);/p' $< | \
+	    sed -n 's/^[[:space:]]*\(ctest_[A-Za-z0-9_]*\),\{0,1\}[[:space:]]*$$/CTEST(\1)/p' > $@.tmp
+	@test -s $@.tmp || { echo "no test found in $<" >&2; rm -f $@.tmp; exit 1; }
+	mv $@.tmp $@
+
+# The C tests as one standalone program, linked with the static library.
+$(CTEST_MAIN): $(CTEST_SOURCES) ffi/ctest/c/ctest.h $(MEMCHECK_DIR)/ctest_list.h $(HEADER) $(LIB_A)
+	$(CC) -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) $(CFLAGS) -Iinclude -Iffi/ctest/c \
+	    -I$(MEMCHECK_DIR) -o $@ $(CTEST_SOURCES) $(LIB_A) $(LDFLAGS) $(NATIVE_LIBS)
 
 header:
 	UPDATE_HEADER=1 $(CARGO) test -p p2pchat-ffi --test header

@@ -1,0 +1,102 @@
+//! Writes a small seed corpus for the fuzz targets into `corpus/TARGET/` (valid
+//! frames of every kind, a full handshake, a text client's session), so that the
+//! fuzzer starts from inputs that get deep into each parser.
+//!
+//!   cargo run --example seeds        (from fuzz/)
+
+use std::fs;
+use std::net::SocketAddr;
+use std::path::Path;
+
+use p2pchat_core::NodeId;
+use p2pchat_core::wire::{Chat, Frame, MemberState, PREAMBLE, Private, Report};
+use p2pchat_fuzz::{GOOD_ID, hello};
+
+fn frames() -> Vec<Vec<u8>> {
+    let state = MemberState {
+        id: NodeId(3),
+        version: 2,
+        name: "carol".into(),
+        claimed: 5,
+        addr: Some(SocketAddr::from(([127, 0, 0, 1], 9))),
+        links: vec![NodeId(99), NodeId(0xf022)],
+        leaving: false,
+        host: None,
+    };
+    let list = [
+        Frame::Chat(Chat { origin: NodeId(0xf022), seq: 1, name: "fuzzer".into(), text: "hello".into() }),
+        Frame::Chat(Chat { origin: NodeId(0xf022), seq: 3, name: "fuzzer".into(), text: "gap".into() }),
+        Frame::Chat(Chat { origin: NodeId(2), seq: 1, name: "bob".into(), text: "é\u{1b}[31m".into() }),
+        Frame::Heartbeat,
+        Frame::Sync { marks: vec![(NodeId(2), 1), (GOOD_ID, 9)], last: true },
+        Frame::SyncDone { floors: vec![(NodeId(2), 1)] },
+        Frame::State(state.clone()),
+        Frame::State(MemberState { leaving: true, version: 3, ..state }),
+        Frame::Private(Private {
+            from: NodeId(0xf022),
+            to: NodeId(99),
+            name: "fuzzer".into(),
+            seq: 1,
+            text: "psst".into(),
+        }),
+        Frame::SnapshotRequest { requester: NodeId(0xf022), request: 1 },
+        Frame::SnapshotReply(Report {
+            requester: NodeId(99),
+            request: 1,
+            member: NodeId(5),
+            name: "e".into(),
+            addr: None,
+            host: Some(NodeId(6)),
+            links: vec![NodeId(6)],
+            marks: vec![(NodeId(5), 3)],
+            sent: 3,
+            received: 4,
+            forwarded: 5,
+        }),
+        Frame::Bye { reason: "bye".into() },
+    ];
+    list.iter().map(|f| f.encode().expect("a seed frame encodes").to_vec()).collect()
+}
+
+fn write(dir: &Path, name: &str, data: &[u8]) {
+    fs::create_dir_all(dir).expect("create the corpus directory");
+    fs::write(dir.join(name), data).expect("write a seed");
+}
+
+fn main() {
+    let corpus = Path::new("corpus");
+    let frames = frames();
+    let all: Vec<u8> = frames.concat();
+    let hello = hello(NodeId(0xf022), "fuzzer", 4002);
+
+    let dir = corpus.join("frame_decoder");
+    for (i, f) in frames.iter().enumerate() {
+        write(&dir, &format!("seed-frame-{i}"), &[[0u8].as_slice(), f].concat());
+    }
+    write(&dir, "seed-all-whole", &[[0u8].as_slice(), &hello, &all].concat());
+    write(&dir, "seed-all-chunked", &[[7u8].as_slice(), &hello, &all].concat());
+
+    let dir = corpus.join("handshake");
+    // mode 3: the harness puts the preamble and the hello in front
+    for (i, f) in frames.iter().enumerate() {
+        write(&dir, &format!("seed-frame-{i}"), &[[3u8].as_slice(), f].concat());
+    }
+    write(&dir, "seed-all", &[[3u8 | 5 << 3].as_slice(), &all].concat());
+    write(&dir, "seed-handshake-raw", &[[0u8].as_slice(), &PREAMBLE, &hello, &all].concat());
+    write(&dir, "seed-outbound", &[[4u8 | 9 << 3].as_slice(), &PREAMBLE, &hello, &all].concat());
+    write(&dir, "seed-bad-version", &[0u8, 0x7f, b'P', b'2', b'P', 0, 2]);
+
+    let dir = corpus.join("text_line_reader");
+    write(&dir, "seed-name", b"\x00alice\n");
+    write(
+        &dir,
+        "seed-session",
+        b"\x05alice\r\nhello everyone\n:users\n:msg good hi there\n:msg target psst\n:help\n/users\n:nope\n:quit\n",
+    );
+    // a line over the cap (discarded, with a notice), then a good one
+    let mut long = b"\x03alice\n".to_vec();
+    long.extend(std::iter::repeat_n(b'x', p2pchat_core::node::text::MAX_LINE + 10));
+    long.extend_from_slice(b"\nafter the long line\n");
+    write(&dir, "seed-long-line", &long);
+    write(&dir, "seed-escapes", b"\x11\x1b[31mred\x1b[0m\nbob\n\x1b]0;title\x07 and \xff\xfe\n\x00nul\n");
+}
