@@ -50,14 +50,22 @@ UI_CFLAGS := -std=c11 -D_XOPEN_SOURCE=700 -D_DEFAULT_SOURCE $(WARN) -Iui -Iinclu
 # otherwise. Then a second make compares timestamps, so that ./p2pchat is relinked
 # only when the library (or the C sources) changed.
 all: cargo-build
-	@$(MAKE) --no-print-directory p2pchat
+	@$(MAKE) --no-print-directory p2pchat p2pchat-tui
 
 cargo-build:
-	$(CARGO) build --release -p p2pchat-ffi
+	$(CARGO) build --release -p p2pchat-ffi -p p2pchat-tui
 
 # Only when the library is missing (`make p2pchat` straight after a clean).
 $(LIB_A) $(LIB_SO):
 	$(CARGO) build --release -p p2pchat-ffi
+
+# Only when the binary is missing (`make p2pchat-tui` straight after a clean).
+$(RELEASE)/p2pchat-tui:
+	$(CARGO) build --release -p p2pchat-tui
+
+# Copied then renamed, so that a running ./p2pchat-tui does not block the update.
+p2pchat-tui: $(RELEASE)/p2pchat-tui
+	cp $(RELEASE)/p2pchat-tui $@.tmp && mv -f $@.tmp $@
 
 p2pchat: ui/p2pchat.c ui/ui.c ui/ui.h $(HEADER) $(LIB_A)
 	$(CC) $(UI_CFLAGS) $(CFLAGS) -o $@ ui/p2pchat.c ui/ui.c $(LIB_A) \
@@ -69,6 +77,8 @@ test: all
 	$(CARGO) test --workspace
 	bash ui/tests/ui_tmux_test.sh
 	bash ui/tests/p2pchat_tmux_test.sh
+	P2PCHAT_BIN=$(CURDIR)/p2pchat-tui $(CARGO) test -p p2pchat-systest --test topologies --test cli
+	bash ui/tui/tests/tui_tmux_test.sh
 	bash ffi/ctest/install_test.sh
 	$(if $(strip $(TEST_EXTRA)),$(MAKE) $(TEST_EXTRA))
 
@@ -146,6 +156,6 @@ uninstall:
 
 clean:
 	$(CARGO) clean
-	rm -f p2pchat
+	rm -f p2pchat p2pchat-tui p2pchat-tui.tmp
 
 include bench.mk

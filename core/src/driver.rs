@@ -525,18 +525,19 @@ impl Driver {
     /// Reads a connection until `WouldBlock`, at most [`READS_PER_TURN`] times.
     /// An open connection's bytes go to the node; a closing one's are discarded.
     fn read_conn(&mut self, token: Token, now: Instant) -> ReadEnd {
-        let Some(conn) = self.conns.get_mut(&token) else { return ReadEnd::Drained };
-        let open = match conn.state {
-            State::Connecting { .. } => return ReadEnd::Drained,
-            State::Open => true,
-            State::Closing { .. } => false,
-        };
         for _ in 0..READS_PER_TURN {
+            let Some(conn) = self.conns.get_mut(&token) else { return ReadEnd::Drained };
+            let open = match conn.state {
+                State::Connecting { .. } => return ReadEnd::Drained,
+                State::Open => true,
+                State::Closing { .. } => false,
+            };
             match conn.stream.read(&mut self.buf) {
                 Ok(0) => return ReadEnd::Closed("connection closed by the peer".into()),
                 Ok(n) => {
                     if open {
                         self.node.handle_data(peer_of(token), &self.buf[..n], now);
+                        self.pump(now);
                     }
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return ReadEnd::Drained,
@@ -599,8 +600,29 @@ impl Driver {
         self.refresh_status();
     }
 
-    /// Drains every output of the node once. True if there was any.
+    /// Drains every output of the node once. True if there was any. Called after
+    /// every read too, so that what a flood makes (a transmit per frame per peer,
+    /// an event per frame) never piles up in the node.
     fn pump(&mut self, now: Instant) -> bool {
+        let mut progress = self.file_transmits(now);
+        while let Some(action) = self.node.poll_action() {
+            progress = true;
+            self.act(action, now);
+        }
+        while let Some(ev) = self.node.poll_event() {
+            progress = true;
+            (self.on_event)(&ev);
+        }
+        while let Some(line) = self.node.poll_log() {
+            progress = true;
+            self.write_log(&line);
+        }
+        progress
+    }
+
+    /// Moves what the node wrote into the connections' queues, where the queue
+    /// cap applies. True if there was anything.
+    fn file_transmits(&mut self, now: Instant) -> bool {
         let mut progress = false;
         let mut overfull = Vec::new();
         while let Some((peer, bytes)) = self.node.poll_transmit() {
@@ -632,18 +654,6 @@ impl Driver {
             self.write_log(&format!("peer {}: output queue exceeded {cap} bytes (not reading); disconnected", token.0));
             let reason = format!("output queue exceeded {cap} bytes (not reading)");
             self.node.handle_disconnected(peer_of(token), &reason, now);
-        }
-        while let Some(action) = self.node.poll_action() {
-            progress = true;
-            self.act(action, now);
-        }
-        while let Some(ev) = self.node.poll_event() {
-            progress = true;
-            (self.on_event)(&ev);
-        }
-        while let Some(line) = self.node.poll_log() {
-            progress = true;
-            self.write_log(&line);
         }
         progress
     }

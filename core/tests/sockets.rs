@@ -6,251 +6,17 @@
 // covers `#[test]` functions themselves.
 #![allow(clippy::expect_used)]
 
-use std::collections::BTreeMap;
+mod common;
+
 use std::io::{ErrorKind, Read, Write};
-use std::net::{IpAddr, Ipv4Addr, TcpStream, ToSocketAddrs};
+use std::net::ToSocketAddrs;
 use std::path::PathBuf;
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use p2pchat_core::wire::{Frame, FrameDecoder, Hello, MAGIC, PREAMBLE};
-use p2pchat_core::{Config, Event, Handle, HandleError, LeftReason, NodeId, PeerAddr};
-
-/// Upper bound for any single wait in these tests.
-const DEADLINE: Duration = Duration::from_secs(20);
-const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
-
-fn config(name: &str) -> Config {
-    let mut c = Config::new(name);
-    c.bind = LOCALHOST;
-    c.port = 0;
-    c
-}
-
-/// A node under test with every event it reported so far.
-struct TestNode {
-    name: String,
-    handle: Handle,
-    rx: Receiver<Event>,
-    seen: Vec<Event>,
-    /// Chat messages received, per origin, as (seq, text) in arrival order.
-    received: BTreeMap<NodeId, Vec<(u64, String)>>,
-}
-
-impl TestNode {
-    fn start(cfg: Config) -> TestNode {
-        let name = cfg.name.clone();
-        let (handle, rx) = Handle::start_with_channel(&cfg).expect("node starts");
-        TestNode { name, handle, rx, seen: Vec::new(), received: BTreeMap::new() }
-    }
-
-    fn record(&mut self, e: Event) {
-        if let Event::Message { origin, seq, text, private: false, .. } = &e {
-            self.received.entry(*origin).or_default().push((*seq, text.clone()));
-        }
-        self.seen.push(e);
-    }
-
-    fn id(&self) -> NodeId {
-        self.handle.id()
-    }
-
-    fn port(&self) -> u16 {
-        self.handle.port()
-    }
-
-    /// Receives events until `done` holds for everything seen so far.
-    fn wait_for(&mut self, what: &str, mut done: impl FnMut(&[Event]) -> bool) {
-        let deadline = Instant::now() + DEADLINE;
-        while !done(&self.seen) {
-            match self.rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-                Ok(e) => self.record(e),
-                Err(RecvTimeoutError::Timeout) => {
-                    panic!("{}: timed out waiting for {what}; events: {:#?}", self.name, self.seen)
-                }
-                Err(RecvTimeoutError::Disconnected) => {
-                    panic!("{}: stopped while waiting for {what}; events: {:#?}", self.name, self.seen)
-                }
-            }
-        }
-    }
-
-    /// Waits for the next event matching `pred` that arrives from now on.
-    fn wait_next(&mut self, what: &str, mut pred: impl FnMut(&Event) -> bool) -> Event {
-        let from = self.seen.len();
-        self.wait_for(what, |seen| seen[from..].iter().any(&mut pred));
-        self.seen[from..].iter().find(|e| pred(e)).cloned().expect("just seen")
-    }
-
-    fn wait_joined(&mut self, ids: &[NodeId]) {
-        let ids = ids.to_vec();
-        self.wait_for(&format!("{ids:?} to join"), |seen| {
-            ids.iter().all(|id| seen.iter().any(|e| matches!(e, Event::Joined { id: j, .. } if j == id)))
-        });
-    }
-
-    fn wait_error(&mut self, what: &str, needle: &str) -> String {
-        match self.wait_next(what, |e| matches!(e, Event::Error(t) if t.contains(needle))) {
-            Event::Error(t) => t,
-            _ => unreachable!(),
-        }
-    }
-
-    /// Asks `:peers` until the node reports `n` direct links.
-    fn wait_direct_links(&mut self, n: usize) {
-        let deadline = Instant::now() + DEADLINE;
-        loop {
-            self.handle.send_line(":peers").expect("running");
-            let Event::Notice(t) =
-                self.wait_next("the :peers answer", |e| matches!(e, Event::Notice(t) if t.ends_with("direct links:")))
-            else {
-                unreachable!()
-            };
-            if t == format!("{n} direct links:") {
-                return;
-            }
-            assert!(Instant::now() < deadline, "{}: never reached {n} direct links (last: {t})", self.name);
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-/// What each node said, in order, to check deliveries against.
-#[derive(Default)]
-struct Transcript {
-    sent: BTreeMap<NodeId, Vec<String>>,
-}
-
-impl Transcript {
-    fn say(&mut self, node: &TestNode, text: &str) {
-        node.handle.send_line(text).expect("node running");
-        self.sent.entry(node.id()).or_default().push(text.to_owned());
-    }
-
-    /// Waits until every node has every message said so far, then checks that each
-    /// came exactly once and, per sender, in order with sequence numbers 1, 2, ...
-    fn check(&self, nodes: &mut [TestNode]) {
-        for node in nodes.iter_mut() {
-            let want: BTreeMap<NodeId, usize> = self.sent.iter().map(|(id, v)| (*id, v.len())).collect();
-            let deadline = Instant::now() + DEADLINE;
-            loop {
-                let got = &node.received;
-                if want.iter().all(|(id, n)| got.get(id).map_or(0, Vec::len) >= *n) {
-                    break;
-                }
-                let left = deadline.saturating_duration_since(Instant::now());
-                match node.rx.recv_timeout(left) {
-                    Ok(e) => node.record(e),
-                    Err(e) => panic!(
-                        "{}: missing messages ({e:?}); want {want:?}, got {:?}",
-                        node.name,
-                        got.iter().map(|(id, v)| (*id, v.len())).collect::<BTreeMap<_, _>>()
-                    ),
-                }
-            }
-            let got = &node.received;
-            for (origin, texts) in &self.sent {
-                let expected: Vec<(u64, String)> =
-                    texts.iter().enumerate().map(|(i, t)| (i as u64 + 1, t.clone())).collect();
-                assert_eq!(got.get(origin), Some(&expected), "{}: messages from {origin}", node.name);
-            }
-            assert_eq!(got.len(), self.sent.len(), "{}: messages from unexpected origins", node.name);
-        }
-    }
-
-    /// One more message from every node, checked everywhere: a duplicate of an
-    /// earlier message still in flight would show up before these.
-    fn settle(&mut self, nodes: &mut [TestNode]) {
-        for node in nodes.iter() {
-            self.say(node, &format!("last word from {}", node.name));
-        }
-        self.check(nodes);
-    }
-}
-
-fn start_all(names: &[&str]) -> Vec<TestNode> {
-    names.iter().map(|n| TestNode::start(config(n))).collect()
-}
-
-fn link(from: &TestNode, to: &TestNode) {
-    from.handle.connect("127.0.0.1", to.port()).expect("node running");
-}
-
-/// Waits until every node has seen every other one join.
-fn wait_all_joined(nodes: &mut [TestNode]) {
-    let ids: Vec<NodeId> = nodes.iter().map(TestNode::id).collect();
-    for node in nodes.iter_mut() {
-        let others: Vec<NodeId> = ids.iter().copied().filter(|id| *id != node.id()).collect();
-        node.wait_joined(&others);
-    }
-}
-
-/// a - b - c, all joined.
-fn line_of_three() -> Vec<TestNode> {
-    let mut nodes = start_all(&["a", "b", "c"]);
-    link(&nodes[0], &nodes[1]);
-    link(&nodes[2], &nodes[1]);
-    wait_all_joined(&mut nodes);
-    nodes
-}
-
-fn stop_all(nodes: &[TestNode]) {
-    for n in nodes {
-        n.handle.stop();
-    }
-}
-
-/// A port with nothing listening on it (bound, then released).
-fn closed_port() -> u16 {
-    let l = std::net::TcpListener::bind((LOCALHOST, 0)).expect("bind");
-    l.local_addr().expect("addr").port()
-}
-
-fn raw_connect(port: u16) -> TcpStream {
-    let s = TcpStream::connect((LOCALHOST, port)).expect("raw connect");
-    s.set_read_timeout(Some(Duration::from_millis(200))).expect("timeout");
-    s
-}
-
-fn raw_hello() -> Vec<u8> {
-    let mut v = PREAMBLE.to_vec();
-    let hello = Frame::Hello(Hello { id: NodeId(12345), name: "raw".into(), port: 1 });
-    v.extend_from_slice(&hello.encode().expect("encode"));
-    v
-}
-
-/// Reads until the node closes the connection; returns what it sent. Panics if
-/// it stays open past the deadline.
-fn read_until_closed(s: &mut TcpStream, limit: usize) -> Vec<u8> {
-    let deadline = Instant::now() + DEADLINE;
-    let mut got = Vec::new();
-    let mut buf = vec![0; 64 * 1024];
-    loop {
-        match s.read(&mut buf) {
-            Ok(0) => return got,
-            Ok(n) => {
-                got.extend_from_slice(&buf[..n]);
-                assert!(got.len() <= limit, "read more than {limit} bytes without the connection closing");
-            }
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted) => {}
-            // A reset also means the node closed it.
-            Err(e) if e.kind() == ErrorKind::ConnectionReset => return got,
-            Err(e) => panic!("unexpected read error: {e}"),
-        }
-        assert!(Instant::now() < deadline, "the node did not close the connection; got {} bytes", got.len());
-    }
-}
-
-fn decode_frames(bytes: &[u8]) -> Vec<Frame> {
-    let mut d = FrameDecoder::new();
-    d.extend(bytes);
-    let mut out = Vec::new();
-    while let Some((f, _)) = d.next_frame().expect("the node sends valid frames") {
-        out.push(f);
-    }
-    out
-}
+use common::*;
+use p2pchat_core::wire::{Frame, Hello, MAGIC, PREAMBLE};
+use p2pchat_core::{Event, Handle, HandleError, LeftReason, NodeId, PeerAddr};
 
 // ----- delivery ---------------------------------------------------------------
 
@@ -333,57 +99,6 @@ fn host_names_are_resolved_off_the_loop() {
 }
 
 // ----- bad input --------------------------------------------------------------
-
-/// Runs a line of three nodes, lets `attack` abuse the middle one through a raw
-/// socket, and checks that the good nodes keep chatting, exactly once, before and
-/// after.
-fn survives(attack: impl FnOnce(&mut TestNode, TcpStream)) {
-    let mut nodes = line_of_three();
-    let mut t = Transcript::default();
-    t.say(&nodes[0], "before, from a");
-    t.say(&nodes[2], "before, from c");
-    t.check(&mut nodes);
-    let raw = raw_connect(nodes[1].port());
-    attack(&mut nodes[1], raw);
-    for k in 1..=3 {
-        for i in [0, 1, 2] {
-            let text = format!("after {k}, from {}", nodes[i].name);
-            t.say(&nodes[i], &text);
-        }
-    }
-    t.check(&mut nodes);
-    // Nobody lost anybody.
-    for n in &nodes {
-        assert!(!n.seen.iter().any(|e| matches!(e, Event::Left { .. })), "{}: {:?}", n.name, n.seen);
-    }
-    t.settle(&mut nodes);
-    stop_all(&nodes);
-}
-
-/// The node reports the raw socket by its address in an error containing `needle`.
-fn expect_dropped(node: &mut TestNode, raw: &TcpStream, needle: &str) {
-    let me = raw.local_addr().expect("addr");
-    let err = node.wait_error("the dropped connection", &me.to_string());
-    assert!(err.starts_with("dropped connection from"), "{err}");
-    assert!(err.contains(needle), "{err}");
-}
-
-/// Reads until `needle` shows up in what the node sent (bounded); returns it all.
-fn read_until_text(s: &mut TcpStream, needle: &str) -> String {
-    let deadline = Instant::now() + DEADLINE;
-    let mut got = Vec::new();
-    let mut buf = vec![0; 64 * 1024];
-    while !String::from_utf8_lossy(&got).contains(needle) {
-        assert!(Instant::now() < deadline, "never got {needle:?}; got {:?}", String::from_utf8_lossy(&got));
-        match s.read(&mut buf) {
-            Ok(0) => panic!("closed before {needle:?}; got {:?}", String::from_utf8_lossy(&got)),
-            Ok(n) => got.extend_from_slice(&buf[..n]),
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted) => {}
-            Err(e) => panic!("unexpected read error: {e}"),
-        }
-    }
-    String::from_utf8_lossy(&got).into_owned()
-}
 
 // Bytes that are not the magic mean a person on nc or telnet: the node answers in
 // plain text and asks for a name; it never speaks frames to it, and nobody else
@@ -476,13 +191,6 @@ fn undecodable_frame_body_closes_the_connection() {
 
 // ----- slow readers -----------------------------------------------------------
 
-fn temp_log(name: &str) -> PathBuf {
-    let mut p = std::env::temp_dir();
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_nanos();
-    p.push(format!("p2pchat-test-{name}-{}-{nanos}.log", std::process::id()));
-    p
-}
-
 #[test]
 fn a_peer_that_never_reads_is_cut_off_at_the_queue_cap() {
     let log = temp_log("flood");
@@ -530,14 +238,6 @@ fn recording(name: &str) -> (Handle, Arc<Mutex<Vec<Event>>>) {
     let sink = Arc::clone(&events);
     let h = Handle::start(&config(name), move |e| sink.lock().expect("lock").push(e.clone())).expect("start");
     (h, events)
-}
-
-fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + DEADLINE;
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
 }
 
 #[test]

@@ -267,15 +267,21 @@ fn a_closed_stdout_stops_the_node_without_a_panic() {
     });
     rx.recv_timeout(TIMEOUT).expect("alice shows bob joined");
 
-    // Give it something to print.
-    bob.send("ping");
+    // Give it something to print, again and again: while other tests spawn
+    // processes, a child forked at the wrong moment can hold the pipe's read end
+    // open for an instant, and a write then still succeeds.
     let deadline = Instant::now() + TIMEOUT;
+    let mut pings = 0u32;
     let status = loop {
         if let Some(status) = alice.0.try_wait().expect("try_wait") {
             break status;
         }
         assert!(Instant::now() < deadline, "alice did not exit within {TIMEOUT:?} after its stdout closed");
-        std::thread::sleep(Duration::from_millis(10));
+        if pings < 50 {
+            pings += 1;
+            bob.send(&format!("ping {pings}"));
+        }
+        std::thread::sleep(Duration::from_millis(100));
     };
     let mut err = String::new();
     alice.0.stderr.take().expect("stderr").read_to_string(&mut err).expect("read stderr");

@@ -640,7 +640,12 @@ impl Node {
 
     /// Next bytes to write to a peer.
     pub fn poll_transmit(&mut self) -> Option<(PeerId, Bytes)> {
-        self.transmits.pop_front()
+        let t = self.transmits.pop_front();
+        if t.is_none() && self.transmits.capacity() > 64 * 1024 {
+            // A burst is over: give its memory back.
+            self.transmits.shrink_to(1024);
+        }
+        t
     }
 
     /// Next event for the user.

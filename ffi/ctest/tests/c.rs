@@ -3,8 +3,13 @@
 //! success and prints what failed to stderr otherwise.
 
 use std::ffi::c_int;
+use std::sync::Mutex;
 
 use p2pchat_ctest as _;
+
+/// The C tests run one at a time: some redirect the process's stdout to check
+/// what the library prints, which would catch other tests' output (and theirs).
+static SERIAL: Mutex<()> = Mutex::new(());
 
 macro_rules! c_tests {
     ($($name:ident),* $(,)?) => {
@@ -17,6 +22,7 @@ macro_rules! c_tests {
         $(
             #[test]
             fn $name() {
+                let _one_at_a_time = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
                 // SAFETY: a C test function of c/*.c, taking nothing and returning an int.
                 let failed = unsafe { c::$name() };
                 assert_eq!(failed, 0, concat!(stringify!($name), " failed; see its message above"));

@@ -1,0 +1,1230 @@
+//! Hostile peers on real sockets (127.0.0.1 only), each against node `b` of a line
+//! of three [`Handle`]s `a - b - c` that keeps chatting meanwhile; every test ends
+//! by checking that the others lost nothing: every message exactly once, in
+//! per-sender order, and nobody lost contact with anybody.
+//!
+//! `sockets.rs` already covers, before a handshake: garbage bytes and a wrong magic
+//! (a plain-text client that harms nobody), a wrong version, a 4 GiB length prefix,
+//! an undecodable frame body, a frame cut off by the peer closing; and one peer
+//! that never reads, cut off at the queue cap. This file adds the rest of the list
+//! of issue 8: cut-off frames followed by silence, bad frames after a handshake,
+//! invalid UTF-8, terminal escapes and NUL bytes, slowloris peers, a thousand held
+//! connections, connections opened and closed in a tight loop, several peers that
+//! never read while the network floods them (with the memory they cost), a peer
+//! flooding chat (and a flood of the smallest frames through a node with many
+//! peers, for memory), and a plain-text client flooding lines.
+//!
+//! # Flooding policy
+//!
+//! - **p2pchat peers are not rate limited.** A peer is another member's node: its
+//!   messages (and the ones it relays) are relayed as fast as the network carries
+//!   them. A flooding peer is slowed only by TCP back-pressure: the driver reads at
+//!   most 16 × 64 KiB from one connection per turn of its loop before serving the
+//!   others, so a flood costs the others latency, never their turn. Memory is
+//!   protected by the per-peer output queue cap (`--queue-cap`, 8 MiB by default):
+//!   a neighbour whose queue passes it is disconnected (and catches up from the
+//!   history window when it reconnects). What a flood makes inside the node (a
+//!   transmit per frame per peer, an event per frame) goes out after every read,
+//!   so it never piles up there either.
+//!   The price: a member that reads, but more slowly than a flood comes in (a slow
+//!   machine, or one scheduled out for a moment), is cut off like one that does
+//!   not read, and what passed beyond the history window meanwhile is lost to it
+//!   (`a_member_slower_than_a_flood_is_not_cut_off`, ignored: a known failure).
+//! - **Plain-text clients are rate limited**: 10 lines a second on average, bursts
+//!   of 20; the excess is dropped, and the client is told "slow down" at most once
+//!   a second.
+//!
+//! The test under "known failures" at the end is ignored: it fails today and
+//! shows a weakness precisely (run it with `-- --ignored`).
+//!
+//! Memory is measured twice, both for the whole test process (the nodes run in
+//! it): its resident set (`VmRSS`), and the bytes it has allocated and not freed,
+//! counted by this binary's global allocator, which is not blurred by what the
+//! allocator keeps after a free. Tests that measure memory or open thousands of
+//! sockets take [`heavy`] so that they do not measure each other; the others,
+//! small, run in parallel.
+
+// Test helpers panic with a description on purpose; clippy's test exemption only
+// covers `#[test]` functions themselves.
+#![allow(clippy::expect_used)]
+
+mod common;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use common::*;
+use p2pchat_core::wire::{Chat, Frame, FrameDecoder, LEN_PREFIX, MAGIC, PREAMBLE};
+use p2pchat_core::{Config, Event, Handle, NodeId};
+
+/// Index of the node under attack in [`Net::nodes`]; `a` and `c` are its neighbours.
+const A: usize = 0;
+const B: usize = 1;
+const C: usize = 2;
+
+/// How often the chatter thread makes every node say something during an attack.
+const CHAT_EVERY: Duration = Duration::from_millis(20);
+/// Bound on the chatter's rounds (with [`CHAT_EVERY`], about a minute).
+const CHAT_ROUNDS: usize = 3000;
+/// Growth of this process's resident memory allowed while an attack runs.
+const MEMORY_BOUND_KIB: u64 = 64 * 1024;
+
+/// The system allocator, counting the bytes allocated and not yet freed.
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every call is passed on to the system allocator unchanged.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            LIVE.fetch_add(layout.size(), Ordering::Relaxed);
+        }
+        p
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        let p = unsafe { System.alloc_zeroed(layout) };
+        if !p.is_null() {
+            LIVE.fetch_add(layout.size(), Ordering::Relaxed);
+        }
+        p
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) };
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        if !p.is_null() {
+            LIVE.fetch_add(new_size, Ordering::Relaxed);
+            LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        }
+        p
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// Bytes allocated and not freed by this process, in KiB.
+fn heap_kib() -> u64 {
+    (LIVE.load(Ordering::Relaxed) / 1024) as u64
+}
+
+/// This process's memory now: (resident KiB, live heap KiB).
+#[derive(Debug, Clone, Copy)]
+struct Memory {
+    rss: u64,
+    heap: u64,
+}
+
+impl Memory {
+    fn now() -> Memory {
+        Memory { rss: rss_kib(), heap: heap_kib() }
+    }
+
+    /// Checks the growth since `before` against `bound_kib` and describes it.
+    fn growth_within(self, before: Memory, bound_kib: u64, what: &str) -> String {
+        let rss = self.rss.saturating_sub(before.rss);
+        let heap = self.heap.saturating_sub(before.heap);
+        assert!(
+            rss < bound_kib && heap < bound_kib,
+            "{what}: memory grew by {rss} KiB resident, {heap} KiB of heap (bound {bound_kib} KiB)"
+        );
+        format!(
+            "resident {} -> {} KiB (+{rss}), heap {} -> {} KiB (+{heap})",
+            before.rss, self.rss, before.heap, self.heap
+        )
+    }
+
+    /// [`Memory::growth_within`] [`MEMORY_BOUND_KIB`].
+    fn growth_since(self, before: Memory, what: &str) -> String {
+        self.growth_within(before, MEMORY_BOUND_KIB, what)
+    }
+
+    /// The larger of each figure.
+    fn max(self, other: Memory) -> Memory {
+        Memory { rss: self.rss.max(other.rss), heap: self.heap.max(other.heap) }
+    }
+}
+
+static HEAVY: Mutex<()> = Mutex::new(());
+
+/// Serialises the tests that measure memory or open thousands of sockets.
+fn heavy() -> MutexGuard<'static, ()> {
+    HEAVY.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+// ----- the network under attack ----------------------------------------------------
+
+/// A line of three nodes, `a - b - c`, and what they said.
+struct Net {
+    nodes: Vec<TestNode>,
+    t: Transcript,
+}
+
+/// Sets a flag when dropped, so a chatter thread stops even if the attack panics.
+struct StopOnDrop(Arc<AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+impl Net {
+    /// Starts `a - b - c` with `tweak(name, config)` applied to each, waits until
+    /// all know each other and checks a first round of chat.
+    fn start(mut tweak: impl FnMut(&str, &mut Config)) -> Net {
+        let mut nodes: Vec<TestNode> = ["a", "b", "c"]
+            .iter()
+            .map(|name| {
+                let mut cfg = config(name);
+                tweak(name, &mut cfg);
+                TestNode::start(cfg)
+            })
+            .collect();
+        link(&nodes[A], &nodes[B]);
+        link(&nodes[C], &nodes[B]);
+        wait_all_joined(&mut nodes);
+        let mut net = Net { nodes, t: Transcript::default() };
+        net.round("before");
+        net.t.check(&mut net.nodes);
+        net
+    }
+
+    fn port(&self) -> u16 {
+        self.nodes[B].port()
+    }
+
+    fn ids(&self) -> Vec<NodeId> {
+        self.nodes.iter().map(TestNode::id).collect()
+    }
+
+    /// Every node says one line.
+    fn round(&mut self, label: &str) {
+        for node in &self.nodes {
+            self.t.say(node, &format!("{label}, from {}", node.name));
+        }
+    }
+
+    /// Runs `attack` against `b` while another thread makes every node say a line
+    /// every [`CHAT_EVERY`]; what they said joins the transcript.
+    fn during<R>(&mut self, attack: impl FnOnce(&mut TestNode) -> R) -> R {
+        let stop = Arc::new(AtomicBool::new(false));
+        let guard = StopOnDrop(Arc::clone(&stop));
+        let speakers: Vec<(NodeId, String, Handle)> =
+            self.nodes.iter().map(|n| (n.id(), n.name.clone(), n.handle.clone())).collect();
+        let chatter = thread::spawn(move || {
+            let mut said = Vec::new();
+            let end = Instant::now() + DEADLINE * 3;
+            for k in 1..=CHAT_ROUNDS {
+                if stop.load(Ordering::SeqCst) || Instant::now() > end {
+                    break;
+                }
+                for (id, name, handle) in &speakers {
+                    let text = format!("meanwhile {k}, from {name}");
+                    if handle.send_line(&text).is_ok() {
+                        said.push((*id, text));
+                    }
+                }
+                thread::sleep(CHAT_EVERY);
+            }
+            said
+        });
+        let result = attack(&mut self.nodes[B]);
+        drop(guard);
+        let said = chatter.join().expect("the chatter thread");
+        for (id, text) in said {
+            self.t.sent.entry(id).or_default().push(text);
+        }
+        result
+    }
+
+    /// A new node `d` that joined through `b`: it says hello and hears everyone
+    /// (a newcomer gets only the history window of what was said before it came,
+    /// so it is not held to the whole transcript), then it leaves.
+    fn welcome(&mut self, mut d: TestNode) {
+        self.t.say(&d, "hello from the newcomer");
+        self.round("welcome");
+        self.t.check(&mut self.nodes);
+        for n in &self.nodes {
+            let text = format!("welcome, from {}", n.name);
+            d.wait_for(&text, |seen| seen.iter().any(|e| matches!(e, Event::Message { text: t, .. } if *t == text)));
+        }
+        d.handle.stop();
+    }
+
+    /// A last round of chat, checked everywhere (exactly once, in order, nothing
+    /// from anyone unexpected), then: nobody lost contact with any node of the
+    /// network; then stops every node.
+    fn finish(mut self) {
+        self.round("after");
+        self.t.check(&mut self.nodes);
+        self.t.settle(&mut self.nodes);
+        let ids = self.ids();
+        for n in &self.nodes {
+            let lost: Vec<&Event> =
+                n.seen.iter().filter(|e| matches!(e, Event::Left { id, .. } if ids.contains(id))).collect();
+            assert!(lost.is_empty(), "{}: {lost:?}", n.name);
+        }
+        stop_all(&self.nodes);
+    }
+}
+
+// ----- raw peers ---------------------------------------------------------------------
+
+fn chat_frame(origin: NodeId, seq: u64, name: &str, text: &str) -> Bytes {
+    Frame::Chat(Chat { origin, seq, name: name.into(), text: text.into() }).encode().expect("encode")
+}
+
+/// A raw p2pchat peer that completed the handshake with the node on `port` (the
+/// node answered with its preamble and hello), and what the node sent it so far.
+fn raw_peer(port: u16, id: NodeId, name: &str) -> (TcpStream, Vec<u8>) {
+    let mut s = raw_connect(port);
+    s.write_all(&hello_as(id, name)).expect("write the hello");
+    let deadline = Instant::now() + DEADLINE;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        if got.len() > PREAMBLE.len() {
+            assert_eq!(got[..PREAMBLE.len()], PREAMBLE, "the node answers with its preamble");
+            let mut d = FrameDecoder::new();
+            d.extend(&got[PREAMBLE.len()..]);
+            if let Ok(Some((Frame::Hello(_), _))) = d.next_frame() {
+                return (s, got);
+            }
+        }
+        assert!(Instant::now() < deadline, "no handshake answer; got {} bytes", got.len());
+        match s.read(&mut buf) {
+            Ok(0) => panic!("closed during the handshake"),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted) => {}
+            Err(e) => panic!("handshake: {e}"),
+        }
+    }
+}
+
+/// A plain-text client (what `nc` is) that gave its name and was welcomed.
+fn text_client(port: u16, name: &str) -> TcpStream {
+    let mut s = raw_connect(port);
+    s.write_all(format!("{name}\r\n").as_bytes()).expect("write the name");
+    let back = read_until_text(&mut s, &format!("Welcome, {name}!"));
+    assert!(back.starts_with("Welcome to p2pchat"), "{back:?}");
+    s
+}
+
+/// Connects to 127.0.0.1:`port` as fast as the node accepts. When a listener's
+/// backlog (128 connections) is full, the kernel drops SYNs and each connect waits
+/// a second for a retransmission, so a loop that outruns the node mostly waits:
+/// this one looks at the accept queue every 32 connects and lets it drain.
+struct Connector {
+    port: u16,
+    count: usize,
+    /// Connects that still took a SYN retransmission.
+    retried: usize,
+}
+
+impl Connector {
+    fn new(port: u16) -> Self {
+        Connector { port, count: 0, retried: 0 }
+    }
+
+    fn connect(&mut self) -> TcpStream {
+        if self.count % 32 == 0 {
+            wait_until("room in the accept queue", || accept_queue(self.port) < 64);
+        }
+        self.count += 1;
+        let connecting = Instant::now();
+        let s = TcpStream::connect_timeout(&SocketAddr::from((LOCALHOST, self.port)), Duration::from_secs(5))
+            .expect("connect");
+        if connecting.elapsed() > Duration::from_millis(900) {
+            self.retried += 1;
+        }
+        s
+    }
+}
+
+/// Starts a node that joins through `b` and waits until it knows `b` and `others`.
+fn newcomer(b: &TestNode, others: &[NodeId]) -> TestNode {
+    let mut d = TestNode::start(config("d"));
+    link(&d, b);
+    d.wait_joined(&[&[b.id()], others].concat());
+    d
+}
+
+/// Whether the node closed `s` (which must be non-blocking); reads and discards
+/// whatever else is there.
+fn closed_by_node(s: &mut TcpStream) -> bool {
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return false,
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(_) => return true,
+        }
+    }
+}
+
+/// The frames a node sent on a connection it accepted and answered (after its
+/// preamble).
+fn frames_after_preamble(bytes: &[u8]) -> Vec<Frame> {
+    assert!(bytes.starts_with(&PREAMBLE), "the node answers with its preamble first");
+    decode_frames(&bytes[PREAMBLE.len()..])
+}
+
+fn assert_bye(frames: &[Frame], needle: &str) {
+    assert!(
+        matches!(frames.last(), Some(Frame::Bye { reason }) if reason.contains(needle)),
+        "expected a goodbye with {needle:?} last; got {frames:?}"
+    );
+}
+
+fn log_count(log: &Path, needle: &str) -> usize {
+    std::fs::read_to_string(log).map_or(0, |s| s.matches(needle).count())
+}
+
+/// The origin of the messages a node delivered from its plain-text client `from`
+/// (a member of its own, with an id of its own).
+fn text_client_origin(host: &mut TestNode, from: &str) -> NodeId {
+    let Event::Message { origin, .. } = host.wait_next(
+        &format!("a message from {from}"),
+        |e| matches!(e, Event::Message { from: f, private: false, .. } if f == from),
+    ) else {
+        unreachable!()
+    };
+    assert_ne!(origin, host.id(), "the text client {from} speaks with its host's id");
+    origin
+}
+
+fn has_control(s: &str) -> bool {
+    s.chars().any(char::is_control)
+}
+
+// ----- malformed input ----------------------------------------------------------------
+
+// A frame cut off mid-way followed by silence is not an end of stream: the node
+// waits, and its timers end it. Before the handshake completes, the handshake
+// timeout (5 s at least) does; after it, the peer timeout (here 1.5 s) does.
+#[test]
+fn frames_cut_off_then_silence_are_closed_by_the_handshake_and_peer_timeouts() {
+    let mut net = Net::start(|name, cfg| {
+        cfg.heartbeat = Duration::from_millis(100);
+        if name == "b" {
+            cfg.peer_timeout = Duration::from_millis(1500);
+        }
+    });
+    let cut_origin = NodeId(0xC07);
+    net.during(|b| {
+        let port = b.port();
+        let mut mid_magic = raw_connect(port);
+        mid_magic.write_all(&MAGIC[..3]).expect("write");
+        let mut mid_hello = raw_connect(port);
+        let hello = hello_as(NodeId(0xC08), "cut");
+        mid_hello.write_all(&hello[..hello.len() - 3]).expect("write");
+        let opened = Instant::now();
+        let (mut mid_chat, mut back) = raw_peer(port, cut_origin, "cut");
+        let chat = chat_frame(cut_origin, 1, "cut", "never complete");
+        mid_chat.write_all(&chat[..chat.len() / 2]).expect("write");
+        let silent = Instant::now();
+
+        back.extend(read_until_closed(&mut mid_chat, 1 << 20));
+        let chat_closed = silent.elapsed();
+        assert_bye(&frames_after_preamble(&back), "no heartbeat");
+        assert!(
+            chat_closed >= Duration::from_millis(1400) && chat_closed < Duration::from_millis(4500),
+            "the handshaken peer was closed {chat_closed:?} after it fell silent"
+        );
+
+        let back = read_until_closed(&mut mid_hello, 1 << 20);
+        let hello_closed = opened.elapsed();
+        assert!(hello_closed >= Duration::from_millis(4900), "mid-hello closed after {hello_closed:?}");
+        // The hello never completed, so the node never sent its own preamble.
+        assert_bye(&decode_frames(&back), "handshake timed out");
+        let back = read_until_closed(&mut mid_magic, 1 << 20);
+        assert!(back.is_empty(), "a connection still in its preamble gets no frames: {back:?}");
+        println!(
+            "cut-off frames: a handshaken peer closed {} ms after it fell silent, a cut hello {} ms after opening",
+            chat_closed.as_millis(),
+            hello_closed.as_millis()
+        );
+    });
+    for n in &net.nodes {
+        assert!(!n.received.contains_key(&cut_origin), "{}: delivered part of a cut-off frame", n.name);
+    }
+    net.finish();
+}
+
+// Every kind of bad frame from a peer that completed its handshake closes that
+// connection with a reason (a goodbye to the peer, an error to the user) and
+// nothing else.
+#[test]
+fn bad_frames_after_a_completed_handshake_close_only_that_connection() {
+    let mut net = Net::start(|_, _| {});
+    let garbage: Vec<u8> = (0..200u32).map(|i| (i.wrapping_mul(97) ^ 0xA5) as u8).collect();
+    let chat_before_hello = {
+        let mut v = PREAMBLE.to_vec();
+        v.extend_from_slice(&chat_frame(NodeId(0xB0), 1, "early", "too early"));
+        v
+    };
+    net.during(|b| {
+        let cases: [(&str, &[u8], &str); 5] = [
+            ("a 4 GiB length prefix", &u32::MAX.to_be_bytes(), "exceeds"),
+            ("garbage", &garbage, "exceeds"),
+            ("a second preamble", &PREAMBLE, "exceeds"),
+            ("an unknown frame type", &[0, 0, 0, 2, 200, 0], "malformed"),
+            ("a chat whose sequence number is 0", &chat_frame(NodeId(0xB1), 0, "zero", "x"), "sequence number 0"),
+        ];
+        for (i, (what, bytes, needle)) in cases.into_iter().enumerate() {
+            let (mut raw, mut back) = raw_peer(b.port(), NodeId(0xB00 + i as u64), "bad");
+            raw.write_all(bytes).expect("write");
+            back.extend(read_until_closed(&mut raw, 1 << 20));
+            let frames = frames_after_preamble(&back);
+            assert!(matches!(frames.first(), Some(Frame::Hello(_))), "{what}: {frames:?}");
+            assert_bye(&frames, needle);
+            expect_dropped(b, &raw, needle);
+        }
+        // A frame before the hello.
+        let mut raw = raw_connect(b.port());
+        raw.write_all(&chat_before_hello).expect("write");
+        assert_bye(&decode_frames(&read_until_closed(&mut raw, 1 << 20)), "expected a hello first");
+        expect_dropped(b, &raw, "expected a hello first");
+    });
+    net.finish();
+}
+
+// Invalid UTF-8 inside a chat frame's text makes the frame undecodable: the node
+// closes the connection with a reason, delivers nothing of that frame nor of what
+// followed it, and keeps what came before. A plain-text client's invalid UTF-8 is
+// replaced instead (a person's terminal may send Latin-1).
+#[test]
+fn invalid_utf8_in_a_chat_text_closes_the_connection_and_delivers_nothing_of_it() {
+    let mut net = Net::start(|_, _| {});
+    let origin = NodeId(0xBAD);
+    let latin1 = net.during(|b| {
+        let (mut raw, mut back) = raw_peer(b.port(), origin, "raw");
+        let before = chat_frame(origin, 1, "raw", "valid, before");
+        let mut bad = chat_frame(origin, 2, "raw", "corrupt me").to_vec();
+        let at = bad.windows(10).position(|w| w == b"corrupt me").expect("the text is in the frame") + 3;
+        bad[at] = 0xFF;
+        assert!(Frame::decode_body(&bad[LEN_PREFIX..]).is_err(), "the corrupted body no longer decodes");
+        let after = chat_frame(origin, 3, "raw", "valid, after");
+        raw.write_all(&[&before[..], &bad, &after].concat()).expect("write");
+        back.extend(read_until_closed(&mut raw, 1 << 20));
+        assert_bye(&frames_after_preamble(&back), "malformed");
+        let err = b.wait_error("the dropped connection", &raw.local_addr().expect("addr").to_string());
+        assert!(err.starts_with("dropped connection from raw (127.0.0.1:") && err.contains("malformed"), "{err}");
+
+        let mut nc = text_client(b.port(), "latin1");
+        nc.write_all(b"caf\xe9 \xff\xfe end\r\n").expect("write");
+        text_client_origin(b, "latin1")
+    });
+    net.t.sent.insert(origin, vec!["valid, before".into()]);
+    net.t.sent.insert(latin1, vec!["caf\u{FFFD} \u{FFFD}\u{FFFD} end".into()]);
+    net.finish();
+}
+
+// Names from the network are validated: a hello (or a chat, or a text client's
+// name) with control characters is refused. Texts are not: they are delivered as
+// they were written, and every way of showing them neutralises control characters
+// (display and the headless line replace them, JSON escapes them, and a plain-text
+// client watching gets them replaced).
+#[test]
+fn terminal_escapes_and_nul_bytes_are_refused_in_names_and_neutralised_in_texts() {
+    let texts = [
+        "clear \u{1b}[2J screen",
+        "title \u{1b}]0;pwned\u{7} osc",
+        "nul \0 byte",
+        "c1 \u{9b}31m csi",
+        "bell \u{7} del \u{7f} bs \u{8} cr \r lf \n end",
+    ];
+    let mut net = Net::start(|_, _| {});
+    let mut observer = text_client(net.nodes[C].port(), "observer");
+    let origin = NodeId(0xE5C);
+    let tc_origin = net.during(|b| {
+        let port = b.port();
+        for name in ["ev\u{1b}[2Jil", "nul\0name", "osc\u{1b}]0;t\u{7}", "c1\u{9b}x"] {
+            let mut raw = raw_connect(port);
+            raw.write_all(&hello_as(NodeId(0xE50), name)).expect("write");
+            // The hello is refused before the node answered it: no preamble back.
+            assert_bye(&decode_frames(&read_until_closed(&mut raw, 1 << 20)), "control characters are not allowed");
+            expect_dropped(b, &raw, "control characters are not allowed");
+        }
+
+        let (mut raw, mut back) = raw_peer(port, origin, "raw");
+        let mut frames: Vec<u8> = Vec::new();
+        for (i, text) in texts.iter().enumerate() {
+            frames.extend_from_slice(&chat_frame(origin, i as u64 + 1, "raw", text));
+        }
+        frames.extend_from_slice(&chat_frame(origin, texts.len() as u64 + 1, "r\u{1b}[31maw", "bad name"));
+        raw.write_all(&frames).expect("write");
+        back.extend(read_until_closed(&mut raw, 1 << 20));
+        assert_bye(&frames_after_preamble(&back), "not allowed");
+        expect_dropped(b, &raw, "not allowed");
+
+        let mut nc = raw_connect(port);
+        nc.write_all(b"\x1b[31mred\r\n").expect("write");
+        read_until_text(&mut nc, "that name cannot be used");
+        nc.write_all(b"nc\r\n").expect("write");
+        read_until_text(&mut nc, "Welcome, nc!");
+        nc.write_all("from nc: \u{1b}]0;t\u{7} \0 \u{9b}2J\r\n".as_bytes()).expect("write");
+        text_client_origin(b, "nc")
+    });
+    net.t.sent.insert(origin, texts.iter().map(|t| (*t).to_owned()).collect());
+    net.t.sent.insert(tc_origin, vec!["from nc: \u{1b}]0;t\u{7} \0 \u{9b}2J".into()]);
+    net.round("after the escapes");
+    net.t.check(&mut net.nodes);
+    for n in &net.nodes {
+        let shown: Vec<&Event> = n
+            .seen
+            .iter()
+            .filter(|e| matches!(e, Event::Message { origin: o, .. } if *o == origin || *o == tc_origin))
+            .collect();
+        assert_eq!(shown.len(), texts.len() + 1, "{}", n.name);
+        for e in shown {
+            let Event::Message { text, .. } = e else { unreachable!() };
+            let (user, message) = e.display().expect("messages are shown");
+            assert!(!has_control(&user) && !has_control(&message), "{}: display {user:?} {message:?}", n.name);
+            let line = e.to_line().expect("messages are shown");
+            assert!(!has_control(&line), "{}: line {line:?}", n.name);
+            let json = e.to_json().expect("messages are shown");
+            assert!(!has_control(&json), "{}: json {json:?}", n.name);
+            let v: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
+            assert_eq!(v["text"].as_str(), Some(text.as_str()), "{}: JSON keeps the text", n.name);
+        }
+    }
+    // The observer on c got every line, neutralised.
+    let seen = read_until_text(&mut observer, "after the escapes, from c");
+    for needle in ["raw: clear \u{FFFD}[2J screen", "raw: nul \u{FFFD} byte", "nc: from nc: \u{FFFD}]0;t\u{FFFD}"] {
+        assert!(seen.contains(needle), "the observer missed {needle:?}: {seen:?}");
+    }
+    let bad: Vec<char> = seen.chars().filter(|c| c.is_control() && *c != '\r' && *c != '\n').collect();
+    assert!(bad.is_empty(), "control characters reached a text client: {bad:?}");
+    drop(observer);
+    net.finish();
+}
+
+// ----- slow and many ------------------------------------------------------------------
+
+// Slowloris: connections that send one byte a second. Each holds its own
+// connection and nothing else: a half-sent handshake is closed by the handshake
+// timeout (5 s), a text client that never finishes a line by the idle timeout
+// (here 3 s), and a peer that trickles valid frames is a (slow) peer like any
+// other. Meanwhile the node chats, and a new node joins through it.
+#[test]
+fn slowloris_connections_hold_nothing_but_their_own() {
+    let mut net = Net::start(|name, cfg| {
+        if name == "b" {
+            cfg.idle_timeout = Duration::from_secs(3);
+        }
+    });
+    let others = [net.nodes[A].id(), net.nodes[C].id()];
+    let d = net.during(|b| {
+        let port = b.port();
+        let start = Instant::now();
+        let handshake = hello_as(NodeId(0x510), "slow");
+        let beats = Frame::Heartbeat.encode().expect("encode").repeat(8);
+        let garbage = b"slow bytes that never end a line".to_vec();
+        struct Slow<'a> {
+            s: TcpStream,
+            trickle: &'a [u8],
+            sent: usize,
+            kind: &'static str,
+            closed: Option<Duration>,
+        }
+        let slow_one = |s: TcpStream, trickle, kind| Slow { s, trickle, sent: 0, kind, closed: None };
+        let mut slow = Vec::new();
+        for _ in 0..4 {
+            slow.push(slow_one(raw_connect(port), &handshake[..], "handshake"));
+            slow.push(slow_one(raw_connect(port), &garbage[..], "text"));
+        }
+        for i in 0..2 {
+            slow.push(slow_one(raw_peer(port, NodeId(0x520 + i), "trickle").0, &beats[..], "frames"));
+        }
+        for c in &slow {
+            c.s.set_nonblocking(true).expect("non-blocking");
+        }
+        let mut joined = None;
+        let deadline = start + DEADLINE;
+        // One byte a second each for 6 s, then until the node closed all it should.
+        while start.elapsed() < Duration::from_secs(6) || slow.iter().any(|c| c.closed.is_none() && c.kind != "frames")
+        {
+            assert!(Instant::now() < deadline, "slow connections still open");
+            let due = start.elapsed().as_secs() as usize + 1;
+            for c in slow.iter_mut().filter(|c| c.closed.is_none()) {
+                if closed_by_node(&mut c.s) {
+                    c.closed = Some(start.elapsed());
+                } else if c.sent < due.min(6).min(c.trickle.len()) {
+                    // A write may race with the node closing it.
+                    let _ = c.s.write_all(&c.trickle[c.sent..=c.sent]);
+                    c.sent += 1;
+                }
+            }
+            if joined.is_none() && start.elapsed() >= Duration::from_secs(1) {
+                // Joining through the node under attack still works, and the node
+                // holds one socket per connection: its links, the slow ones, d's.
+                joined = Some(newcomer(b, &others));
+                assert_eq!(sockets_on_port(port), 2 + slow.len() + 1);
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        for c in slow.iter_mut() {
+            let (kind, at) = (c.kind, c.closed.map(|d| d.as_millis()));
+            match kind {
+                "handshake" => assert!(at.is_some_and(|ms| (4900..6500).contains(&ms)), "{kind} closed at {at:?}"),
+                "text" => assert!(at.is_some_and(|ms| (2900..4500).contains(&ms)), "{kind} closed at {at:?}"),
+                _ => assert!(at.is_none() && !closed_by_node(&mut c.s), "a trickling peer is a peer: closed at {at:?}"),
+            }
+        }
+        println!(
+            "slowloris: closed at {:?} ms",
+            slow.iter().map(|c| (c.kind, c.closed.map(|d| d.as_millis()))).collect::<Vec<_>>()
+        );
+        joined.expect("the newcomer")
+    });
+    net.welcome(d);
+    net.finish();
+}
+
+// A thousand connections opened at once and held: the node takes up to
+// `max_peers` (256) connections, refuses the rest at once (they see the end of
+// the stream), keeps serving its network, and its memory stays bounded. When they
+// go, the node is back to its two links and has room for a newcomer.
+#[test]
+fn a_thousand_held_connections_are_refused_beyond_max_peers_with_bounded_memory() {
+    let _heavy = heavy();
+    const WANT: usize = 1000;
+    // Each held connection costs a descriptor here and one in the node.
+    let room = open_files_limit().saturating_sub(open_files() as u64 + 256) / 2;
+    let n = WANT.min(room as usize);
+    if n < WANT {
+        println!("note: the open-file limit ({}) allows {n} connections, not {WANT}", open_files_limit());
+    }
+    let max_peers =
+        if n >= 2 * p2pchat_core::config::DEFAULT_MAX_PEERS { p2pchat_core::config::DEFAULT_MAX_PEERS } else { n / 4 };
+    assert!(max_peers >= 8, "the open-file limit is too low for this test: {}", open_files_limit());
+    // Connections in their handshake are closed after max(peer timeout, 5 s): 10 s
+    // here, so that the accepted ones are still held when the test looks.
+    let handshake_timeout = Duration::from_secs(10);
+    let mut net = Net::start(|name, cfg| {
+        if name == "b" {
+            cfg.max_peers = max_peers;
+            cfg.peer_timeout = handshake_timeout;
+        }
+    });
+    let port = net.port();
+    let before = Memory::now();
+    let (peak_sockets, held) = net.during(|b| {
+        let started = Instant::now();
+        let mut conns = Vec::with_capacity(n);
+        let mut connector = Connector::new(port);
+        for _ in 0..n {
+            assert!(started.elapsed() < DEADLINE, "opening {n} connections took too long");
+            let mut s = connector.connect();
+            // A p2pchat preamble: a peer in its handshake, not a text client.
+            s.write_all(&PREAMBLE).expect("write");
+            s.set_nonblocking(true).expect("non-blocking");
+            conns.push((s, false));
+        }
+        let opened = started.elapsed();
+        // The node has `max_peers` slots; a and c hold two.
+        let expect_refused = n - (max_peers - 2);
+        let count_closed = |conns: &mut Vec<(TcpStream, bool)>| {
+            for (s, closed) in conns.iter_mut() {
+                *closed = *closed || closed_by_node(s);
+            }
+            conns.iter().filter(|(_, c)| *c).count()
+        };
+        wait_until("the excess to be refused", || count_closed(&mut conns) >= expect_refused);
+        // Refused connections get [CLOSE_TIMEOUT] (2 s) to close their side; after
+        // that the node holds at most `max_peers` on its port.
+        let mut peak = 0;
+        wait_until("the node to let the refused connections go", || {
+            let s = sockets_on_port(port);
+            peak = peak.max(s);
+            s <= max_peers
+        });
+        let refused = count_closed(&mut conns);
+        assert!(started.elapsed() < handshake_timeout, "took too long to check before the handshake timeout");
+        assert_eq!(refused, expect_refused, "exactly the excess is refused");
+        assert_eq!(sockets_on_port(port), max_peers, "the node holds its links and the accepted ones");
+        b.wait_direct_links(2);
+        let held = Memory::now();
+        println!("{n} connections opened in {} ms: {refused} refused, {} held", opened.as_millis(), n - refused);
+        drop(conns);
+        wait_until("the node to be back to its two links", || sockets_on_port(port) == 2);
+        (peak, held)
+    });
+    println!("memory while they were held: {}", held.growth_since(before, "holding connections"));
+    println!("node sockets on its port: {peak_sockets} right after the refusals, {max_peers} 2 s later, 2 at the end");
+    let d = newcomer(&net.nodes[B], &[net.nodes[A].id(), net.nodes[C].id()]);
+    net.welcome(d);
+    net.finish();
+}
+
+// Connections opened and closed as fast as possible: silent, garbage, a preamble,
+// a full handshake. The node keeps chatting and ends with nothing left over: its
+// sockets, its links and its connection slots are what they were.
+#[test]
+fn connections_opened_and_closed_in_a_tight_loop_leave_nothing_behind() {
+    let _heavy = heavy();
+    const N: usize = 2000;
+    const MAX_PEERS: usize = 64;
+    let mut net = Net::start(|name, cfg| {
+        if name == "b" {
+            cfg.max_peers = MAX_PEERS;
+        }
+    });
+    let port = net.port();
+    let handshake = hello_as(NodeId(0x7167), "loop");
+    net.during(|b| {
+        let start = Instant::now();
+        let mut done = 0;
+        let mut connector = Connector::new(port);
+        while done < N && start.elapsed() < Duration::from_secs(10) {
+            let mut s = connector.connect();
+            let first: &[u8] = match done % 4 {
+                0 => b"",
+                1 => b"garbage\r\n",
+                2 => &PREAMBLE,
+                _ => &handshake,
+            };
+            // The node may have closed it already; that is fine.
+            let _ = s.write_all(first);
+            drop(s);
+            done += 1;
+        }
+        let took = start.elapsed();
+        println!(
+            "{done} connections opened and closed in {} ms ({} waited for a SYN retransmission)",
+            took.as_millis(),
+            connector.retried
+        );
+        assert!(done >= N / 4, "only {done} connections in {took:?}");
+        wait_until("the node to be back to its two links", || sockets_on_port(port) == 2);
+        b.wait_direct_links(2);
+        assert_eq!(b.handle.status().links, 2);
+        // Every slot but a's and c's is free again: one connection more than that
+        // is refused, and only that one.
+        let mut held: Vec<TcpStream> = (0..MAX_PEERS - 1)
+            .map(|_| {
+                let mut s = raw_connect(port);
+                s.write_all(&PREAMBLE).expect("write");
+                s.set_nonblocking(true).expect("non-blocking");
+                s
+            })
+            .collect();
+        wait_until("the connection beyond max_peers to be refused", || closed_by_node(&mut held[MAX_PEERS - 2]));
+        wait_until("the node to let it go", || sockets_on_port(port) == MAX_PEERS);
+        assert!(!held[..MAX_PEERS - 2].iter_mut().any(closed_by_node), "the node refused more than the excess");
+    });
+    net.finish();
+}
+
+// ----- floods ---------------------------------------------------------------------------
+
+// Peers that never read while the network floods them (but stay alive, sending
+// heartbeats): each is cut off when its queue passes the cap (256 KiB here), the
+// process's memory stays bounded, and the others keep delivering. One of them
+// reconnects and catches up on the history window (64 messages here).
+// (`sockets.rs` has the single-peer, two-node version.)
+#[test]
+fn peers_that_never_read_are_cut_off_at_the_queue_cap_and_catch_up_on_reconnect() {
+    let _heavy = heavy();
+    const SILENT: usize = 4;
+    const CAP: usize = 256 * 1024;
+    const HISTORY: usize = 64;
+    let log = temp_log("never-reads");
+    let mut net = Net::start(|name, cfg| {
+        if name == "b" {
+            cfg.queue_cap = CAP;
+            cfg.history = HISTORY;
+            cfg.log = Some(log.clone());
+        }
+    });
+    let port = net.port();
+    let mut silent: Vec<TcpStream> = (0..SILENT).map(|i| raw_peer(port, NodeId(0x5100 + i as u64), "mute").0).collect();
+    net.nodes[B].wait_direct_links(2 + SILENT);
+    // They stay alive: a heartbeat every 200 ms, never a read.
+    let stop = Arc::new(AtomicBool::new(false));
+    let guard = StopOnDrop(Arc::clone(&stop));
+    let writers: Vec<TcpStream> = silent.iter().map(|s| s.try_clone().expect("clone")).collect();
+    let beating = thread::spawn(move || {
+        let beat = Frame::Heartbeat.encode().expect("encode");
+        let end = Instant::now() + DEADLINE * 3;
+        while !stop.load(Ordering::SeqCst) && Instant::now() < end {
+            for mut w in &writers {
+                let _ = w.write_all(&beat);
+            }
+            thread::sleep(Duration::from_millis(200));
+        }
+    });
+
+    let before = Memory::now();
+    let mut peak = before;
+    let text = "x".repeat(4000);
+    let cut = format!("output queue exceeded {CAP} bytes (not reading); disconnected");
+    let mut rounds = 0;
+    while log_count(&log, &cut) < SILENT {
+        assert!(rounds < 1000, "{rounds} rounds of 8 x 4000 bytes from a and c and the silent peers are still there");
+        for k in 0..8 {
+            net.t.say(&net.nodes[A], &format!("{rounds}.{k} from a {text}"));
+            net.t.say(&net.nodes[C], &format!("{rounds}.{k} from c {text}"));
+        }
+        rounds += 1;
+        // The others keep delivering: wait for them before sending more.
+        net.t.check(&mut net.nodes);
+        peak = peak.max(Memory::now());
+    }
+    drop(guard);
+    beating.join().expect("the heartbeat thread");
+    println!(
+        "{SILENT} silent peers cut off after {} messages of 4000 bytes; memory at its highest: {}",
+        rounds * 16,
+        peak.growth_since(before, "backed-up peers")
+    );
+    for s in silent.iter_mut() {
+        // What got through before the cut, then the end of the stream.
+        read_until_closed(s, 1 << 30);
+    }
+    net.nodes[B].wait_direct_links(2);
+
+    // Catch-up: a peer that comes back with nothing gets the history window.
+    let mut back = raw_connect(port);
+    let mut hello = hello_as(NodeId(0x5100), "mute");
+    hello.extend_from_slice(&Frame::Sync { marks: Vec::new(), last: true }.encode().expect("encode"));
+    back.write_all(&hello).expect("write");
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let deadline = Instant::now() + DEADLINE;
+    let caught_up = loop {
+        assert!(Instant::now() < deadline, "no catch-up");
+        match back.read(&mut buf) {
+            Ok(0) => panic!("closed during the catch-up"),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => continue,
+            Err(e) => panic!("{e}"),
+        }
+        if got.len() > PREAMBLE.len() {
+            let frames = frames_after_preamble(&got);
+            if frames.iter().any(|f| matches!(f, Frame::SyncDone { .. })) {
+                break frames;
+            }
+        }
+    };
+    let chats: Vec<(NodeId, u64)> =
+        caught_up.iter().filter_map(|f| if let Frame::Chat(c) = f { Some((c.origin, c.seq)) } else { None }).collect();
+    let delivered_at_b: Vec<(NodeId, u64)> = net.nodes[B]
+        .seen
+        .iter()
+        .filter_map(|e| if let Event::Message { origin, seq, .. } = e { Some((*origin, *seq)) } else { None })
+        .collect();
+    assert_eq!(chats, delivered_at_b[delivered_at_b.len() - HISTORY..], "the history window, oldest first");
+    drop(back);
+    net.finish();
+    let _ = std::fs::remove_file(&log);
+}
+
+// A peer flooding chat at full speed (valid frames, its own origin, increasing
+// sequence numbers): the node relays it as fast as it can read it, and still
+// serves the others: their messages cross it within a bounded time while the
+// flood runs; the whole flood arrives everywhere, exactly once and in order.
+#[test]
+fn a_peer_flooding_chat_at_full_speed_does_not_starve_the_others() {
+    let _heavy = heavy();
+    // The flood runs until the probes are done (at least MIN_FRAMES); MAX_FRAMES
+    // only bounds it if the node were starving the others.
+    const MAX_FRAMES: u64 = 20_000_000;
+    const MIN_FRAMES: u64 = 200_000;
+    const BATCH: u64 = 1000;
+    // b's queue cap: at the default (8 MiB, 0.5 s of this flood) a neighbour that
+    // is scheduled out for a moment on a busy machine falls that far behind and
+    // is cut off (see `a_member_slower_than_a_flood_is_not_cut_off`, ignored).
+    const CAP: usize = 32 * 1024 * 1024;
+    let mut net = Net::start(|name, cfg| {
+        if name == "b" {
+            cfg.queue_cap = CAP;
+        }
+    });
+    let before = Memory::now();
+    let mut peak = before;
+    let origin = NodeId(0xF100D);
+    for n in &net.nodes {
+        n.count_only(origin);
+    }
+    let (raw, _) = raw_peer(net.port(), origin, "flood");
+    // Bounded even if the node stopped reading.
+    raw.set_write_timeout(Some(DEADLINE)).expect("timeout");
+    let mut reader = raw.try_clone().expect("clone");
+    let mut writer = raw.try_clone().expect("clone");
+    // What the node sends the flooder (the others' chat) is read and discarded.
+    let draining = thread::spawn(move || {
+        let mut buf = vec![0u8; 64 * 1024];
+        let end = Instant::now() + DEADLINE * 3;
+        while Instant::now() < end {
+            match reader.read(&mut buf) {
+                Ok(0) => return,
+                Ok(_) => {}
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted) => {}
+                Err(_) => return,
+            }
+        }
+    });
+    let stop = Arc::new(AtomicBool::new(false));
+    let guard = StopOnDrop(Arc::clone(&stop));
+    let written = Arc::new(AtomicU64::new(0));
+    let (flag, count) = (Arc::clone(&stop), Arc::clone(&written));
+    let flooding = thread::spawn(move || {
+        let start = Instant::now();
+        let mut seq = 0;
+        let mut batch = Vec::with_capacity(64 * 1024);
+        while seq < MAX_FRAMES && start.elapsed() < DEADLINE && !(flag.load(Ordering::SeqCst) && seq >= MIN_FRAMES) {
+            batch.clear();
+            for _ in 0..BATCH {
+                seq += 1;
+                batch.extend_from_slice(&chat_frame(origin, seq, "flood", &format!("flood {seq}")));
+            }
+            writer.write_all(&batch).expect("the node reads the flood");
+            count.store(seq, Ordering::SeqCst);
+        }
+        (seq, start.elapsed())
+    });
+
+    // Once it runs at full speed, a and c talk across b.
+    wait_until("the flood to start", || written.load(Ordering::SeqCst) >= MIN_FRAMES / 4);
+    let before_probes = written.load(Ordering::SeqCst);
+    let mut latencies = Vec::new();
+    for k in 0..5 {
+        for (from, to) in [(A, C), (C, A)] {
+            let text = format!("probe {k} from {}", net.nodes[from].name);
+            let sent = Instant::now();
+            net.t.say(&net.nodes[from], &text);
+            net.nodes[to].wait_for(&text, |seen| {
+                seen.iter().rev().any(|e| matches!(e, Event::Message { text: t, .. } if *t == text))
+            });
+            latencies.push(sent.elapsed());
+            peak = peak.max(Memory::now());
+        }
+    }
+    let during = written.load(Ordering::SeqCst) - before_probes;
+    assert!(!flooding.is_finished(), "the flood ended before the probes did");
+    drop(guard);
+    let (frames, took) = flooding.join().expect("the flood thread");
+    for n in net.nodes.iter_mut() {
+        n.wait_counted(origin, frames);
+    }
+    let _ = raw.shutdown(std::net::Shutdown::Both);
+    draining.join().expect("the reader thread");
+    latencies.sort();
+    let slowest = latencies[latencies.len() - 1];
+    assert!(slowest < Duration::from_secs(5), "a message took {slowest:?} to cross the flooded node");
+    println!(
+        "flood: {frames} frames in {} ms ({:.0} per second); {} probes across b while {during} frames were \
+         written: median {} ms, max {} ms; memory at its highest: {}",
+        took.as_millis(),
+        frames as f64 / took.as_secs_f64(),
+        latencies.len(),
+        latencies[latencies.len() / 2].as_millis(),
+        slowest.as_millis(),
+        peak.growth_within(before, 2 * CAP as u64 / 1024 + MEMORY_BOUND_KIB / 2, "flood")
+    );
+    net.finish();
+}
+
+// A plain-text client flooding lines: past a burst of 20 it gets 10 lines a
+// second, is told to slow down, and the rest is dropped; the others' messages
+// still flow, and every node shows the same lines of it, once, in order.
+#[test]
+fn a_text_client_flooding_lines_is_rate_limited() {
+    let mut net = Net::start(|_, _| {});
+    let (elapsed, origin) = net.during(|b| {
+        // From before the client exists: its budget starts full and refills from then.
+        let start = Instant::now();
+        let mut nc = text_client(b.port(), "flooder");
+        let mut i = 0;
+        for _ in 0..15 {
+            let burst: String = (0..100).map(|k| format!("line {}\n", i + k)).collect();
+            i += 100;
+            nc.write_all(burst.as_bytes()).expect("write");
+            thread::sleep(Duration::from_millis(100));
+        }
+        let back = read_until_text(&mut nc, "slow down");
+        assert!(back.contains("p2pchat: slow down: at most 10 lines a second; lines were dropped"), "{back:?}");
+        let origin = text_client_origin(b, "flooder");
+        // Closing makes the node read every line still buffered first.
+        drop(nc);
+        b.wait_next("the flooder to leave", |e| matches!(e, Event::Left { name, .. } if name == "flooder"));
+        (start.elapsed(), origin)
+    });
+    let lines: Vec<String> = net.nodes[B].received[&origin].iter().map(|(_, t)| t.clone()).collect();
+    let numbers: Vec<usize> =
+        lines.iter().map(|l| l.strip_prefix("line ").and_then(|n| n.parse().ok()).expect(l)).collect();
+    assert!(numbers.windows(2).all(|w| w[0] < w[1]), "{numbers:?}");
+    // A full burst, then 10 a second for as long as the client was there.
+    let allowed = 20.0 + 10.0 * elapsed.as_secs_f64() + 1.0;
+    println!("text flood: 1500 lines in {} ms, {} delivered: {numbers:?}", elapsed.as_millis(), lines.len());
+    assert!(lines.len() >= 25 && lines.len() as f64 <= allowed, "{} lines delivered in {elapsed:?}", lines.len());
+    net.t.sent.insert(origin, lines);
+    net.finish();
+}
+
+// A flood of the smallest chat frames (10 bytes) through a node with 34 peers
+// that read: the node may hold what its queues are allowed to (at most the whole
+// flood, 5 MB, per peer), and nothing once the flood is over. Each frame makes
+// one transmit per peer (40 bytes) and one event (about 100 bytes); the driver
+// used to file them only once per turn of its loop, after reading up to 1 MiB
+// (100,000 frames) from every readable connection, and the node's queues kept
+// the capacity of the largest turn: with 1,000,000 frames this test measured
+// +250 MiB of heap at the peak and +200 MiB after. Filing transmits after every
+// read (main) brought that to +86 / +38 MiB; delivering events after every read
+// as well, to about +55 / +3 MiB, the peak being what the readers had not read
+// yet.
+#[test]
+fn a_flood_of_tiny_frames_through_a_node_with_many_peers_leaves_no_memory_behind() {
+    let _heavy = heavy();
+    const PEERS: usize = 32;
+    // Less than the default queue cap in all: nobody can be cut off.
+    const FRAMES: u64 = 500_000;
+    let mut net = Net::start(|_, _| {});
+    let port = net.port();
+    let before = Memory::now();
+    let readers: Vec<TcpStream> = (0..PEERS)
+        .map(|i| {
+            let (s, _) = raw_peer(port, NodeId(0x9000 + i as u64), "reader");
+            s.set_nonblocking(true).expect("non-blocking");
+            s
+        })
+        .collect();
+    net.nodes[B].wait_direct_links(2 + PEERS);
+    // The readers read everything, and the highest memory is noted meanwhile.
+    let stop = Arc::new(AtomicBool::new(false));
+    let guard = StopOnDrop(Arc::clone(&stop));
+    let reading = thread::spawn(move || {
+        let mut readers = readers;
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut peak = Memory::now();
+        let end = Instant::now() + DEADLINE * 2;
+        let mut idle_since = Instant::now();
+        // Until told to stop and nothing came for 200 ms (the queues are empty).
+        while Instant::now() < end
+            && !(stop.load(Ordering::SeqCst) && idle_since.elapsed() > Duration::from_millis(200))
+        {
+            for r in readers.iter_mut() {
+                while let Ok(n) = r.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    idle_since = Instant::now();
+                }
+            }
+            peak = peak.max(Memory::now());
+            thread::sleep(Duration::from_millis(1));
+        }
+        peak
+    });
+    let origin = NodeId(0xF1);
+    for n in &net.nodes {
+        n.count_only(origin);
+    }
+    let (mut raw, _) = raw_peer(port, origin, "f");
+    raw.set_write_timeout(Some(DEADLINE)).expect("timeout");
+    assert_eq!(chat_frame(origin, 1, "f", "").len(), 10, "the smallest chat frame");
+    let start = Instant::now();
+    let mut batch = Vec::new();
+    for first in (1..=FRAMES).step_by(10_000) {
+        batch.clear();
+        for seq in first..first + 10_000 {
+            batch.extend_from_slice(&chat_frame(origin, seq, "f", ""));
+        }
+        raw.write_all(&batch).expect("the node reads the flood");
+    }
+    for n in net.nodes.iter_mut() {
+        n.wait_counted(origin, FRAMES);
+    }
+    let took = start.elapsed();
+    drop(guard);
+    let peak = reading.join().expect("the reader thread");
+    drop(raw);
+    // What the queues may hold: the whole flood, for every peer.
+    let queues = (PEERS as u64 + 2) * FRAMES * 10 / 1024;
+    let at_peak = peak.growth_within(before, queues + MEMORY_BOUND_KIB / 2, "while flooding");
+    // Afterwards only the heap can tell: the allocator keeps freed pages resident.
+    let after = Memory::now();
+    let kept = after.heap.saturating_sub(before.heap);
+    println!(
+        "{FRAMES} frames of 10 bytes through a node with {} peers in {} ms: at the peak {at_peak}; after: heap \
+         +{kept} KiB (resident {} KiB)",
+        PEERS + 2,
+        took.as_millis(),
+        after.rss
+    );
+    assert!(kept < MEMORY_BOUND_KIB / 4, "after the flood the heap is still {kept} KiB larger");
+    net.finish();
+}
+
+// ----- known failures (ignored; run them with `-- --ignored`) ------------------------------
+
+// A member that reads, only more slowly than a flood comes in, is cut off when its
+// queue passes the cap, as if it did not read at all, and then misses what passed
+// beyond the history window meanwhile: under a flood (and the policy above), a
+// slow machine loses messages of others. Here c spends 50 us on each message of
+// the flood, and b's queue to one of its neighbours passes the default cap (8 MiB)
+// within a second or two (c's, or a's: which falls behind first is up to the
+// scheduler).
+#[test]
+#[ignore = "known failure: a member slower than a flood is cut off at the queue cap and misses messages"]
+fn a_member_slower_than_a_flood_is_not_cut_off() {
+    let _heavy = heavy();
+    let log = temp_log("slow-member");
+    let mut net = Net::start(|name, cfg| {
+        if name == "b" {
+            cfg.log = Some(log.clone());
+        }
+    });
+    let origin = NodeId(0x51F);
+    for n in &net.nodes {
+        n.count_only(origin);
+    }
+    net.nodes[C].counter.lock().unwrap_or_else(PoisonError::into_inner).slow = Duration::from_micros(50);
+    let (mut raw, _) = raw_peer(net.port(), origin, "flood");
+    raw.set_write_timeout(Some(DEADLINE)).expect("timeout");
+    let start = Instant::now();
+    let mut seq = 0;
+    let mut batch = Vec::new();
+    // Two seconds of flood, unless the node cuts c off first.
+    while start.elapsed() < Duration::from_secs(2) && log_count(&log, "output queue exceeded") == 0 {
+        batch.clear();
+        for _ in 0..10_000 {
+            seq += 1;
+            batch.extend_from_slice(&chat_frame(origin, seq, "flood", &format!("flood {seq}")));
+        }
+        raw.write_all(&batch).expect("the node reads the flood");
+    }
+    let cut = std::fs::read_to_string(&log).unwrap_or_default();
+    let _ = std::fs::remove_file(&log);
+    assert!(
+        !cut.contains("output queue exceeded"),
+        "after {seq} frames in {:?}, b cut a reading member off: {}",
+        start.elapsed(),
+        cut.lines().find(|l| l.contains("output queue exceeded")).unwrap_or_default()
+    );
+    net.nodes[C].counter.lock().unwrap_or_else(PoisonError::into_inner).slow = Duration::ZERO;
+    drop(raw);
+    for n in net.nodes.iter_mut() {
+        n.wait_counted(origin, seq);
+    }
+    net.finish();
+}

@@ -1,0 +1,645 @@
+//! The state of the chat window and what keys, typed lines and the node's events
+//! do to it, apart from curses (the main loop feeds it, [`crate::render`] draws
+//! it).
+//!
+//! Where things go:
+//! - Chat messages go to the public room (session 0). A private message, the
+//!   other member's or this node's own copy, goes to the private conversation
+//!   with the other member, opened if needed; it never shows in the public room
+//!   unless [`MAX_SESSIONS`](crate::sessions::MAX_SESSIONS) are open already.
+//! - Joins and departures go to the public room, and to the conversation with
+//!   that member if one is open.
+//! - Other notices and errors (what `:users` prints, a refused command...) go to
+//!   the session shown, where the user is looking.
+//!
+//! Lines typed: the commands below are this window's own and never reach the
+//! node; every other line goes to the node as typed, except chat typed in a
+//! private conversation, which becomes `:msg NAME TEXT`.
+//!
+//! ```text
+//! :query NAME [TEXT]  open (and show) the private conversation with NAME
+//! :msg NAME TEXT      (the node's command) also shows that conversation
+//! :sessions           list the sessions: number, name, unread messages
+//! :switch N           show session N (Alt+N does too; 0 is the public room)
+//! :close [N]          close a private conversation (the one shown by default)
+//! :help               the node's commands and these
+//! ```
+
+use p2pchat_core::command::{self, Input};
+use p2pchat_core::driver::Status;
+use p2pchat_core::event::{Event, sanitize};
+
+use crate::editor::Editor;
+use crate::scrollback::{Line, Style};
+use crate::sessions::Sessions;
+
+/// Help for this window's own commands and keys, shown after the node's.
+pub const TUI_HELP: &[&str] = &[
+    ":query NAME [TEXT] open a private conversation with NAME (typing there sends :msg NAME)",
+    ":sessions          list the conversations; 0 is the public room",
+    ":switch N          show conversation N (or Alt+N; Ctrl+N / Ctrl+P: next, previous)",
+    ":close [N]         close a private conversation (the one shown by default)",
+    "keys: PageUp/PageDown or the mouse wheel scroll, Up/Down recall lines, Tab completes names,",
+    "      Ctrl+A/E start/end, Ctrl+U/K/W delete, Ctrl+Y paste back, Ctrl+L redraw, Ctrl+C quit",
+];
+
+/// A key, as the terminal layer decodes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Key {
+    /// A printable character.
+    Char(char),
+    /// Enter.
+    Enter,
+    /// Backspace.
+    Backspace,
+    /// Delete.
+    Delete,
+    /// Cursor left.
+    Left,
+    /// Cursor right.
+    Right,
+    /// Cursor up (history).
+    Up,
+    /// Cursor down (history).
+    Down,
+    /// Home.
+    Home,
+    /// End.
+    End,
+    /// Ctrl+Left or Alt+B.
+    WordLeft,
+    /// Ctrl+Right or Alt+F.
+    WordRight,
+    /// PageUp.
+    PageUp,
+    /// PageDown.
+    PageDown,
+    /// Mouse wheel up.
+    WheelUp,
+    /// Mouse wheel down.
+    WheelDown,
+    /// Tab.
+    Tab,
+    /// Ctrl and a letter (`Ctrl('u')`).
+    Ctrl(char),
+    /// Alt (or Esc) and a character.
+    Alt(char),
+}
+
+/// Rows the mouse wheel scrolls by.
+const WHEEL_ROWS: usize = 3;
+
+/// The chat window's state.
+#[derive(Debug, Default)]
+pub struct App {
+    /// The conversations.
+    pub sessions: Sessions,
+    /// The input line.
+    pub editor: Editor,
+    /// The node's name, port, links and members, as last read.
+    pub status: Status,
+    /// Lines to hand to the node.
+    outgoing: Vec<String>,
+    /// The user asked to quit (the node is stopping).
+    pub quitting: bool,
+    /// The node has stopped: the program ends.
+    pub stopped: bool,
+    /// The screen must be repainted from scratch (Ctrl+L).
+    pub repaint: bool,
+}
+
+impl App {
+    /// A window with the public room alone.
+    pub fn new() -> App {
+        App::default()
+    }
+
+    /// Lines for the node, oldest first, since the last call.
+    pub fn take_outgoing(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.outgoing)
+    }
+
+    /// Takes a new status; true if it differs from the last one (a redraw is
+    /// due).
+    pub fn set_status(&mut self, status: Status) -> bool {
+        if status == self.status {
+            return false;
+        }
+        self.status = status;
+        true
+    }
+
+    /// Shows a notice in the session shown.
+    pub fn notice(&mut self, text: &str) {
+        let i = self.sessions.active_index();
+        self.sessions.add(i, Line::named(Style::Notice, "INFO", &sanitize(text)), false);
+    }
+
+    /// Shows an error in the session shown.
+    pub fn error(&mut self, text: &str) {
+        let i = self.sessions.active_index();
+        self.sessions.add(i, Line::named(Style::Error, "ERROR", &sanitize(text)), false);
+    }
+
+    /// Quits like `:quit` (once).
+    pub fn quit(&mut self) {
+        if !self.quitting {
+            self.quitting = true;
+            self.outgoing.push(":quit".to_owned());
+        }
+    }
+
+    /// Takes an event from the node.
+    pub fn on_event(&mut self, event: &Event) {
+        match event {
+            Event::Stopped => self.stopped = true,
+            Event::Message { from, text, private: true, to, .. } => {
+                // Own copy: the conversation with the recipient; else with the sender.
+                let peer = to.as_deref().unwrap_or(from);
+                let line = Line::named(Style::Chat, &sanitize(from), &sanitize(text));
+                match self.sessions.open(peer) {
+                    Some(i) => self.sessions.add(i, line, to.is_none()),
+                    None => {
+                        // No room for another session: the public room, with the
+                        // core's "[private] ..." wording.
+                        if let Some((name, text)) = event.display() {
+                            self.sessions.add(0, Line::named(Style::Chat, &name, &text), true);
+                        }
+                    }
+                }
+            }
+            Event::Message { from, text, .. } => {
+                self.sessions.add(0, Line::named(Style::Chat, &sanitize(from), &sanitize(text)), true);
+            }
+            Event::Joined { name, .. } | Event::Left { name, .. } => {
+                if let Some((label, text)) = event.display() {
+                    self.sessions.add(0, Line::named(Style::Notice, &label, &text), false);
+                    if let Some(i) = self.sessions.find(name) {
+                        self.sessions.add(i, Line::named(Style::Notice, &label, &text), false);
+                    }
+                }
+            }
+            Event::Listening { .. } => {
+                if let Some((label, text)) = event.display() {
+                    self.sessions.add(0, Line::named(Style::Notice, &label, &text), false);
+                }
+            }
+            Event::Notice(_) | Event::Error(_) => {
+                if let Some((label, text)) = event.display() {
+                    let style = if matches!(event, Event::Error(_)) { Style::Error } else { Style::Notice };
+                    let i = self.sessions.active_index();
+                    self.sessions.add(i, Line::named(style, &label, &text), false);
+                }
+            }
+        }
+    }
+
+    /// Takes a key.
+    pub fn on_key(&mut self, key: Key) {
+        let e = &mut self.editor;
+        match key {
+            Key::Char(c) => {
+                e.insert_char(c);
+            }
+            Key::Enter => {
+                let line = e.submit();
+                self.submit(&line);
+            }
+            Key::Backspace | Key::Ctrl('h') => e.backspace(),
+            Key::Delete => e.delete(),
+            Key::Ctrl('d') if e.is_empty() => self.quit(),
+            Key::Ctrl('d') => e.delete(),
+            Key::Left | Key::Ctrl('b') => e.left(),
+            Key::Right | Key::Ctrl('f') => e.right(),
+            Key::Up => e.history_prev(),
+            Key::Down => e.history_next(),
+            Key::Home | Key::Ctrl('a') => e.home(),
+            Key::End | Key::Ctrl('e') => e.end(),
+            Key::WordLeft | Key::Alt('b') => e.word_left(),
+            Key::WordRight | Key::Alt('f') => e.word_right(),
+            Key::Alt('d') => e.kill_word_after(),
+            Key::Ctrl('u') => e.kill_to_start(),
+            Key::Ctrl('k') => e.kill_to_end(),
+            Key::Ctrl('w') => e.kill_word_before(),
+            Key::Ctrl('y') => e.yank(),
+            Key::Ctrl('c') => self.quit(),
+            Key::Ctrl('l') => self.repaint = true,
+            Key::Ctrl('n') => self.sessions.next(),
+            Key::Ctrl('p') => self.sessions.prev(),
+            Key::Alt(c) if c.is_ascii_digit() => {
+                let n = c.to_digit(10).map_or(0, |d| d as usize);
+                if let Err(e) = self.sessions.switch(n) {
+                    self.error(&e);
+                }
+            }
+            Key::PageUp => self.sessions.active_mut().buffer.page_up(),
+            Key::PageDown => self.sessions.active_mut().buffer.page_down(),
+            Key::WheelUp => self.sessions.active_mut().buffer.scroll_up(WHEEL_ROWS),
+            Key::WheelDown => self.sessions.active_mut().buffer.scroll_down(WHEEL_ROWS),
+            Key::Tab => self.complete(),
+            Key::Ctrl(_) | Key::Alt(_) => {}
+        }
+    }
+
+    /// Tab: completes the word before the cursor to the one member name it
+    /// starts (a space after it), or to the longest prefix the names share.
+    fn complete(&mut self) {
+        let before = self.editor.text().get(..self.editor.cursor()).unwrap_or("");
+        let word = before.rsplit(char::is_whitespace).next().unwrap_or("");
+        if word.is_empty() {
+            return;
+        }
+        let names: Vec<&str> =
+            self.status.members.iter().map(|m| m.name.as_str()).filter(|n| n.starts_with(word)).collect();
+        let Some(first) = names.first() else { return };
+        let mut common = first.len();
+        for n in &names[1..] {
+            common = common.min(first.bytes().zip(n.bytes()).take_while(|(a, b)| a == b).count());
+        }
+        while !first.is_char_boundary(common) {
+            common -= 1;
+        }
+        let mut add = first[word.len()..common.max(word.len())].to_owned();
+        if names.len() == 1 {
+            add.push(' ');
+        }
+        self.editor.insert_str(&add);
+    }
+
+    /// A line typed by the user (Enter).
+    pub fn submit(&mut self, line: &str) {
+        match parse_tui_command(line) {
+            Some(Ok(cmd)) => return self.run(cmd),
+            Some(Err(msg)) => return self.error(&msg),
+            None => {}
+        }
+        match command::parse_line(line) {
+            Ok(Input::Nothing) => {}
+            Ok(Input::Chat(text)) => match self.sessions.active().peer() {
+                Some(name) => self.outgoing.push(format!(":msg {name} {text}")),
+                None => self.outgoing.push(line.to_owned()),
+            },
+            Ok(Input::Msg { name, .. }) => {
+                self.show_query(&name);
+                self.outgoing.push(line.to_owned());
+            }
+            Ok(Input::Quit) => {
+                self.quitting = true;
+                self.outgoing.push(line.to_owned());
+            }
+            // Other commands, and mistakes, which the node reports.
+            Ok(_) | Err(_) => self.outgoing.push(line.to_owned()),
+        }
+    }
+
+    /// Opens and shows the conversation with `name` (not with oneself: the node
+    /// refuses that message, and says so).
+    fn show_query(&mut self, name: &str) {
+        if name == self.status.name {
+            return;
+        }
+        match self.sessions.open(name) {
+            Some(i) => {
+                let _ = self.sessions.switch(i);
+            }
+            None => {
+                self.error(&format!("too many conversations open ({}); :close some", crate::sessions::MAX_SESSIONS))
+            }
+        }
+    }
+
+    fn run(&mut self, cmd: TuiCommand) {
+        match cmd {
+            TuiCommand::Query { name, .. } if name == self.status.name => {
+                self.error("that is your own name: a private conversation needs another member");
+            }
+            TuiCommand::Query { name, text } => {
+                self.show_query(&name);
+                if let Some(text) = text {
+                    self.outgoing.push(format!(":msg {name} {text}"));
+                }
+            }
+            TuiCommand::Sessions => {
+                let list: Vec<String> = self
+                    .sessions
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| {
+                        let shown = if i == self.sessions.active_index() { " (shown)" } else { "" };
+                        let unread = if s.unread > 0 { format!(", {} unread", s.unread) } else { String::new() };
+                        format!("{i}: {}{shown}{unread}", s.label())
+                    })
+                    .collect();
+                self.notice(&format!("{} sessions:", list.len()));
+                for l in list {
+                    self.notice(&format!("  {l}"));
+                }
+            }
+            TuiCommand::Switch(n) => {
+                if let Err(e) = self.sessions.switch(n) {
+                    self.error(&e);
+                }
+            }
+            TuiCommand::Close(n) => {
+                let n = n.unwrap_or(self.sessions.active_index());
+                if let Err(e) = self.sessions.close(n) {
+                    self.error(&e);
+                }
+            }
+            TuiCommand::Help => {
+                for line in command::HELP.iter().chain(TUI_HELP) {
+                    self.notice(line);
+                }
+            }
+        }
+    }
+}
+
+/// A command of this window's own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TuiCommand {
+    /// `:query NAME [TEXT]`.
+    Query {
+        /// The other member.
+        name: String,
+        /// A first message, if given.
+        text: Option<String>,
+    },
+    /// `:sessions`.
+    Sessions,
+    /// `:switch N`.
+    Switch(usize),
+    /// `:close [N]`.
+    Close(Option<usize>),
+    /// `:help` (the node's commands and this window's).
+    Help,
+}
+
+/// This window's own commands: `None` for anything else (chat, the node's
+/// commands, a doubled prefix), `Some(Err(message))` for one of them misused.
+pub fn parse_tui_command(line: &str) -> Option<Result<TuiCommand, String>> {
+    let line = line.trim_end();
+    let prefix = line.chars().next().filter(|c| *c == ':' || *c == '/')?;
+    let rest = &line[1..];
+    if rest.starts_with(prefix) {
+        return None;
+    }
+    let rest = rest.trim_start();
+    let (cmd, args) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+    let args = args.trim_start();
+    let number =
+        |usage: &str| -> Result<usize, String> { args.parse::<usize>().map_err(|_| format!("usage: {prefix}{usage}")) };
+    Some(match cmd {
+        "query" => {
+            let (name, text) = args.split_once(char::is_whitespace).unwrap_or((args, ""));
+            let text = text.trim_start();
+            if name.is_empty() {
+                Err(format!("usage: {prefix}query NAME [TEXT]"))
+            } else {
+                Ok(TuiCommand::Query { name: name.to_owned(), text: (!text.is_empty()).then(|| text.to_owned()) })
+            }
+        }
+        "sessions" | "windows" if args.is_empty() => Ok(TuiCommand::Sessions),
+        "sessions" | "windows" => Err(format!("{prefix}{cmd} takes no arguments")),
+        "switch" | "win" => number("switch N").map(TuiCommand::Switch),
+        "close" if args.is_empty() => Ok(TuiCommand::Close(None)),
+        "close" => number("close [N]").map(|n| TuiCommand::Close(Some(n))),
+        // With arguments it is the node's to refuse.
+        "help" | "h" | "?" if args.is_empty() => Ok(TuiCommand::Help),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use p2pchat_core::NodeId;
+    use p2pchat_core::node::MemberInfo;
+
+    fn message(from: &str, text: &str, private: bool, to: Option<&str>) -> Event {
+        Event::Message {
+            from: from.into(),
+            text: text.into(),
+            origin: NodeId(7),
+            seq: 1,
+            private,
+            to: to.map(str::to_owned),
+        }
+    }
+
+    fn texts(app: &App, session: usize) -> Vec<String> {
+        app.sessions.get(session).map(|s| s.buffer.lines().map(|l| l.text.clone()).collect()).unwrap_or_default()
+    }
+
+    fn typed(app: &mut App, line: &str) {
+        for c in line.chars() {
+            app.on_key(Key::Char(c));
+        }
+        app.on_key(Key::Enter);
+    }
+
+    #[test]
+    fn tui_commands_are_recognised_and_others_are_not() {
+        assert_eq!(parse_tui_command(":query bob"), Some(Ok(TuiCommand::Query { name: "bob".into(), text: None })));
+        assert_eq!(
+            parse_tui_command("/query bob  hi there"),
+            Some(Ok(TuiCommand::Query { name: "bob".into(), text: Some("hi there".into()) }))
+        );
+        assert_eq!(parse_tui_command(":sessions"), Some(Ok(TuiCommand::Sessions)));
+        assert_eq!(parse_tui_command(":switch 2"), Some(Ok(TuiCommand::Switch(2))));
+        assert_eq!(parse_tui_command(":close"), Some(Ok(TuiCommand::Close(None))));
+        assert_eq!(parse_tui_command(":close 3"), Some(Ok(TuiCommand::Close(Some(3)))));
+        assert_eq!(parse_tui_command(":help"), Some(Ok(TuiCommand::Help)));
+        assert!(matches!(parse_tui_command(":query"), Some(Err(_))));
+        assert!(matches!(parse_tui_command(":switch x"), Some(Err(_))));
+        assert!(matches!(parse_tui_command(":sessions 1"), Some(Err(_))));
+        for other in ["hello", "::query bob", "//sessions", ":msg bob hi", ":q", ":users", ":help me", ""] {
+            assert_eq!(parse_tui_command(other), None, "{other:?}");
+        }
+    }
+
+    #[test]
+    fn chat_and_node_commands_go_to_the_node_as_typed() {
+        let mut app = App::new();
+        typed(&mut app, "hello all");
+        typed(&mut app, ":users");
+        typed(&mut app, "::literal");
+        typed(&mut app, ":nope");
+        typed(&mut app, "   ");
+        assert_eq!(app.take_outgoing(), ["hello all", ":users", "::literal", ":nope"]);
+        assert!(!app.quitting);
+        typed(&mut app, ":q");
+        assert_eq!(app.take_outgoing(), [":q"]);
+        assert!(app.quitting);
+    }
+
+    #[test]
+    fn tui_commands_never_reach_the_node() {
+        let mut app = App::new();
+        typed(&mut app, ":query bob");
+        typed(&mut app, ":sessions");
+        typed(&mut app, ":switch 0");
+        typed(&mut app, ":switch 9");
+        typed(&mut app, ":help");
+        assert_eq!(app.take_outgoing(), Vec::<String>::new());
+        let public = texts(&app, 0);
+        assert!(public.iter().any(|l| l.starts_with("ERROR: no session 9")), "{public:?}");
+        assert!(public.iter().any(|l| l.contains(":query NAME")), "help lists the TUI commands");
+        assert!(public.iter().any(|l| l.contains(":users")), "help lists the node's commands");
+        let bob = texts(&app, 1);
+        assert!(bob.iter().any(|l| l == "INFO:   1: bob (shown)"), "{bob:?}");
+    }
+
+    #[test]
+    fn typing_in_a_query_sends_a_private_message() {
+        let mut app = App::new();
+        typed(&mut app, ":query bob");
+        assert_eq!(app.sessions.active().peer(), Some("bob"));
+        typed(&mut app, "psst");
+        typed(&mut app, "::colon");
+        typed(&mut app, ":users");
+        assert_eq!(app.take_outgoing(), [":msg bob psst", ":msg bob :colon", ":users"]);
+        typed(&mut app, ":query carol hi carol");
+        assert_eq!(app.take_outgoing(), [":msg carol hi carol"]);
+        assert_eq!(app.sessions.active().peer(), Some("carol"));
+    }
+
+    #[test]
+    fn msg_shows_the_conversation_and_goes_to_the_node() {
+        let mut app = App::new();
+        typed(&mut app, ":msg bob hi bob");
+        assert_eq!(app.take_outgoing(), [":msg bob hi bob"]);
+        assert_eq!(app.sessions.active().peer(), Some("bob"));
+    }
+
+    #[test]
+    fn no_conversation_with_oneself() {
+        let mut app = App::new();
+        app.status.name = "alice".into();
+        typed(&mut app, ":query alice");
+        typed(&mut app, ":msg alice hi me");
+        // The node answers the :msg with its own error.
+        assert_eq!(app.take_outgoing(), [":msg alice hi me"]);
+        assert_eq!(app.sessions.len(), 1);
+        assert!(texts(&app, 0).iter().any(|l| l.starts_with("ERROR: that is your own name")));
+    }
+
+    #[test]
+    fn private_messages_go_to_the_other_members_session_only() {
+        let mut app = App::new();
+        app.on_event(&message("alice", "public hello", false, None));
+        app.on_event(&message("bob", "secret", true, None));
+        app.on_event(&message("alice", "reply", true, Some("bob")));
+        app.on_event(&message("carol", "another", true, None));
+        assert_eq!(texts(&app, 0), ["alice: public hello"]);
+        assert_eq!(texts(&app, 1), ["bob: secret", "alice: reply"]);
+        assert_eq!(texts(&app, 2), ["carol: another"]);
+        // Received ones are unread; the own copy is not.
+        assert_eq!(app.sessions.get(1).map(|s| s.unread), Some(1));
+        assert_eq!(app.sessions.get(2).map(|s| s.unread), Some(1));
+    }
+
+    #[test]
+    fn names_and_texts_from_the_network_are_neutralised() {
+        let mut app = App::new();
+        app.on_event(&message("ev\u{1b}il", "\u{1b}[2Jboom", false, None));
+        app.on_event(&message("b\u{7}ob", "x\u{9b}y", true, None));
+        for i in 0..app.sessions.len() {
+            for l in texts(&app, i) {
+                assert!(!l.chars().any(char::is_control), "{l:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn joins_go_public_and_to_the_members_conversation_and_notices_to_the_session_shown() {
+        let mut app = App::new();
+        app.on_event(&Event::Listening { port: 4000, id: NodeId(1), name: "alice".into() });
+        typed(&mut app, ":query bob");
+        app.on_event(&Event::Joined { name: "bob".into(), id: NodeId(2), announce: true });
+        app.on_event(&Event::Joined { name: "quiet".into(), id: NodeId(3), announce: false });
+        app.on_event(&Event::Notice("bob 127.0.0.1:4001 1 hop".into()));
+        app.on_event(&Event::Error("no member named zed".into()));
+        assert_eq!(texts(&app, 0), ["INFO: listening on port 4000", "INFO: bob joined"]);
+        assert_eq!(
+            texts(&app, 1),
+            ["INFO: bob joined", "INFO: bob 127.0.0.1:4001 1 hop", "ERROR: no member named zed"]
+        );
+        let styles: Vec<Style> =
+            app.sessions.get(1).map(|s| s.buffer.lines().map(|l| l.style).collect()).unwrap_or_default();
+        assert_eq!(styles, [Style::Notice, Style::Notice, Style::Error]);
+    }
+
+    #[test]
+    fn keys_switch_sessions_and_scroll() {
+        let mut app = App::new();
+        typed(&mut app, ":query bob");
+        app.on_key(Key::Alt('0'));
+        assert_eq!(app.sessions.active_index(), 0);
+        app.on_key(Key::Alt('1'));
+        assert_eq!(app.sessions.active_index(), 1);
+        app.on_key(Key::Alt('5'));
+        assert_eq!(app.sessions.active_index(), 1);
+        app.on_key(Key::Ctrl('n'));
+        assert_eq!(app.sessions.active_index(), 0);
+        app.sessions.set_size(20, 4);
+        for i in 0..20 {
+            app.on_event(&message("alice", &format!("m{i}"), false, None));
+        }
+        app.on_key(Key::PageUp);
+        assert!(app.sessions.active().buffer.is_scrolled());
+        app.on_key(Key::WheelDown);
+        app.on_key(Key::WheelDown);
+        assert!(!app.sessions.active().buffer.is_scrolled());
+        app.on_key(Key::WheelUp);
+        assert_eq!(app.sessions.active().buffer.offset(), 3);
+    }
+
+    #[test]
+    fn ctrl_c_and_ctrl_d_on_an_empty_line_quit_once() {
+        let mut app = App::new();
+        app.on_key(Key::Char('x'));
+        app.on_key(Key::Ctrl('d'));
+        assert!(!app.quitting);
+        app.on_key(Key::Ctrl('d'));
+        app.on_key(Key::Ctrl('c'));
+        assert!(app.quitting);
+        assert_eq!(app.take_outgoing(), [":quit"]);
+    }
+
+    #[test]
+    fn tab_completes_member_names() {
+        let mut app = App::new();
+        let member = |name: &str| MemberInfo { id: NodeId(1), name: name.into(), addr: None, hops: 1, direct: true };
+        app.status.members = vec![member("alice"), member("bobby"), member("bobcat")];
+        for c in ":msg b".chars() {
+            app.on_key(Key::Char(c));
+        }
+        app.on_key(Key::Tab);
+        assert_eq!(app.editor.text(), ":msg bob");
+        app.on_key(Key::Char('b'));
+        app.on_key(Key::Tab);
+        assert_eq!(app.editor.text(), ":msg bobby ");
+        app.on_key(Key::Tab);
+        assert_eq!(app.editor.text(), ":msg bobby ");
+        app.editor.clear();
+        app.on_key(Key::Char('z'));
+        app.on_key(Key::Tab);
+        assert_eq!(app.editor.text(), "z");
+        // After a wide space (three bytes in UTF-8).
+        app.editor.clear();
+        app.editor.insert_str("hi\u{3000}al");
+        app.on_key(Key::Tab);
+        assert_eq!(app.editor.text(), "hi\u{3000}alice ");
+    }
+
+    #[test]
+    fn status_changes_are_noticed() {
+        let mut app = App::new();
+        let mut s = Status { name: "alice".into(), port: 4000, ..Status::default() };
+        assert!(app.set_status(s.clone()));
+        assert!(!app.set_status(s.clone()));
+        s.links = 1;
+        assert!(app.set_status(s));
+    }
+}

@@ -1,0 +1,346 @@
+#!/usr/bin/env bash
+# tui_tmux_test.sh - drives ./p2pchat-tui (the Rust ncurses window, ui/tui) in
+# detached tmux sessions: two nodes on 127.0.0.1 chat, the member pane and the
+# status line, the input line's editing keys, scrollback with PageUp and the
+# unseen-lines indicator, private sessions kept out of the public pane,
+# resizes, :q and Ctrl+C with exit status 0 and a sane terminal afterwards, a
+# port in use, no terminal, a bad command line.
+#
+# Usage: make && bash ui/tui/tests/tui_tmux_test.sh   (needs tmux; `make test` runs it)
+#   P2PCHAT_TUI=path/to/p2pchat-tui to test another build.
+#
+# Uses a private tmux server (-L) whose name contains $$, session names with $$
+# in them, and kills on every exit path only that server and the processes it
+# started itself (by the pid each one wrote). Every wait is bounded (10 s).
+set -u
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../../.." && pwd)
+BIN=${P2PCHAT_TUI:-$ROOT/p2pchat-tui}
+export LC_ALL=C.UTF-8 LANG=C.UTF-8
+
+SOCK="p2pchat_tui_test_$$"
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/p2pchat_tui_test.XXXXXX") || exit 1
+PASSED=0
+CURRENT="setup"
+A="alice_$$"
+B="bob_$$"
+C="carol_$$"
+
+tm() { tmux -L "$SOCK" -f /dev/null "$@"; }
+
+cleanup() {
+    tm kill-server >/dev/null 2>&1 # our private server only
+    # The programs we started, by the pid each wrote (they quit on SIGHUP when
+    # the server goes; this is for one that did not).
+    for f in "$TMP"/*.pid; do
+        [ -f "$f" ] || continue
+        pid=$(cat "$f")
+        case "$pid" in '' | *[!0-9]*) continue ;; esac
+        kill "$pid" >/dev/null 2>&1
+    done
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'echo "interrupted" >&2; exit 130' INT TERM HUP
+
+capture() { tm capture-pane -p -t "$1" 2>/dev/null; }
+
+# The message pane only: every row but the last two (status and input lines),
+# without the member pane (right of the separator).
+messages() { capture "$1" | head -n -2 | sed 's/│.*//'; }
+
+fail() {
+    echo "FAIL [$CURRENT]: $*" >&2
+    for s in "$A" "$B" "$C"; do
+        echo "---- pane $s ----" >&2
+        capture "$s" >&2
+    done
+    echo "-----------------" >&2
+    echo "$PASSED passed, 1 failed" >&2
+    exit 1
+}
+
+pass() {
+    PASSED=$((PASSED + 1))
+    echo "ok - $CURRENT"
+}
+
+# wait_for PANE TEXT: until the pane shows TEXT (fixed string), at most 10 s
+wait_for() {
+    local i
+    for i in $(seq 1 100); do
+        capture "$1" | grep -qF -- "$2" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# wait_re PANE REGEX: until a line of the pane matches REGEX (extended), at most 10 s
+wait_re() {
+    local i
+    for i in $(seq 1 100); do
+        capture "$1" | grep -qE -- "$2" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# wait_messages PANE TEXT: until the message pane shows TEXT, at most 10 s
+wait_messages() {
+    local i
+    for i in $(seq 1 100); do
+        messages "$1" | grep -qF -- "$2" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# wait_file FILE: until FILE exists and is non-empty, at most 10 s
+wait_file() {
+    local i
+    for i in $(seq 1 100); do
+        [ -s "$1" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# keys PANE KEY...: key names (Enter, PPage, M-1, C-u...)
+keys() { tm send-keys -t "$1" "${@:2}" || fail "send-keys failed"; }
+
+# literal PANE TEXT: TEXT typed as it is
+literal() { tm send-keys -t "$1" -l -- "$2" || fail "send-keys failed"; }
+
+type_line() {
+    tm send-keys -t "$1" -l -- "$2" || fail "send-keys failed"
+    tm send-keys -t "$1" Enter || fail "send-keys failed"
+}
+
+# run PANE ARGS...: runs p2pchat-tui in the pane's shell (with $RUN_ENV, such
+# as VAR=value, in its environment); its pid goes to PANE.pid, its exit status
+# to PANE.exit
+RUN_ENV=
+run() {
+    local pane=$1
+    shift
+    rm -f "$TMP/$pane.exit" "$TMP/$pane.pid"
+    tm send-keys -t "$pane" -l -- \
+        "clear; env $RUN_ENV sh -c 'echo \$\$ > $pane.pid; exec \"\$0\" \"\$@\"' '$BIN' $*; echo EXIT=\$? > $pane.exit" ||
+        fail "send-keys failed"
+    tm send-keys -t "$pane" Enter
+    wait_file "$TMP/$pane.pid" || fail "$pane: did not start"
+}
+
+# check_exit PANE STATUS: p2pchat-tui ended with STATUS and left a sane terminal
+check_exit() {
+    wait_file "$TMP/$1.exit" || fail "$1: p2pchat-tui did not exit within 10 s"
+    grep -qx "EXIT=$2" "$TMP/$1.exit" || fail "$1: exit status $(cat "$TMP/$1.exit"), expected $2"
+    rm -f "$TMP/$1.stty" "$TMP/$1.pid"
+    tm send-keys -t "$1" -l -- "stty -a > $1.stty; echo SANE_$1" || fail "send-keys failed"
+    tm send-keys -t "$1" Enter
+    wait_for "$1" "SANE_$1" || fail "$1: shell not usable after exit"
+    wait_file "$TMP/$1.stty" || fail "$1: stty output missing"
+    grep -qE '(^| )icanon( |;|$)' "$TMP/$1.stty" || fail "$1: terminal left without icanon"
+    grep -qE '(^| )echo( |;|$)' "$TMP/$1.stty" || fail "$1: terminal left without echo"
+    grep -qE '(^| )icrnl( |;|$)' "$TMP/$1.stty" || fail "$1: terminal left without icrnl"
+}
+
+# ---------------------------------------------------------------------------
+command -v tmux >/dev/null 2>&1 || { echo "FAIL: tmux not found" >&2; exit 1; }
+[ -x "$BIN" ] || { echo "FAIL: $BIN not built (run make)" >&2; exit 1; }
+
+for pane in "$A" "$B" "$C"; do
+    tm new-session -d -s "$pane" -x 100 -y 24 -c "$TMP" \
+        "env TERM=screen LC_ALL=C.UTF-8 LANG=C.UTF-8 PS1='$ ' sh" || fail "cannot start tmux"
+done
+
+# ---------------------------------------------------------------------------
+CURRENT="the window starts: listening port, status line, member pane"
+run "$A" --bind 127.0.0.1 alice
+wait_for "$A" "INFO: listening on port" || fail "alice shows no listening port"
+PORT=$(messages "$A" | sed -n 's/^INFO: listening on port \([0-9]*\).*/\1/p' | head -n 1)
+[ -n "$PORT" ] || fail "no port number"
+wait_re "$A" "^ alice \| port $PORT \| 0 links \| 1 member \| \[0 public\]" || fail "no status line"
+wait_re "$A" "│ Members \(1\)" || fail "no member pane"
+wait_re "$A" "│ alice +you *$" || fail "alice is not in her member pane"
+capture "$A" | tail -n 1 | grep -q '^\[public\] *$' || fail "no input line"
+pass
+
+CURRENT="two nodes chat"
+run "$B" --bind 127.0.0.1 bob 127.0.0.1 "$PORT"
+wait_messages "$B" "INFO: alice joined" || fail "bob does not see alice join"
+wait_messages "$A" "INFO: bob joined" || fail "alice does not see bob join"
+type_line "$B" "hi alice, ça va? 日本語"
+wait_messages "$A" "bob: hi alice, ça va? 日本語" || fail "alice did not receive bob's line"
+wait_messages "$B" "bob: hi alice, ça va? 日本語" || fail "bob's own line is not echoed"
+type_line "$A" "hello bob"
+wait_messages "$B" "alice: hello bob" || fail "bob did not receive alice's line"
+pass
+
+CURRENT="the member pane and status line show the other node"
+wait_re "$A" "│ bob +direct *$" || fail "alice's member pane does not list bob as direct"
+wait_re "$A" "│ Members \(2\)" || fail "alice's member pane does not count 2"
+wait_re "$A" "^ alice \| port $PORT \| 1 link \| 2 members \|" || fail "alice's status line"
+wait_re "$B" "│ alice +direct *$" || fail "bob's member pane does not list alice"
+pass
+
+CURRENT="commands run in the core; unknown ones are not chat"
+type_line "$A" ":users"
+wait_messages "$A" "bob 127.0.0.1" || fail ":users does not list bob"
+type_line "$A" ":nope"
+wait_messages "$A" "ERROR: unknown command :nope" || fail "unknown command not reported"
+capture "$B" | grep -qF ":nope" && fail "the unknown command was sent as chat"
+pass
+
+CURRENT="the input line edits like a shell's"
+literal "$B" "abc def"
+keys "$B" C-w
+literal "$B" "xyz"
+keys "$B" Home
+literal "$B" ">"
+keys "$B" End
+literal "$B" "!"
+keys "$B" Left BSpace
+keys "$B" Enter
+wait_messages "$A" "bob: >abc xy!" || fail "Ctrl+W, Home, End, Left, Backspace"
+literal "$B" "garbage"
+keys "$B" C-u
+literal "$B" "éè日本"
+keys "$B" Left Left DC Enter
+wait_messages "$A" "bob: éè本" || fail "Ctrl+U, wide characters, Delete"
+type_line "$B" "history-one"
+type_line "$B" "history-two"
+wait_messages "$A" "bob: history-two" || fail "history lines"
+keys "$B" Up Up
+literal "$B" "-again"
+keys "$B" Enter
+wait_messages "$A" "bob: history-one-again" || fail "Up does not recall the history"
+LONG="start-$(printf 'x%.0s' $(seq 1 150))-日本語-end"
+literal "$B" "$LONG"
+wait_re "$B" "^\[public\] x+-日本語-end *$" || fail "the input line does not scroll to its end"
+keys "$B" Home
+wait_re "$B" "^\[public\] start-x+$" || fail "Home does not scroll back to the start"
+keys "$B" Enter
+wait_messages "$A" "日本語-end" || fail "a line longer than the window"
+wait_re "$B" '^\[public\] *$' || fail "input line not emptied"
+pass
+
+CURRENT="scrollback: PageUp shows older lines, new ones are counted"
+for i in $(seq -w 1 40); do
+    type_line "$A" "old-$i"
+done
+wait_messages "$B" "alice: old-40" || fail "bob did not get 40 lines"
+messages "$B" | grep -qF "alice: old-01" && fail "old-01 still visible before scrolling"
+for i in 1 2 3 4 5 6; do
+    messages "$B" | grep -qF "alice: old-01" && break
+    keys "$B" PPage
+    sleep 0.2
+done
+wait_messages "$B" "alice: old-01" || fail "PageUp does not show old lines"
+wait_messages "$B" "-- scrolled up, PageDown to return --" || fail "no scrolled-up indicator"
+type_line "$A" "arrived while scrolled"
+wait_messages "$B" "-- 1 new line below, PageDown --" || fail "no unseen indicator"
+messages "$B" | grep -qF "arrived while scrolled" && fail "the view moved while scrolled up"
+for i in 1 2 3 4 5 6; do
+    messages "$B" | grep -qF "PageDown" || break
+    keys "$B" NPage
+    sleep 0.2
+done
+wait_messages "$B" "alice: arrived while scrolled" || fail "PageDown does not come back"
+messages "$B" | grep -qF "PageDown" && fail "indicator still shown at the bottom"
+pass
+
+CURRENT="a private session opens and its messages stay out of the public pane"
+type_line "$A" ":query bob"
+wait_re "$A" "\| 0 public \[1 bob\]" || fail "alice's status line does not show the bob session"
+capture "$A" | tail -n 1 | grep -q '^\[bob\] *$' || fail "prompt does not name bob"
+type_line "$A" "top secret 42"
+wait_messages "$A" "alice: top secret 42" || fail "alice's session does not show her message"
+wait_re "$B" "\[0 public\] 1 alice \(1\)" || fail "bob has no unread private message"
+messages "$B" | grep -qF "top secret" && fail "the private message is in bob's public pane"
+keys "$B" M-1
+wait_messages "$B" "alice: top secret 42" || fail "bob's session 1 does not show it"
+wait_re "$B" "\| 0 public \[1 alice\]" || fail "Alt+1 did not switch"
+keys "$A" M-0
+wait_re "$A" "\| \[0 public\] 1 bob" || fail "Alt+0 did not switch alice back"
+messages "$A" | grep -qF "top secret" && fail "the private message is in alice's public pane"
+type_line "$B" ":msg alice reply 7"
+wait_re "$A" "\[0 public\] 1 bob \(1\)" || fail "alice has no unread reply"
+messages "$A" | grep -qF "reply 7" && fail "the reply is in alice's public pane"
+type_line "$A" ":switch 1"
+wait_messages "$A" "bob: reply 7" || fail ":switch 1 does not show the reply"
+type_line "$A" ":sessions"
+wait_messages "$A" "INFO:   1: bob (shown)" || fail ":sessions"
+type_line "$A" ":close"
+wait_re "$A" "\| \[0 public\] *$" || fail ":close"
+# Public chat still public.
+type_line "$B" ":switch 0"
+type_line "$B" "back in public"
+wait_messages "$A" "bob: back in public" || fail "public chat after private"
+pass
+
+CURRENT="resizes do not crash, and the window still works"
+for size in "60 15" "30 8" "10 3" "4 2" "1 1" "200 50" "80 24" "100 24"; do
+    set -- $size
+    tm resize-window -t "$B" -x "$1" -y "$2" || fail "resize-window $size"
+    sleep 0.2
+done
+wait_re "$B" "^ bob \| port [0-9]+ \| 1 link \| 2 members" || fail "bob's window not redrawn"
+type_line "$B" "still alive after resizing"
+wait_messages "$A" "bob: still alive after resizing" || fail "bob's line after resizing"
+wait_messages "$B" "bob: still alive after resizing" || fail "bob's pane after resizing"
+wait_re "$B" "│ alice +direct *$" || fail "bob's member pane after resizing"
+pass
+
+CURRENT="a port in use is reported and the terminal restored"
+run "$C" --bind 127.0.0.1 --port "$PORT" carol
+check_exit "$C" 1
+capture "$C" | grep -qF "p2pchat: cannot listen on 127.0.0.1:$PORT" || fail "no reason given"
+pass
+
+CURRENT=":q exits with status 0 and the terminal is usable"
+type_line "$B" ":q"
+check_exit "$B" 0
+wait_messages "$A" "INFO: bob left" || fail "alice was not told that bob left"
+wait_re "$A" "│ Members \(1\)" || fail "alice's member pane still lists bob"
+pass
+
+CURRENT="Ctrl+C quits too"
+keys "$A" C-c
+check_exit "$A" 0
+pass
+
+CURRENT="SIGTERM quits like :quit"
+run "$C" --bind 127.0.0.1 carol
+wait_for "$C" "INFO: listening on port" || fail "carol did not start"
+kill -TERM "$(cat "$TMP/$C.pid")" || fail "cannot signal carol"
+check_exit "$C" 0
+pass
+
+CURRENT="a panic restores the terminal before its message is printed"
+RUN_ENV=P2PCHAT_TUI_TEST_PANIC=1
+run "$C" --bind 127.0.0.1 carol
+RUN_ENV=
+check_exit "$C" 101
+capture "$C" | grep -qF "a deliberate panic on the UI thread" || fail "no panic message on the terminal"
+pass
+
+CURRENT="not a terminal"
+( cd "$TMP" && timeout 10 "$BIN" alice </dev/null >nt.out 2>nt.err; echo "EXIT=$?" >nt.exit )
+grep -qx "EXIT=1" "$TMP/nt.exit" || fail "status $(cat "$TMP/nt.exit")"
+grep -q "must be a terminal" "$TMP/nt.err" || fail "no message: $(cat "$TMP/nt.err")"
+pass
+
+CURRENT="bad command line, --version, --help"
+( cd "$TMP" && timeout 10 "$BIN" "two words" </dev/null >bad.out 2>bad.err; echo "EXIT=$?" >bad.exit )
+grep -qx "EXIT=2" "$TMP/bad.exit" || fail "status $(cat "$TMP/bad.exit")"
+grep -q '^p2pchat: invalid NAME' "$TMP/bad.err" || fail "no message: $(cat "$TMP/bad.err")"
+( cd "$TMP" && timeout 10 "$BIN" --version </dev/null >v.out 2>&1; echo "EXIT=$?" >v.exit )
+grep -qx "EXIT=0" "$TMP/v.exit" && grep -q '^p2pchat ' "$TMP/v.out" || fail "--version: $(cat "$TMP/v.out")"
+( cd "$TMP" && timeout 10 "$BIN" --help </dev/null >h.out 2>&1; echo "EXIT=$?" >h.exit )
+grep -qx "EXIT=0" "$TMP/h.exit" && grep -q '^Usage: ' "$TMP/h.out" || fail "--help: $(cat "$TMP/h.out")"
+pass
+
+echo "$PASSED passed, 0 failed"
+exit 0
