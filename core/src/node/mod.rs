@@ -1067,11 +1067,13 @@ impl Node {
         self.refresh_me();
         let raw = self.me_raw.clone();
         self.forward(None, &raw, now);
+        // Stopping from here on: closing the links is not news to announce (the
+        // user would otherwise see "lost contact" with everyone on the way out).
+        self.stopping = true;
         let ids: Vec<PeerId> = self.peers.keys().copied().collect();
         for id in ids {
             self.close(id, "quit".into(), true, now);
         }
-        self.stopping = true;
         self.actions.push_back(Action::Stop);
     }
 
