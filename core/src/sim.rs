@@ -145,6 +145,17 @@ impl Sim {
         sim
     }
 
+    /// A network of `n` nodes linked by `edges` (each `(a, b)`: `a` dials `b`),
+    /// run for two virtual seconds so that links and membership settle.
+    pub fn linked(n: usize, edges: &[(usize, usize)], seed: u64, max_steps: u64) -> Self {
+        let mut sim = Sim::with_nodes(n, seed);
+        for &(a, b) in edges {
+            sim.connect(a, b);
+        }
+        sim.run_for(Duration::from_secs(2), max_steps);
+        sim
+    }
+
     /// Adds a node (not linked to anything) and returns its index.
     pub fn add_node(&mut self, name: &str) -> usize {
         let i = self.nodes.len();

@@ -13,12 +13,7 @@ use p2pchat_core::{Event, LeftReason, NodeId};
 const MAX_STEPS: u64 = 50_000_000;
 
 fn build(n: usize, edges: &[(usize, usize)], seed: u64) -> Sim {
-    let mut sim = Sim::with_nodes(n, seed);
-    for &(a, b) in edges {
-        sim.connect(a, b);
-    }
-    sim.run_for(Duration::from_secs(2), MAX_STEPS);
-    sim
+    Sim::linked(n, edges, seed, MAX_STEPS)
 }
 
 fn settle(sim: &mut Sim, secs: u64) {

@@ -12,12 +12,7 @@ use p2pchat_core::sim::{Sim, topology};
 const MAX_STEPS: u64 = 50_000_000;
 
 fn build(n: usize, edges: &[(usize, usize)], seed: u64) -> Sim {
-    let mut sim = Sim::with_nodes(n, seed);
-    for &(a, b) in edges {
-        sim.connect(a, b);
-    }
-    sim.run_for(Duration::from_secs(2), MAX_STEPS);
-    sim
+    Sim::linked(n, edges, seed, MAX_STEPS)
 }
 
 /// Every live node sends `per_node` messages, interleaved with partial delivery;

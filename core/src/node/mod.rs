@@ -485,8 +485,7 @@ impl Node {
     }
 
     /// A connection attempt failed.
-    pub fn handle_connect_failed(&mut self, attempt: u64, error: &str, now: Instant) {
-        let _ = now;
+    pub fn handle_connect_failed(&mut self, attempt: u64, error: &str, _now: Instant) {
         let Some(a) = self.attempts.remove(&attempt) else { return };
         if let Some(endpoint) = a.private_for {
             self.fail_private(endpoint, &format!("could not open a direct link: {error}"));
