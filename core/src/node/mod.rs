@@ -411,9 +411,9 @@ impl Node {
         self.delivery.pending_count()
     }
 
-    /// Every reachable member, this node first.
-    pub fn members(&mut self) -> Vec<MemberInfo> {
-        self.update_membership(self.last_now());
+    /// Every reachable member, this node first, as of the last membership
+    /// recomputation (done by the inputs that carry the time, never by a query).
+    pub fn members(&self) -> Vec<MemberInfo> {
         let mut v = vec![MemberInfo {
             id: self.cfg.id,
             name: self.me.name.clone(),
@@ -429,10 +429,6 @@ impl Node {
             direct: self.me.links.binary_search(&r.state.id).is_ok(),
         }));
         v
-    }
-
-    fn last_now(&self) -> Instant {
-        self.next_tick.checked_sub(self.tick).unwrap_or(self.started)
     }
 
     // ----- inputs -------------------------------------------------------------
