@@ -292,6 +292,26 @@ const char *p2pchat_status_text(int code);
 const char *p2pchat_last_error(void);
 
 /**
+ * The message a terminal frontend prints on stderr, after "p2pchat: ", when it
+ * cannot drive the terminal; it says why and ends with a hint to use --headless or
+ * --json. Print it and exit with status 1 rather than start a node. For example
+ * "TERM is not set, so the terminal cannot be driven; use --headless or --json
+ * otherwise".
+ *
+ * `is_terminal` false: standard input or output is not a terminal (`term` is then
+ * not read). Otherwise `term` is the value of TERM: NULL or "" when TERM is unset,
+ * else a terminal type that the terminal database does not know (setupterm()
+ * failed for it).
+ *
+ * The string is kept like p2pchat_last_error()'s (it becomes the thread's last
+ * error): valid until the next call into the library on this thread. Never NULL.
+ *
+ * # Safety
+ * `term` is NULL or a NUL-terminated string.
+ */
+const char *p2pchat_terminal_error(bool is_terminal, const char *term);
+
+/**
  * Creates a configuration with every default (listen on all interfaces, on a port
  * chosen by the system; UI mode; no peers) and the member name `name`.
  *

@@ -13,13 +13,17 @@
  * main() frees everything.
  *
  * Exit status: 0 after a normal quit, --help or --version; 1 if the node cannot
- * start; 2 for a bad command line.
+ * start or the terminal cannot be driven (not a terminal, TERM unset or
+ * unknown: the message points to --headless); 2 for a bad command line.
  */
 #include "ui.h"
 
+#include <curses.h>
 #include <p2pchat.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <term.h>
 #include <unistd.h>
 
 /* Written by main() before ui_run(), read by the input callback, which runs on
@@ -50,6 +54,27 @@ static void on_input(const char *line)
         ui_display("ERROR", p2pchat_last_error());
 }
 
+/* Whether curses can drive this terminal: stdin and stdout are terminals and
+ * the terminal database knows TERM.  If not, says why (the core's words, with
+ * the hint to use --headless) on stderr: ui_init() would only disable the UI,
+ * and ui_run() return at once. */
+static int terminal_usable(void)
+{
+    const char *term = getenv("TERM");
+    int err = 0;
+
+    if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
+        fprintf(stderr, "p2pchat: %s\n", p2pchat_terminal_error(false, NULL));
+        return 0;
+    }
+    if (term == NULL || *term == '\0' || setupterm(NULL, STDOUT_FILENO, &err) != OK) {
+        fprintf(stderr, "p2pchat: %s\n", p2pchat_terminal_error(true, term));
+        return 0;
+    }
+    del_curterm(cur_term); /* ui_init() sets the terminal up again */
+    return 1;
+}
+
 int main(int argc, char **argv)
 {
     p2pchat_config *cfg = NULL;
@@ -75,9 +100,7 @@ int main(int argc, char **argv)
         return code;
     }
 
-    if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
-        fprintf(stderr, "p2pchat: standard input and output must be a terminal; "
-                        "use --headless or --json otherwise\n");
+    if (!terminal_usable()) {
         p2pchat_config_free(cfg);
         return 1;
     }

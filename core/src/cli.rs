@@ -75,6 +75,31 @@ pub fn hint(program: &str) -> String {
     format!("Try '{program} --help' for more information.")
 }
 
+/// Why a terminal frontend cannot run in the terminal it was given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TerminalProblem<'a> {
+    /// Standard input or output is not a terminal (a pipe, a file).
+    NotATerminal,
+    /// `TERM` is unset or empty.
+    TermUnset,
+    /// `TERM` names a terminal type the terminal database does not know.
+    UnknownTerm(&'a str),
+}
+
+/// The message (for stderr, after `p2pchat: `) of a terminal frontend that cannot
+/// drive the terminal: it says why and points to `--headless`. Every frontend
+/// prints it and exits with status 1.
+pub fn terminal_error(problem: TerminalProblem<'_>) -> String {
+    const HINT: &str = "use --headless or --json otherwise";
+    match problem {
+        TerminalProblem::NotATerminal => format!("standard input and output must be a terminal; {HINT}"),
+        TerminalProblem::TermUnset => format!("TERM is not set, so the terminal cannot be driven; {HINT}"),
+        TerminalProblem::UnknownTerm(term) => {
+            format!("the terminal type {term:?} (TERM) is unknown, so the terminal cannot be driven; {HINT}")
+        }
+    }
+}
+
 const PORT: RangeInclusive<u64> = 0..=65_535;
 const REDUNDANCY: RangeInclusive<u64> = 0..=64;
 const HEARTBEAT_MS: RangeInclusive<u64> = 10..=60_000;
@@ -827,6 +852,20 @@ mod tests {
         assert!(help_text("chat").starts_with("Usage: chat "));
         assert!(!text.ends_with('\n'), "println! adds the final newline");
         assert!(text.lines().all(|l| l.chars().count() <= 100), "help lines fit a wide terminal");
+    }
+
+    #[test]
+    fn terminal_errors_say_why_and_point_to_headless() {
+        for problem in [TerminalProblem::NotATerminal, TerminalProblem::TermUnset, TerminalProblem::UnknownTerm("x")] {
+            assert!(terminal_error(problem).ends_with("; use --headless or --json otherwise"), "{problem:?}");
+        }
+        assert!(
+            terminal_error(TerminalProblem::NotATerminal).starts_with("standard input and output must be a terminal")
+        );
+        assert!(terminal_error(TerminalProblem::TermUnset).starts_with("TERM is not set"));
+        assert!(
+            terminal_error(TerminalProblem::UnknownTerm("nosuchterm")).starts_with("the terminal type \"nosuchterm\"")
+        );
     }
 
     #[test]

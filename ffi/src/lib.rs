@@ -31,7 +31,7 @@ pub use status::p2pchat_status;
 
 use std::ffi::{c_char, c_int};
 
-use crate::error::{last_error_ptr, value_boundary};
+use crate::error::{last_error_ptr, set_last_error, value_boundary};
 
 /// The library's version, such as "0.1.0": a static NUL-terminated string, never NULL.
 /// Never fails; may be called at any time from any thread.
@@ -67,4 +67,43 @@ pub extern "C" fn p2pchat_status_text(code: c_int) -> *const c_char {
 #[unsafe(no_mangle)]
 pub extern "C" fn p2pchat_last_error() -> *const c_char {
     value_boundary!(c"".as_ptr(), { last_error_ptr() })
+}
+
+/// The message a terminal frontend prints on stderr, after "p2pchat: ", when it
+/// cannot drive the terminal; it says why and ends with a hint to use --headless or
+/// --json. Print it and exit with status 1 rather than start a node. For example
+/// "TERM is not set, so the terminal cannot be driven; use --headless or --json
+/// otherwise".
+///
+/// `is_terminal` false: standard input or output is not a terminal (`term` is then
+/// not read). Otherwise `term` is the value of TERM: NULL or "" when TERM is unset,
+/// else a terminal type that the terminal database does not know (setupterm()
+/// failed for it).
+///
+/// The string is kept like p2pchat_last_error()'s (it becomes the thread's last
+/// error): valid until the next call into the library on this thread. Never NULL.
+///
+/// # Safety
+/// `term` is NULL or a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn p2pchat_terminal_error(is_terminal: bool, term: *const c_char) -> *const c_char {
+    use p2pchat_core::cli::{TerminalProblem, terminal_error};
+    value_boundary!(c"".as_ptr(), {
+        let problem = if !is_terminal {
+            TerminalProblem::NotATerminal
+        } else if term.is_null() {
+            TerminalProblem::TermUnset
+        } else {
+            // SAFETY: not NULL, and the caller promises a NUL-terminated string.
+            let bytes = unsafe { std::ffi::CStr::from_ptr(term) }.to_string_lossy();
+            if bytes.is_empty() {
+                TerminalProblem::TermUnset
+            } else {
+                set_last_error(&terminal_error(TerminalProblem::UnknownTerm(&bytes)));
+                return last_error_ptr();
+            }
+        };
+        set_last_error(&terminal_error(problem));
+        last_error_ptr()
+    })
 }

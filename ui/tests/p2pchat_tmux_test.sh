@@ -154,6 +154,19 @@ grep -qx "EXIT=1" "$TMP/nt.exit" || fail "status $(cat "$TMP/nt.exit")"
 grep -q "must be a terminal" "$TMP/nt.err" || fail "no message: $(cat "$TMP/nt.err")"
 pass
 
+CURRENT="TERM unset or unknown: status 1 and a hint, before any node starts"
+for env_args in "-u TERM" "TERM=nosuchterm"; do
+    rm -f "$TMP/carol.exit"
+    tm send-keys -t carol -l -- "clear; env $env_args '$BIN' --bind 127.0.0.1 carol 2>carol.err; echo EXIT=\$? > carol.exit" ||
+        fail "send-keys failed"
+    tm send-keys -t carol Enter
+    check_exit carol 1
+    grep -q "use --headless" "$TMP/carol.err" || fail "$env_args: no hint: $(cat "$TMP/carol.err")"
+    capture carol | grep -qF "listening on port" && fail "$env_args: a node was started"
+done
+grep -qF 'terminal type "nosuchterm"' "$TMP/carol.err" || fail "the unknown type is not named: $(cat "$TMP/carol.err")"
+pass
+
 CURRENT="bad command line"
 ( cd "$TMP" && timeout 10 "$BIN" "two words" </dev/null >bad.out 2>bad.err; echo "EXIT=$?" >bad.exit )
 grep -qx "EXIT=2" "$TMP/bad.exit" || fail "status $(cat "$TMP/bad.exit")"

@@ -18,7 +18,8 @@
 //!
 //! Exit status: 0 after a normal quit (`:quit`, Ctrl+C, Ctrl+D on an empty line,
 //! SIGTERM, SIGHUP, SIGINT), `--help` or `--version`; 1 if the node cannot start
-//! or the program is not run in a terminal; 2 for a bad command line.
+//! or the program is not run in a terminal curses can drive (`TERM` unset or
+//! unknown: the message points to `--headless`); 2 for a bad command line.
 #![forbid(unsafe_code)]
 
 use std::io::{self, IsTerminal, Write};
@@ -76,11 +77,7 @@ fn start_error(config: &Config, e: &io::Error) -> String {
 /// The interactive window; returns the exit status.
 fn run(config: &Config) -> i32 {
     if !io::stdin().is_terminal() || !io::stdout().is_terminal() {
-        eprintln!("p2pchat: standard input and output must be a terminal; use --headless or --json otherwise");
-        return 1;
-    }
-    if std::env::var_os("TERM").is_none_or(|t| t.is_empty()) {
-        eprintln!("p2pchat: TERM is not set, so the terminal cannot be driven; use --headless or --json");
+        eprintln!("p2pchat: {}", cli::terminal_error(cli::TerminalProblem::NotATerminal));
         return 1;
     }
     // Signals that would kill the program mid-screen quit it like :quit instead.
@@ -90,14 +87,23 @@ fn run(config: &Config) -> i32 {
         let _ = signal_hook::flag::register(sig, Arc::clone(&signalled));
     }
 
+    // The terminal before the node, so that a terminal curses cannot drive is
+    // refused before anything listens.
+    let mut terminal = match Terminal::start() {
+        Ok(terminal) => terminal,
+        Err(msg) => {
+            eprintln!("p2pchat: {msg}");
+            return 1;
+        }
+    };
     let (handle, events) = match Handle::start_with_channel(config) {
         Ok(started) => started,
         Err(e) => {
+            drop(terminal);
             eprintln!("p2pchat: {}", start_error(config, &e));
             return 1;
         }
     };
-    let mut terminal = Terminal::start();
     let status = ui_loop(&mut terminal, &handle, &events, &signalled);
     drop(terminal);
     let panics = term::take_deferred_panics();

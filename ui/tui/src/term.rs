@@ -16,6 +16,7 @@ use std::thread::ThreadId;
 use std::time::Duration;
 
 use ncurses as nc;
+use p2pchat_core::cli::{TerminalProblem, terminal_error};
 
 use crate::app::Key;
 use crate::render::NAME_COLORS;
@@ -95,14 +96,24 @@ impl Terminal {
     /// and enters curses mode: raw keys (Ctrl+C is a key), no echo, keypad,
     /// colours where the terminal has them, wheel events where it sends them.
     /// Must be called on the thread that will make every other curses call.
-    /// If the terminal type is unknown, curses prints why and exits with status
-    /// 1 (the caller has checked that stdin and stdout are terminals and that
-    /// `TERM` is set).
-    pub fn start() -> Terminal {
+    /// Fails, with the core's message for the user (which points to
+    /// `--headless`), if `TERM` is unset or names a terminal type the terminal
+    /// database does not know; the caller has checked that stdin and stdout are
+    /// terminals. (`newterm`, unlike `initscr`, returns instead of printing
+    /// "Error opening terminal" and exiting.)
+    pub fn start() -> Result<Terminal, String> {
+        let term = std::env::var("TERM").unwrap_or_default();
+        if term.is_empty() {
+            return Err(terminal_error(TerminalProblem::TermUnset));
+        }
         let _ = nc::setlocale(nc::LcCategory::all, "");
         let _ = UI_THREAD.set(std::thread::current().id());
         install_panic_hook();
-        nc::initscr();
+        // NULL streams are stdout and stdin; the type is TERM's.
+        match nc::newterm(None, std::ptr::null_mut(), std::ptr::null_mut()) {
+            Ok(screen) if !screen.is_null() => {}
+            _ => return Err(terminal_error(TerminalProblem::UnknownTerm(&term))),
+        }
         ACTIVE.store(true, Ordering::SeqCst);
         nc::raw();
         nc::noecho();
@@ -122,7 +133,7 @@ impl Terminal {
         let wheel = (nc::BUTTON4_PRESSED | nc::BUTTON5_PRESSED) as nc::mmask_t;
         nc::mousemask(wheel, None);
         nc::mouseinterval(0);
-        Terminal { colors }
+        Ok(Terminal { colors })
     }
 
     /// True when colours are in use.

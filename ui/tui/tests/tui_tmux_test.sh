@@ -326,6 +326,18 @@ check_exit "$C" 101
 capture "$C" | grep -qF "a deliberate panic on the UI thread" || fail "no panic message on the terminal"
 pass
 
+CURRENT="TERM unset or unknown: status 1 and a hint, before any node starts"
+for RUN_ENV in "-u TERM" "TERM=nosuchterm"; do
+    run "$C" --bind 127.0.0.1 carol
+    check_exit "$C" 1
+    # -J: the message is longer than the pane is wide
+    tm capture-pane -pJ -t "$C" | grep -qF "use --headless" || fail "$RUN_ENV: no hint: $(capture "$C")"
+    capture "$C" | grep -qF "listening on port" && fail "$RUN_ENV: a node was started"
+done
+RUN_ENV=
+tm capture-pane -pJ -t "$C" | grep -qF 'terminal type "nosuchterm"' || fail "the unknown type is not named"
+pass
+
 CURRENT="not a terminal"
 ( cd "$TMP" && timeout 10 "$BIN" alice </dev/null >nt.out 2>nt.err; echo "EXIT=$?" >nt.exit )
 grep -qx "EXIT=1" "$TMP/nt.exit" || fail "status $(cat "$TMP/nt.exit")"
