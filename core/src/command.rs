@@ -31,6 +31,10 @@ pub enum Input {
     Snapshot(Option<String>),
     /// Nothing to do (an empty line).
     Nothing,
+    /// The user's input ended (stdin closed, in `--headless`): quit, but first let
+    /// a join in progress complete and hand what was typed to a neighbour, for at
+    /// most [`crate::node::FINISH_TIMEOUT`]. Not a typed command.
+    EndOfInput,
 }
 
 /// Help text shown by `:help`, one command per line.

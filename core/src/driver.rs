@@ -143,7 +143,20 @@ impl Conn {
 #[derive(Debug)]
 struct Resolved {
     attempt: u64,
-    result: Result<SocketAddr, String>,
+    result: Result<Vec<SocketAddr>, String>,
+}
+
+/// Most addresses of one host name tried, in the resolver's order.
+const MAX_CANDIDATES: usize = 16;
+
+/// The addresses of a resolved host name for one attempt: the one being tried,
+/// those left, and what went wrong with those tried (`localhost` may resolve to
+/// `::1` first while the peer listens on 127.0.0.1 only).
+#[derive(Debug)]
+struct Candidates {
+    current: SocketAddr,
+    left: VecDeque<SocketAddr>,
+    errors: Vec<String>,
 }
 
 /// What a read pass over one connection ended with.
@@ -173,6 +186,7 @@ pub struct Driver {
     dns_tx: Sender<Resolved>,
     dns_rx: Receiver<Resolved>,
     resolving: HashMap<u64, Instant>,
+    candidates: HashMap<u64, Candidates>,
     backlog: BTreeSet<Token>,
     accept_retry: Option<Instant>,
     stop_deadline: Option<Instant>,
@@ -199,6 +213,9 @@ pub struct Status {
     pub links: usize,
     /// Every reachable member, this node first.
     pub members: Vec<MemberInfo>,
+    /// After a stop at end of input: this node's own messages that no neighbour
+    /// had received (the headless frontend then exits non-zero).
+    pub undelivered: u64,
 }
 
 impl std::fmt::Debug for Driver {
@@ -272,6 +289,7 @@ impl Driver {
             dns_tx,
             dns_rx,
             resolving: HashMap::new(),
+            candidates: HashMap::new(),
             backlog: BTreeSet::new(),
             accept_retry: None,
             stop_deadline: None,
@@ -296,7 +314,14 @@ impl Driver {
         self.status_epoch = self.node.epoch();
         let members = self.node.members();
         let links = members.iter().filter(|m| m.direct && m.addr.is_some()).count();
-        let status = Status { name: self.node.name().to_owned(), port: self.port, id: self.node.id(), links, members };
+        let status = Status {
+            name: self.node.name().to_owned(),
+            port: self.port,
+            id: self.node.id(),
+            links,
+            members,
+            undelivered: self.node.undelivered(),
+        };
         if let Ok(mut s) = self.status.lock() {
             *s = status;
         }
@@ -382,6 +407,8 @@ impl Driver {
             self.write_log(&line);
         }
         self.write_log("stopped");
+        self.status_epoch = u64::MAX;
+        self.refresh_status();
         (self.on_event)(&Event::Stopped);
     }
 
@@ -470,10 +497,18 @@ impl Driver {
             if self.resolving.remove(&attempt).is_none() {
                 continue; // timed out already, or the node is stopping
             }
-            match result {
-                Ok(addr) => self.start_connect(attempt, addr, now),
-                Err(e) => self.connect_failed(attempt, &e, now),
+            let mut addrs: VecDeque<SocketAddr> = match result {
+                Ok(addrs) => addrs.into_iter().take(MAX_CANDIDATES).collect(),
+                Err(e) => {
+                    self.connect_failed(attempt, &e, now);
+                    continue;
+                }
+            };
+            let Some(first) = addrs.pop_front() else { continue };
+            if !addrs.is_empty() {
+                self.candidates.insert(attempt, Candidates { current: first, left: addrs, errors: Vec::new() });
             }
+            self.start_connect(attempt, first, now);
         }
     }
 
@@ -490,6 +525,7 @@ impl Driver {
         };
         match outcome {
             Ok(remote) => {
+                self.candidates.remove(&attempt);
                 conn.state = State::Open;
                 let nodelay = conn.stream.set_nodelay(true);
                 let local = conn.stream.local_addr().unwrap_or(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0));
@@ -775,7 +811,10 @@ impl Driver {
         let waker = Arc::clone(&self.waker);
         let spawned = std::thread::Builder::new().name("p2pchat-dns".into()).spawn(move || {
             let result = match (host.as_str(), port).to_socket_addrs() {
-                Ok(mut addrs) => addrs.next().ok_or_else(|| format!("no address found for {host}")),
+                Ok(addrs) => {
+                    let addrs: Vec<SocketAddr> = addrs.collect();
+                    if addrs.is_empty() { Err(format!("no address found for {host}")) } else { Ok(addrs) }
+                }
                 Err(e) => Err(e.to_string()),
             };
             // The loop may be gone; then nobody needs the answer.
@@ -791,9 +830,26 @@ impl Driver {
         }
     }
 
+    /// An address of an attempt could not be connected to: the next address of
+    /// the same host name is tried, and the node hears of the failure only when
+    /// none is left (with what went wrong at each address).
     fn connect_failed(&mut self, attempt: u64, error: &str, now: Instant) {
         self.write_log(&format!("connect attempt {attempt} failed: {error}"));
-        self.node.handle_connect_failed(attempt, error, now);
+        let Some(c) = self.candidates.get_mut(&attempt) else {
+            self.node.handle_connect_failed(attempt, error, now);
+            return;
+        };
+        c.errors.push(format!("{}: {error}", c.current));
+        if let Some(next) = c.left.pop_front()
+            && self.stop_deadline.is_none()
+        {
+            c.current = next;
+            self.write_log(&format!("connect attempt {attempt}: trying {next}"));
+            self.start_connect(attempt, next, now);
+            return;
+        }
+        let errors = self.candidates.remove(&attempt).map(|c| c.errors.join("; ")).unwrap_or_default();
+        self.node.handle_connect_failed(attempt, &errors, now);
     }
 
     /// Deregisters and drops a connection without telling the node.
@@ -822,6 +878,7 @@ impl Driver {
         }
         self.accept_retry = None;
         self.resolving.clear();
+        self.candidates.clear();
         let tokens: Vec<Token> = self.conns.keys().copied().collect();
         for token in tokens {
             let Some(conn) = self.conns.get_mut(&token) else { continue };

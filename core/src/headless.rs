@@ -13,8 +13,12 @@
 //!   replaced with U+FFFD (lossy conversion), without a warning. A line longer than
 //!   [`MAX_INPUT_LINE`] bytes is skipped whole and reported as an error event; the
 //!   node itself refuses texts over its own, smaller, limit with an error event.
-//! - **End.** End of input means `:quit`: the node sends what is queued, says
-//!   goodbye and stops, and [`run`] returns 0. If the node stops by itself (the user
+//! - **End.** End of input means `:quit`, once a join in progress has completed
+//!   and each neighbour has been handed what was typed ([`Input::EndOfInput`],
+//!   bounded by [`crate::node::FINISH_TIMEOUT`]): so `printf 'hi\n' | p2pchat
+//!   --headless NAME HOST PORT` delivers its line. The node then sends what is
+//!   queued, says goodbye and stops, and [`run`] returns 0, or 1 when some of what
+//!   was typed reached no neighbour (an error event says how much). If the node stops by itself (the user
 //!   typed `:quit`), [`run`] returns 0 at once, even though stdin is still open;
 //!   the stdin thread is then left blocked in its read, which ends with the
 //!   process (a later line finds the node stopped and ends the thread).
@@ -37,6 +41,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use crate::command::Input;
 use crate::config::{Config, Mode};
 use crate::event::Event;
 use crate::handle::Handle;
@@ -138,7 +143,18 @@ pub fn run(config: &Config) -> i32 {
     }
 
     match wait(&wake_rx, &handle) {
-        Wake::EndOfInput | Wake::OutputBroken => {
+        Wake::EndOfInput => {
+            // Let a join in progress complete and what was typed reach a
+            // neighbour first (the node bounds that wait), then quit.
+            if handle.send_input(Input::EndOfInput).is_ok() {
+                handle.join();
+            } else {
+                handle.stop();
+            }
+            let undelivered = handle.status().undelivered > 0;
+            i32::from(output.broken.load(Ordering::SeqCst) || undelivered)
+        }
+        Wake::OutputBroken => {
             // A write that fails while stopping does not change a normal quit's
             // status: everything that mattered was written.
             let broken = output.broken.load(Ordering::SeqCst);

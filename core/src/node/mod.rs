@@ -265,6 +265,10 @@ struct Attempt {
     private_for: Option<NodeId>,
 }
 
+/// Longest [`Input::EndOfInput`] waits for joins in progress and for the first
+/// exchange with each neighbour before quitting anyway.
+pub const FINISH_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Longest sync summary accepted from one peer (entries).
 const MAX_SYNC_ENTRIES: usize = 64 * 1024;
 /// Most origins tracked before new ones are refused.
@@ -292,6 +296,13 @@ pub struct Node {
     last_link_loss: Option<Instant>,
     next_redundancy: Instant,
     stopping: bool,
+    /// Set by [`Input::EndOfInput`]: quit once settled, or at this deadline.
+    finishing: Option<Instant>,
+    /// The highest of this node's own sequence numbers handed to a neighbour
+    /// (queued to one that has told us what it has).
+    handed_over: u64,
+    /// Own messages no neighbour had received when the node quit.
+    undelivered: u64,
     transmits: VecDeque<(PeerId, Bytes)>,
     events: VecDeque<Event>,
     actions: VecDeque<Action>,
@@ -340,6 +351,9 @@ impl Node {
             last_link_loss: None,
             next_redundancy: now,
             stopping: false,
+            finishing: None,
+            handed_over: 0,
+            undelivered: 0,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             actions: VecDeque::new(),
@@ -383,6 +397,12 @@ impl Node {
     /// True once the user quit.
     pub fn is_stopping(&self) -> bool {
         self.stopping
+    }
+
+    /// How many of this node's own messages no neighbour had received when it
+    /// quit (0 while it runs).
+    pub fn undelivered(&self) -> u64 {
+        self.undelivered
     }
 
     /// Grows whenever the member list, this node's links or its name may have
@@ -481,7 +501,7 @@ impl Node {
     }
 
     /// A connection attempt failed.
-    pub fn handle_connect_failed(&mut self, attempt: u64, error: &str, _now: Instant) {
+    pub fn handle_connect_failed(&mut self, attempt: u64, error: &str, now: Instant) {
         let Some(a) = self.attempts.remove(&attempt) else { return };
         if let Some(endpoint) = a.private_for {
             self.fail_private(endpoint, &format!("could not open a direct link: {error}"));
@@ -491,6 +511,7 @@ impl Node {
         } else {
             self.log(format!("connect to {} failed: {error}", a.target));
         }
+        self.try_finish(now);
     }
 
     /// The connection closed or failed (not called for [`Action::Disconnect`]).
@@ -499,6 +520,7 @@ impl Node {
             self.log(format!("connection {} from {} closed: {reason}", peer.0, p.remote));
             self.after_removal(p, now);
         }
+        self.try_finish(now);
     }
 
     /// Bytes read from a connection.
@@ -586,6 +608,10 @@ impl Node {
             Input::Nothing => {}
             Input::Chat(text) => self.send_chat(text, now),
             Input::Quit => self.quit(now),
+            Input::EndOfInput => {
+                self.finishing = Some(now + FINISH_TIMEOUT);
+                self.try_finish(now);
+            }
             Input::Help => {
                 for line in command::HELP {
                     self.events.push_back(Event::Notice((*line).to_owned()));
@@ -616,6 +642,10 @@ impl Node {
             return;
         }
         self.next_tick = now + self.tick;
+        if self.stopping {
+            return;
+        }
+        self.try_finish(now);
         if self.stopping {
             return;
         }
@@ -975,6 +1005,9 @@ impl Node {
         for raw in missing {
             self.queue(peer, raw, now);
         }
+        // Everything this node said is now queued to this neighbour (what the
+        // history no longer holds it has had, or never will).
+        self.handed_over = self.seq;
         let floors = self.delivery.floors_for(&theirs);
         for chunk in floors.chunks(MAX_LIST) {
             self.send_frame(peer, &Frame::SyncDone { floors: chunk.to_vec() }, now);
@@ -1046,12 +1079,44 @@ impl Node {
         };
         self.delivery.admit_own(chat.origin, chat.seq);
         self.forward(None, &raw, now);
+        if chat.origin == self.cfg.id && self.peers.values().any(|p| p.phase == Phase::Ready && p.synced) {
+            self.handed_over = chat.seq;
+        }
         let mut out = vec![Held { chat, raw }];
         self.deliver_all(&mut out);
         true
     }
 
+    /// After [`Input::EndOfInput`]: quits once no join the user asked for is in
+    /// progress and every neighbour has told us what it has (so what the user typed
+    /// is queued to it), or at the deadline.
+    fn try_finish(&mut self, now: Instant) {
+        let Some(deadline) = self.finishing else { return };
+        if self.stopping {
+            return;
+        }
+        let joining = self.attempts.values().any(|a| a.user);
+        let unsettled = self.peers.values().any(|p| match p.phase {
+            Phase::Preamble | Phase::Hello => p.direction != Direction::Inbound,
+            Phase::Ready => !p.synced,
+            Phase::Text => false,
+        });
+        if (joining || unsettled) && now < deadline {
+            return;
+        }
+        self.quit(now);
+    }
+
     fn quit(&mut self, now: Instant) {
+        self.undelivered = self.seq.saturating_sub(self.handed_over);
+        if self.finishing.is_some() && self.undelivered > 0 {
+            let n = self.undelivered;
+            let what = if n == 1 { "message" } else { "messages" };
+            self.events
+                .push_back(Event::Error(format!("{n} {what} could not be delivered: no neighbour received them")));
+        } else {
+            self.undelivered = 0;
+        }
         let texts: Vec<PeerId> = self.peers.iter().filter(|(_, p)| p.phase == Phase::Text).map(|(k, _)| *k).collect();
         for peer in texts {
             self.send_text(peer, "p2pchat: this node is shutting down; goodbye");

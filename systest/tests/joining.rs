@@ -1,0 +1,89 @@
+//! Joining through a host name, with real processes on 127.0.0.1: every address
+//! the name resolves to is tried in order, so a `localhost` that resolves to `::1`
+//! first still reaches a node listening on 127.0.0.1 only. The name is made to
+//! resolve that way inside a private mount namespace (`unshare -m`) where
+//! `/etc/hosts` is bind-mounted over: nothing outside the test's process sees it.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::io::{Read as _, Write as _};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{FAST, is_message};
+use p2pchat_systest::{Proc, TIMEOUT, binary, kind};
+
+/// Whether this process may make a mount namespace (root, `unshare`, `mount`).
+fn can_unshare_mounts() -> bool {
+    Command::new("unshare")
+        .args(["-m", "true"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// `--headless bob localhost PORT` (and `--connect localhost:PORT`, and
+/// `:connect localhost PORT`) with `::1` listed first for localhost.
+#[test]
+fn localhost_resolving_to_v6_first_still_joins_a_v4_only_node() {
+    if !can_unshare_mounts() {
+        let why = "needs root and unshare (apt-get install util-linux)";
+        assert!(
+            std::env::var_os("CI").is_none_or(|v| v != "true") && std::env::var_os("P2PCHAT_REQUIRE_ALL").is_none(),
+            "{why}"
+        );
+        eprintln!("SKIPPED: joining::localhost_resolving_to_v6_first_still_joins_a_v4_only_node {why}");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("p2pchat-hosts-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let hosts = dir.join("hosts");
+    std::fs::write(&hosts, "::1 localhost\n127.0.0.1 localhost\n").unwrap();
+    let mut host = Proc::node("host", &[], FAST);
+    let port = host.port.to_string();
+    let bin = binary();
+    let script = r#"mount --bind "$1" /etc/hosts || exit 97; shift; exec "$@""#;
+    let ways: [(&str, Vec<String>, Option<String>); 3] = [
+        ("HOST PORT", vec!["bob1".into(), "localhost".into(), port.clone()], None),
+        ("--connect", vec!["--connect".into(), format!("localhost:{port}"), "bob2".into()], None),
+        (":connect", vec!["bob3".into()], Some(format!(":connect localhost {port}\n"))),
+    ];
+    for (how, args, first) in ways {
+        let text = format!("hello through localhost, {how}");
+        let mut child = Command::new("unshare")
+            .args(["-m", "sh", "-c", script, "sh"])
+            .arg(&hosts)
+            .arg(&bin)
+            .args(["--headless", "--bind", "127.0.0.1"])
+            .args(&args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start unshare");
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(format!("{}{text}\n", first.unwrap_or_default()).as_bytes()).unwrap();
+        drop(stdin);
+        let deadline = Instant::now() + TIMEOUT;
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break Some(status);
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let mut out = String::new();
+        let _ = child.stdout.take().unwrap().read_to_string(&mut out);
+        let _ = child.stderr.take().unwrap().read_to_string(&mut out);
+        assert!(status.is_some_and(|s| s.success()), "{how}: {status:?}\n{out}");
+        host.wait_for(|e| is_message(e, &text), TIMEOUT);
+        assert!(host.events().iter().any(|e| kind(e) == "joined"), "{how}: never joined\n{out}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
