@@ -7,6 +7,9 @@
 set -eu
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=../../ui/tests/lib/require.sh
+. "$ROOT/ui/tests/lib/require.sh"
+require_tool pkg-config pkg-config || exit 0
 CC=${CC:-cc}
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/p2pchat_install_test.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT

@@ -485,3 +485,71 @@ pub fn run_to_end(args: &[&str], timeout: Duration) -> (ExitStatus, String, Stri
     let stdout = p.lines().join("\n");
     (status, stdout, p.stderr())
 }
+
+/// Whether a missing tool fails the test instead of skipping it: `CI=true` (or
+/// `CI=1`) or `P2PCHAT_REQUIRE_ALL=1`. The same rule as `ui/tests/lib/require.sh`.
+pub fn tools_required() -> bool {
+    let set = |var: &str, values: &[&str]| {
+        std::env::var(var).is_ok_and(|v| values.iter().any(|want| v.eq_ignore_ascii_case(want)))
+    };
+    set("CI", &["true", "1"]) || set("P2PCHAT_REQUIRE_ALL", &["1", "true"])
+}
+
+/// Whether `tool` is an executable file in a directory of `$PATH`.
+pub fn on_path(tool: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt as _;
+    let Some(path) = std::env::var_os("PATH") else { return false };
+    std::env::split_paths(&path)
+        .any(|dir| std::fs::metadata(dir.join(tool)).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0))
+}
+
+/// The running test as `BINARY::TEST` (the test binary's name without cargo's hash,
+/// and the thread name the test harness gives each test).
+fn test_name() -> String {
+    let exe = std::env::current_exe().ok();
+    let stem = exe.as_deref().and_then(Path::file_stem).map(|s| s.to_string_lossy().into_owned());
+    let binary = match stem {
+        Some(stem) => match stem.rsplit_once('-') {
+            Some((name, hash)) if hash.chars().all(|c| c.is_ascii_hexdigit()) => name.to_owned(),
+            _ => stem,
+        },
+        None => "?".to_owned(),
+    };
+    let thread = std::thread::current();
+    format!("{binary}::{}", thread.name().unwrap_or("?"))
+}
+
+/// For a test that needs an external program: true if `tool` is on `$PATH`.
+/// Otherwise the test is skipped: one line `SKIPPED: BINARY::TEST needs TOOL
+/// (apt-get install PACKAGE)` goes to stderr (straight to the terminal, past the
+/// test harness's capture) and is appended to the file `$P2PCHAT_SKIP_LOG` when that
+/// is set (`make test` sets it, and prints the file at its end), and false is
+/// returned: the caller returns at once. When [`tools_required`] (CI), the lack
+/// fails the test instead.
+///
+/// ```ignore
+/// if !require_tool("nc", "netcat-openbsd") {
+///     return;
+/// }
+/// ```
+pub fn require_tool(tool: &str, package: &str) -> bool {
+    if on_path(tool) {
+        return true;
+    }
+    let line = format!("SKIPPED: {} needs {tool} (apt-get install {package})", test_name());
+    assert!(!tools_required(), "{line}, and with CI=true or P2PCHAT_REQUIRE_ALL=1 a missing tool is a failure");
+    let _ = writeln!(std::io::stderr(), "{line}");
+    if let Some(log) = std::env::var_os("P2PCHAT_SKIP_LOG").filter(|l| !l.is_empty()) {
+        // One write of one line to a file opened for appending: lines from tests
+        // running at once do not interleave.
+        let appended = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .and_then(|mut f| f.write_all(format!("{line}\n").as_bytes()));
+        if let Err(e) = appended {
+            panic!("{line}, but it cannot be recorded in P2PCHAT_SKIP_LOG={}: {e}", PathBuf::from(log).display());
+        }
+    }
+    false
+}

@@ -12,6 +12,9 @@ set -u
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
+# shellcheck source=lib/require.sh
+. "$HERE/lib/require.sh"
+require_tool tmux tmux || exit 0
 BIN=${P2PCHAT:-$ROOT/p2pchat}
 export LC_ALL=C.UTF-8 LANG=C.UTF-8
 

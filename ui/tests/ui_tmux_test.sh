@@ -11,6 +11,9 @@ set -u
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 UI_DIR=$(dirname "$HERE")
+# shellcheck source=lib/require.sh
+. "$HERE/lib/require.sh"
+require_tool tmux tmux || exit 0
 CC=${CC:-cc}
 export LC_ALL=C.UTF-8 LANG=C.UTF-8
 

@@ -16,6 +16,9 @@ set -u
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../../.." && pwd)
+# shellcheck source=../../tests/lib/require.sh
+. "$ROOT/ui/tests/lib/require.sh"
+require_tool tmux tmux || exit 0
 BIN=${P2PCHAT_TUI:-$ROOT/p2pchat-tui}
 export LC_ALL=C.UTF-8 LANG=C.UTF-8
 
