@@ -371,3 +371,44 @@ fn random_fault_schedules_on_200_nodes_converge() {
         random_schedule(200, seed);
     }
 }
+
+/// `:connect` to a member that is already a neighbour, from either end and for many
+/// id orders: the established link stays (no loss, no netsplit, no rejoin
+/// anywhere), the user who typed it is told "already connected to NAME", and chat
+/// still flows over the one link.
+#[test]
+fn connect_to_an_existing_neighbour_keeps_the_established_link() {
+    for seed in 0..20 {
+        for from in [0usize, 1] {
+            let mut sim = Sim::with_nodes(3, seed);
+            sim.connect(0, 1);
+            sim.connect(1, 2);
+            sim.run_for(Duration::from_secs(2), MAX_STEPS);
+            let to = 1 - from;
+            let before: Vec<usize> = (0..3).map(|i| sim.nodes[i].events.len()).collect();
+            let addr = sim.nodes[to].addr;
+            sim.type_line(from, &format!(":connect {} {}", addr.ip(), addr.port()));
+            sim.run_for(Duration::from_secs(3), MAX_STEPS);
+            for (i, start) in before.iter().enumerate() {
+                for e in &sim.nodes[i].events[*start..] {
+                    let bad = match e {
+                        Event::Left { .. } | Event::Joined { .. } => true,
+                        Event::Notice(t) => t.contains("netsplit") || t.contains("lost contact"),
+                        _ => false,
+                    };
+                    assert!(!bad, "seed {seed}, :connect from {from}: node {i} saw {e:?}");
+                }
+            }
+            let to_name = format!("n{to}");
+            let told = sim.nodes[from].events[before[from]..]
+                .iter()
+                .any(|e| matches!(e, Event::Notice(t) if *t == format!("already connected to {to_name}")));
+            assert!(told, "seed {seed}: node {from} was not told: {:?}", &sim.nodes[from].events[before[from]..]);
+            sim.type_line(2, "still one network");
+            sim.run_for(Duration::from_secs(1), MAX_STEPS);
+            for i in 0..3 {
+                assert_eq!(sim.nodes[i].seen.iter().filter(|s| s.text == "still one network").count(), 1, "node {i}");
+            }
+        }
+    }
+}

@@ -232,6 +232,8 @@ struct Peer {
     text: Option<Box<text::TextClient>>,
     /// Opened to carry private messages to this member.
     private_for: Option<NodeId>,
+    /// Opened because the user asked (`HOST PORT`, `--connect`, `:connect`).
+    user: bool,
 }
 
 impl Peer {
@@ -462,9 +464,11 @@ impl Node {
         local: SocketAddr,
         now: Instant,
     ) {
-        let private_for = match direction {
-            Direction::Outbound { attempt } => self.attempts.remove(&attempt).and_then(|a| a.private_for),
-            Direction::Inbound => None,
+        let (private_for, user) = match direction {
+            Direction::Outbound { attempt } => {
+                self.attempts.remove(&attempt).map_or((None, false), |a| (a.private_for, a.user))
+            }
+            Direction::Inbound => (None, false),
         };
         if self.stopping {
             self.actions.push_back(Action::Disconnect { peer, reason: "node is stopping".into() });
@@ -493,6 +497,7 @@ impl Node {
             synced: false,
             text: None,
             private_for,
+            user,
         };
         self.peers.insert(peer, p);
         if matches!(direction, Direction::Outbound { .. }) {
@@ -517,8 +522,9 @@ impl Node {
     /// The connection closed or failed (not called for [`Action::Disconnect`]).
     pub fn handle_disconnected(&mut self, peer: PeerId, reason: &str, now: Instant) {
         if let Some(p) = self.peers.remove(&peer) {
-            self.log(format!("connection {} from {} closed: {reason}", peer.0, p.remote));
-            self.after_removal(p, now);
+            let dir = if p.direction == Direction::Inbound { "from" } else { "to" };
+            self.log(format!("connection {} {dir} {} closed: {reason}", peer.0, p.remote));
+            self.after_removal(p, reason, now);
         }
         self.try_finish(now);
     }
@@ -736,7 +742,8 @@ impl Node {
         self.stats.rejected += 1;
         if let Some(p) = self.peers.get(&peer) {
             let who = p.hello.as_ref().map_or_else(|| p.remote.to_string(), |h| format!("{} ({})", h.name, p.remote));
-            self.events.push_back(Event::Error(format!("dropped connection from {}: {reason}", sanitize(&who))));
+            let dir = if p.direction == Direction::Inbound { "from" } else { "to" };
+            self.events.push_back(Event::Error(format!("dropped connection {dir} {}: {reason}", sanitize(&who))));
         }
         self.close(peer, reason, true, now);
     }
@@ -749,13 +756,28 @@ impl Node {
             self.send_frame(peer, &Frame::Bye { reason: r }, now);
         }
         if let Some(p) = self.peers.remove(&peer) {
-            self.log(format!("closing connection {} to {}: {reason}", peer.0, p.remote));
+            self.log(format!("closing connection {} with {}: {reason}", peer.0, p.remote));
+            self.after_removal(p, &reason, now);
             self.actions.push_back(Action::Disconnect { peer, reason });
-            self.after_removal(p, now);
         }
     }
 
-    fn after_removal(&mut self, p: Peer, now: Instant) {
+    fn after_removal(&mut self, p: Peer, reason: &str, now: Instant) {
+        if p.user && p.phase != Phase::Ready && !self.stopping {
+            // The TCP connect worked but the join did not: say so, in words.
+            let why = match reason {
+                "connected to itself" => "that is this node's own address".to_owned(),
+                "handshake timed out" => format!(
+                    "it accepted the connection but did not answer within {} s (is it a p2pchat node?)",
+                    self.cfg.handshake_timeout.as_secs_f32()
+                ),
+                r if p.phase == Phase::Preamble && r.contains("closed") => {
+                    "it closed the connection before answering (it may be full: --max-peers)".to_owned()
+                }
+                r => r.to_owned(),
+            };
+            self.events.push_back(Event::Error(format!("could not join through {}: {why}", p.remote)));
+        }
         if let Some(endpoint) = p.private_for
             && p.phase != Phase::Ready
         {
@@ -847,7 +869,7 @@ impl Node {
                 if let Some(p) = self.peers.remove(&peer) {
                     self.log(format!("{} said goodbye: {}", p.remote, sanitize(&reason)));
                     self.actions.push_back(Action::Disconnect { peer, reason: "peer said goodbye".into() });
-                    self.after_removal(p, now);
+                    self.after_removal(p, &format!("it said goodbye ({})", sanitize(&reason)), now);
                 }
             }
             Frame::Hello(h) if !ready => self.on_hello(peer, h, now),
@@ -868,7 +890,20 @@ impl Node {
 
     fn on_hello(&mut self, peer: PeerId, h: Hello, now: Instant) {
         if h.id == self.cfg.id {
-            self.close(peer, "connected to itself".into(), false, now);
+            // The other end of this connection is an attempt of this node's own,
+            // still in its handshake: close it too, so that attempt is reported.
+            let port = self.cfg.port;
+            let own: Vec<PeerId> = self
+                .peers
+                .iter()
+                .filter(|(_, q)| {
+                    q.direction != Direction::Inbound && q.phase != Phase::Ready && q.remote.port() == port
+                })
+                .map(|(id, _)| *id)
+                .collect();
+            for id in own.into_iter().chain([peer]) {
+                self.close(id, "connected to itself".into(), false, now);
+            }
             return;
         }
         let Some(p) = self.peers.get_mut(&peer) else { return };
@@ -879,25 +914,34 @@ impl Node {
         if inbound {
             self.send_hello(peer, now);
         }
-        // Two links to the same member (both sides connected at once): keep the one
-        // opened by the smaller id, so both ends choose the same one.
+        // Two links to the same member. One that is established (its first
+        // exchange is done) is kept, at both ends: the new one is a `:connect` to a
+        // neighbour, or a repair racing a link that just came up. Two new links
+        // (both sides connected at once): keep the one opened by the smaller id, so
+        // both ends choose the same one.
         let me = self.cfg.id;
         let keep = me.min(remote_id);
         let this_init = self.peers.get(&peer).map(|p| p.initiator(me));
-        let twins: Vec<(PeerId, NodeId)> = self
+        let twins: Vec<(PeerId, NodeId, bool)> = self
             .peers
             .iter()
             .filter(|(id, q)| **id != peer && q.remote_id() == Some(remote_id))
-            .map(|(id, q)| (*id, q.initiator(me)))
+            .map(|(id, q)| (*id, q.initiator(me), q.synced))
             .collect();
-        for (twin, twin_init) in twins {
-            let drop_this = match (this_init == Some(keep), twin_init == keep) {
-                (true, false) => false,
-                (false, true) => true,
-                // Same initiator: it closes the newer link; the other end waits.
-                _ => this_init == Some(me),
-            };
+        for (twin, twin_init, established) in twins {
+            let drop_this = established
+                || match (this_init == Some(keep), twin_init == keep) {
+                    (true, false) => false,
+                    (false, true) => true,
+                    // Same initiator: it closes the newer link; the other end waits.
+                    _ => this_init == Some(me),
+                };
             if drop_this {
+                if established && self.peers.get(&peer).is_some_and(|p| p.user) {
+                    let name = self.peers.get(&twin).and_then(|q| q.hello.as_ref()).map(|h| sanitize(&h.name));
+                    let name = name.unwrap_or_else(|| remote_id.to_string());
+                    self.events.push_back(Event::Notice(format!("already connected to {name}")));
+                }
                 self.close(peer, "duplicate link".into(), true, now);
                 return;
             } else if twin_init != keep || this_init == Some(me) {
