@@ -8,13 +8,15 @@
  * stdin/stdout.  Otherwise every event the node shows goes to ui_display() from
  * the node's network thread, and every line typed goes to p2pchat_node_send(),
  * which never blocks (ui_run() calls the input callback holding its UI lock,
- * which ui_display() takes too).  ":quit", Ctrl+C or Ctrl+D stop the node; its
+ * which ui_display() takes too).  ":quit", Ctrl+C or Ctrl+D, and SIGTERM,
+ * SIGHUP or SIGINT (p2pchat_quit_on_signals()) stop the node; its
  * STOPPED event calls ui_exit(), ui_run() returns and restores the terminal, and
  * main() frees everything.
  *
- * Exit status: 0 after a normal quit, --help or --version; 1 if the node cannot
- * start or the terminal cannot be driven (not a terminal, TERM unset or
- * unknown: the message points to --headless); 2 for a bad command line.
+ * Exit status: 0 after a normal quit (also on SIGTERM, SIGHUP, SIGINT), --help
+ * or --version; 1 if the node cannot start or the terminal cannot be driven
+ * (not a terminal, TERM unset or unknown: the message points to --headless);
+ * 2 for a bad command line.
  */
 #include "ui.h"
 
@@ -104,6 +106,11 @@ int main(int argc, char **argv)
         p2pchat_config_free(cfg);
         return 1;
     }
+
+    /* SIGTERM, SIGHUP and SIGINT quit the node like :quit (its STOPPED event
+     * then ends ui_run()); before ui_init(), so that curses leaves them alone. */
+    if (p2pchat_quit_on_signals() != P2PCHAT_STATUS_OK)
+        fprintf(stderr, "p2pchat: %s\n", p2pchat_last_error());
 
     /* The UI first, so that the LISTENING event ("INFO: listening on port N")
      * is the first line in the message pane. */

@@ -127,7 +127,7 @@ impl Handle {
             let _guard = guard;
             driver.run();
         })?;
-        Ok(Handle {
+        let handle = Handle {
             inner: Arc::new(Inner {
                 tx: Some(tx),
                 waker,
@@ -139,7 +139,10 @@ impl Handle {
                 id,
                 status,
             }),
-        })
+        };
+        // Quit on SIGTERM, SIGHUP and SIGINT if the frontend asked for that.
+        crate::signals::watch(&handle);
+        Ok(handle)
     }
 
     /// Like [`Handle::start`], with events delivered to a channel for frontends that
@@ -205,13 +208,14 @@ impl Handle {
     /// about a second) and waits for the network thread to end. Idempotent. Called
     /// on the network thread (from the callback), it only requests the stop.
     pub fn stop(&self) {
-        if !self.inner.stop_requested.swap(true, Ordering::SeqCst)
-            && let Some(tx) = &self.inner.tx
-            && tx.send(Command::Stop).is_ok()
-        {
-            let _ = self.inner.waker.wake();
-        }
+        self.inner.request_stop();
         self.join();
+    }
+
+    /// A reference that does not keep the node alive ([`crate::signals`] keeps
+    /// these).
+    pub(crate) fn downgrade(&self) -> WeakHandle {
+        WeakHandle(Arc::downgrade(&self.inner))
     }
 
     /// Waits for the network thread to end (after the user typed `:quit`, say).
@@ -241,6 +245,40 @@ impl Handle {
         // If the wake fails, the command still runs at the node's next tick.
         let _ = self.inner.waker.wake();
         Ok(())
+    }
+}
+
+impl Inner {
+    /// Asks the network thread to quit like `:quit`, without waiting. Idempotent.
+    fn request_stop(&self) {
+        if !self.stop_requested.swap(true, Ordering::SeqCst)
+            && let Some(tx) = &self.tx
+            && tx.send(Command::Stop).is_ok()
+        {
+            let _ = self.waker.wake();
+        }
+    }
+}
+
+/// A [`Handle`] that does not keep its node alive.
+#[derive(Clone)]
+pub(crate) struct WeakHandle(std::sync::Weak<Inner>);
+
+impl WeakHandle {
+    /// Asks the node to quit like `:quit`, without waiting; false if it is gone.
+    pub(crate) fn request_stop(&self) -> bool {
+        match self.0.upgrade() {
+            Some(inner) => {
+                inner.request_stop();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// True while some [`Handle`] of the node exists.
+    pub(crate) fn is_alive(&self) -> bool {
+        self.0.strong_count() > 0
     }
 }
 

@@ -27,6 +27,8 @@
 //!   and [`run`] returns 1. (Rust programs ignore `SIGPIPE`; a C program calling
 //!   this through the FFI must ignore it too, `signal(SIGPIPE, SIG_IGN)`, or it is
 //!   killed by the first write to a closed pipe.)
+//! - **Signals.** SIGTERM, SIGHUP and SIGINT quit like `:quit` ([`crate::signals`]):
+//!   the node says goodbye and [`run`] returns 0.
 //! - **Start-up failure.** If the node cannot start (the address is in use, say),
 //!   `p2pchat: cannot listen on ADDR:PORT: REASON` (or the core's own message,
 //!   when the error carries one) goes to stderr and [`run`] returns 1.
@@ -112,6 +114,10 @@ impl Output {
 /// status: 0 on a normal quit, 1 when the node could not start or stdout broke.
 /// See the [module documentation](self) for the details.
 pub fn run(config: &Config) -> i32 {
+    // SIGTERM, SIGHUP and SIGINT quit like `:quit` (goodbye, status 0).
+    if let Err(e) = crate::signals::quit_on_signals() {
+        let _ = writeln!(io::stderr(), "p2pchat: {e}");
+    }
     let (wake_tx, wake_rx) = mpsc::channel();
     let output =
         Arc::new(Output { mode: config.mode, broken: AtomicBool::new(false), lock: Mutex::new(()), wake: wake_tx });

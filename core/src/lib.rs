@@ -9,7 +9,8 @@
 //!
 //! Frontend helpers live here too so that every frontend behaves the same: the
 //! command line ([`cli`]), user commands ([`command`]), the rendering of events
-//! ([`event`]) and the `--headless` / `--json` modes ([`headless`]).
+//! ([`event`]), the `--headless` / `--json` modes ([`headless`]) and the quit on
+//! SIGTERM, SIGHUP and SIGINT ([`signals`]).
 #![forbid(unsafe_code)]
 
 pub mod cli;
@@ -21,6 +22,7 @@ pub mod handle;
 pub mod headless;
 pub mod id;
 pub mod node;
+pub mod signals;
 pub mod sim;
 pub mod wire;
 

@@ -107,3 +107,21 @@ pub unsafe extern "C" fn p2pchat_terminal_error(is_terminal: bool, term: *const 
         last_error_ptr()
     })
 }
+
+/// Makes SIGTERM, SIGHUP and SIGINT quit every node of the process like ":quit":
+/// each node says goodbye (its peers see it leave rather than lose contact) and
+/// stops, and its P2PCHAT_EVENT_KIND_STOPPED event arrives as after ":quit", so the
+/// program leaves the usual way (restoring its terminal) and exits normally. Nodes
+/// created later are watched too; one created after a signal quits at once.
+///
+/// Call it once, early: before curses starts (ui_init()), because curses installs
+/// handlers of its own for signals still at their default. Calling it again does
+/// nothing. p2pchat_run_headless() calls it itself. The handlers run no code of the
+/// program's: a thread of the library waits for the signals.
+///
+/// Returns P2PCHAT_STATUS_OK, or P2PCHAT_STATUS_IO_ERROR if the handlers could not
+/// be installed (see p2pchat_last_error()).
+#[unsafe(no_mangle)]
+pub extern "C" fn p2pchat_quit_on_signals() -> p2pchat_status {
+    error::status_boundary!({ p2pchat_core::signals::quit_on_signals().map_err(error::Error::from) })
+}

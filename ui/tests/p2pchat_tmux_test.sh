@@ -151,6 +151,37 @@ type_line bob ":quit"
 check_exit bob 0
 pass
 
+CURRENT="SIGTERM, SIGHUP and SIGINT quit like :quit: goodbye, status 0, terminal restored"
+rm -f "$TMP/carol.exit" "$TMP/watcher.out"
+tm send-keys -t carol -l -- "clear; '$BIN' --json --bind 127.0.0.1 watcher > watcher.out; echo EXIT=\$? > carol.exit" ||
+    fail "send-keys failed"
+tm send-keys -t carol Enter
+wait_file "$TMP/watcher.out" || fail "the --json watcher did not start"
+WPORT=$(sed -n 's/.*"event":"listening".*"port":\([0-9]*\).*/\1/p' "$TMP/watcher.out" | head -n 1)
+[ -n "$WPORT" ] || fail "no port in: $(cat "$TMP/watcher.out")"
+n=0
+for sig in TERM HUP INT; do
+    n=$((n + 1))
+    rm -f "$TMP/bob.exit" "$TMP/bob.pid"
+    tm send-keys -t bob -l -- "clear; sh -c 'echo \$\$ > bob.pid; exec \"\$0\" \"\$@\"' '$BIN' --bind 127.0.0.1 bob 127.0.0.1 $WPORT; echo EXIT=\$? > bob.exit" ||
+        fail "send-keys failed"
+    tm send-keys -t bob Enter
+    wait_for bob "INFO: watcher joined" || fail "SIG$sig: bob did not join the watcher"
+    wait_file "$TMP/bob.pid" || fail "SIG$sig: no pid"
+    kill "-$sig" "$(cat "$TMP/bob.pid")" || fail "cannot send SIG$sig"
+    check_exit bob 0
+    capture bob | grep -qF "INFO: watcher joined" && fail "SIG$sig: the curses screen was left behind"
+    ok=
+    for i in $(seq 1 100); do
+        [ "$(grep -c '"event":"left".*"name":"bob".*"reason":"quit"' "$TMP/watcher.out")" -ge "$n" ] && ok=1 && break
+        sleep 0.1
+    done
+    [ -n "$ok" ] || fail "SIG$sig: the watcher did not see bob leave with reason quit: $(grep '"left"' "$TMP/watcher.out")"
+done
+type_line carol ":quit"
+check_exit carol 0
+pass
+
 CURRENT="not a terminal"
 ( cd "$TMP" && timeout 10 "$BIN" alice </dev/null >nt.out 2>nt.err; echo "EXIT=$?" >nt.exit )
 grep -qx "EXIT=1" "$TMP/nt.exit" || fail "status $(cat "$TMP/nt.exit")"

@@ -24,13 +24,11 @@
 
 use std::io::{self, IsTerminal, Write};
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, TryRecvError};
 use std::time::{Duration, Instant};
 
 use p2pchat_core::cli::{self, CliError};
-use p2pchat_core::{Config, Event, Handle, HandleError, Mode, headless};
+use p2pchat_core::{Config, Event, Handle, HandleError, Mode, headless, signals};
 
 use p2pchat_tui::app::App;
 use p2pchat_tui::render;
@@ -80,11 +78,11 @@ fn run(config: &Config) -> i32 {
         eprintln!("p2pchat: {}", cli::terminal_error(cli::TerminalProblem::NotATerminal));
         return 1;
     }
-    // Signals that would kill the program mid-screen quit it like :quit instead.
-    // (Registered before curses starts, which then leaves them alone.)
-    let signalled = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGHUP, signal_hook::consts::SIGINT] {
-        let _ = signal_hook::flag::register(sig, Arc::clone(&signalled));
+    // Signals that would kill the program mid-screen quit the node like :quit
+    // instead; its Stopped event ends the window. (Registered before curses
+    // starts, which then leaves them alone.)
+    if let Err(e) = signals::quit_on_signals() {
+        eprintln!("p2pchat: {e}");
     }
 
     // The terminal before the node, so that a terminal curses cannot drive is
@@ -104,7 +102,7 @@ fn run(config: &Config) -> i32 {
             return 1;
         }
     };
-    let status = ui_loop(&mut terminal, &handle, &events, &signalled);
+    let status = ui_loop(&mut terminal, &handle, &events);
     drop(terminal);
     let panics = term::take_deferred_panics();
     for p in &panics {
@@ -116,7 +114,7 @@ fn run(config: &Config) -> i32 {
 }
 
 /// Runs the window until the node stops; returns the exit status.
-fn ui_loop(terminal: &mut Terminal, handle: &Handle, events: &Receiver<Event>, signalled: &AtomicBool) -> i32 {
+fn ui_loop(terminal: &mut Terminal, handle: &Handle, events: &Receiver<Event>) -> i32 {
     let mut app = App::new();
     app.set_status(handle.status());
     let mut size = (0, 0);
@@ -143,9 +141,6 @@ fn ui_loop(terminal: &mut Terminal, handle: &Handle, events: &Receiver<Event>, s
         }
         if app.stopped {
             return 0;
-        }
-        if signalled.swap(false, Ordering::SeqCst) {
-            app.quit();
         }
         if status_at.elapsed() >= STATUS_EVERY {
             dirty |= app.set_status(handle.status());
