@@ -3,7 +3,8 @@
 #   make                 the Rust libraries (release) and ./p2pchat (the lab UI)
 #   make test            everything: fmt, clippy, cargo tests (with the C tests and
 #                        the header check), the curses tests in tmux (ui.c alone,
-#                        then ./p2pchat), the install test, then $(TEST_EXTRA)
+#                        then ./p2pchat), the install test, the missing-tools
+#                        test, then $(TEST_EXTRA); last, a summary of the skips
 #   make bench           the benchmark table (bench.mk)
 #   make memcheck        the C tests (ffi/ctest/c, as one program) and the C
 #                        frontend's --headless mode (two nodes on loopback,
@@ -16,7 +17,17 @@
 #   make clean
 #
 # Variables: CC, CFLAGS, LDFLAGS, CARGO, PREFIX, DESTDIR, NATIVE_LIBS, TEST_EXTRA,
-#            VALGRIND, VALGRIND_FLAGS, MEMCHECK_TIMEOUT.
+#            VALGRIND, VALGRIND_FLAGS, MEMCHECK_TIMEOUT, SKIP_LOG.
+#
+# Optional tools: `make test` needs only Rust, cc and ncursesw. A test that needs
+# a program the machine lacks (nc, tmux, pkg-config) passes, skipping, with one
+# line "SKIPPED: TEST needs TOOL (apt-get install PACKAGE)" (systest's
+# require_tool for the Rust tests, ui/tests/lib/require.sh for the shell tests),
+# also appended to $(SKIP_LOG) (given to the tests as P2PCHAT_SKIP_LOG), which
+# `make test` empties at its start and prints at its end. With CI=true or
+# P2PCHAT_REQUIRE_ALL=1 a missing tool is a failure instead (.ci/run installs
+# them all). systest/tests/missing_tools_test.sh checks both, with those programs
+# hidden from PATH. valgrind serves only `make memcheck`, which requires it.
 
 CARGO   ?= cargo
 CC      ?= cc
@@ -71,7 +82,12 @@ p2pchat: ui/p2pchat.c ui/ui.c ui/ui.h $(HEADER) $(LIB_A)
 	$(CC) $(UI_CFLAGS) $(CFLAGS) -o $@ ui/p2pchat.c ui/ui.c $(LIB_A) \
 	    $(LDFLAGS) $(CURSES_LIBS) $(NATIVE_LIBS)
 
+# Where the tests record what they skipped (see the header).
+SKIP_LOG ?= $(CURDIR)/target/skipped-tests.txt
+
+test: export P2PCHAT_SKIP_LOG = $(abspath $(SKIP_LOG))
 test: all
+	@mkdir -p $(dir $(SKIP_LOG)) && rm -f $(SKIP_LOG)
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) test --workspace
@@ -80,7 +96,14 @@ test: all
 	P2PCHAT_BIN=$(CURDIR)/p2pchat-tui $(CARGO) test -p p2pchat-systest --test topologies --test cli
 	bash ui/tui/tests/tui_tmux_test.sh
 	bash ffi/ctest/install_test.sh
+	CARGO="$(CARGO)" bash systest/tests/missing_tools_test.sh
 	$(if $(strip $(TEST_EXTRA)),$(MAKE) $(TEST_EXTRA))
+	@if [ -s $(SKIP_LOG) ]; then \
+	    echo "make test: passed, but $$(wc -l < $(SKIP_LOG)) test(s) skipped for a missing tool:"; \
+	    cat $(SKIP_LOG); \
+	else \
+	    echo "make test: passed, nothing skipped"; \
+	fi
 
 # ---- make memcheck: the C tests and ./p2pchat --headless under valgrind ----
 #
