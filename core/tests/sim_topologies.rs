@@ -83,9 +83,61 @@ fn line_of_50_delivers_once_in_order() {
     run_topology(50, topology::line(50), 3, 3);
 }
 
+/// Chat frames on the wire, summed over the live nodes: copies of its own
+/// messages each node queued to its neighbours, copies it forwarded for others,
+/// and copies it dropped as duplicates.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Flood {
+    /// Messages written (`Stats::sent`).
+    messages: u64,
+    /// Copies forwarded on behalf of others (`Stats::forwarded`).
+    forwarded: u64,
+    /// Copies that arrived a second time and were dropped (`Stats::duplicates`).
+    duplicates: u64,
+    /// Messages from others delivered (`Stats::received`).
+    received: u64,
+}
+
+fn flood(sim: &mut Sim) -> Flood {
+    let mut f = Flood::default();
+    for i in sim.live() {
+        let s = sim.node(i).stats();
+        f.messages += s.sent;
+        f.forwarded += s.forwarded;
+        f.duplicates += s.duplicates;
+        f.received += s.received;
+    }
+    f
+}
+
 #[test]
 fn ring_of_20_does_not_reflood_and_delivers_once_in_order() {
-    run_topology(20, topology::ring(20), 5, 4);
+    const N: u64 = 20;
+    const LINKS: u64 = N; // a ring of N has N links
+    const DEGREE: u64 = 2;
+    let mut sim = build(N as usize, &topology::ring(N as usize), 4);
+    assert_same_members(&mut sim);
+    let before = flood(&mut sim);
+    assert_eq!(before, Flood::default(), "chat frames counted before anyone chatted");
+    let sent = chat(&mut sim, 5, 4);
+    assert_exactly_once_in_order(&sim, &sent);
+
+    let f = flood(&mut sim);
+    let m = sent.values().map(Vec::len).sum::<usize>() as u64;
+    assert_eq!(f.messages, m, "messages written");
+    // Flooding without reflood: the origin queues a message to both its
+    // neighbours, every other node forwards it once, on first arrival, to the
+    // one neighbour it did not come from, and never again.
+    assert_eq!(f.forwarded, m * (N - 1) * (DEGREE - 1), "copies forwarded: a message was forwarded twice by a node");
+    let frames = m * DEGREE + f.forwarded;
+    assert_eq!(frames, m * (LINKS + 1), "chat frames sent per message");
+    assert!(frames <= m * 2 * LINKS, "more than two crossings per link per message");
+    // Of the LINKS + 1 copies of each message, N - 1 are first arrivals
+    // (delivered) and exactly 2 arrive where the message already was: the two
+    // flood fronts meeting.
+    assert_eq!(f.received, m * (N - 1), "deliveries");
+    assert_eq!(f.duplicates, m * (LINKS + 1 - (N - 1)), "duplicate copies");
+    assert_eq!(f.duplicates, m * 2);
 }
 
 #[test]
