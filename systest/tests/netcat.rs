@@ -18,10 +18,13 @@ use std::time::{Duration, Instant};
 use common::{FAST, RawClient, assert_never_printed, is_message, join_as, line, mark, users, wait_after};
 use p2pchat_systest::{Proc, TIMEOUT, Value, kind, require_tool};
 
-/// The longest line a text client may send (`p2pchat_core::node::text::MAX_LINE`:
-/// the 4 KiB text cap plus room for a command and a name). The tests are black-box
-/// tests of a binary, so the number is repeated here.
+/// The longest line a text client may send
+/// (`p2pchat_core::node::text::MAX_TEXT_CLIENT_LINE`: the 4 KiB text cap plus room
+/// for a command and a name). The tests are black-box tests of a binary, so the
+/// number is repeated here.
 const MAX_LINE: usize = 4096 + 64;
+/// The text cap, the only limit a text client is ever told about.
+const MAX_TEXT: usize = 4096;
 
 /// A running `nc 127.0.0.1 PORT` with piped stdin and stdout.
 struct Nc {
@@ -344,8 +347,13 @@ fn long_lines_crlf_control_characters_and_floods_are_handled() {
     let m = raw.mark();
     let long = "y".repeat(MAX_LINE + 100);
     raw.send(&long);
-    let reply = raw.wait_line_since(m, |l| l.starts_with("p2pchat: line too long"), TIMEOUT);
-    assert!(reply.contains(&MAX_LINE.to_string()), "{reply}");
+    let reply = raw.wait_line_since(m, |l| l.starts_with("p2pchat: message not sent: it is too long"), TIMEOUT);
+    assert!(reply.ends_with(&format!("the limit is {MAX_TEXT} bytes")), "{reply}");
+    // A line under the line cap but over the text cap gets the same limit.
+    let m = raw.mark();
+    raw.send(&"z".repeat(MAX_TEXT + 10));
+    let reply = raw.wait_line_since(m, |l| l.starts_with("p2pchat: message not sent: it is "), TIMEOUT);
+    assert!(reply.ends_with(&format!("the limit is {MAX_TEXT} bytes")), "{reply}");
     // CRLF (RawClient::send ends lines with CR LF) and a bare LF both work.
     raw.send("after the long line");
     raw.send_bytes(b"bare newline\n");

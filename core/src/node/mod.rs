@@ -267,6 +267,16 @@ struct Attempt {
     private_for: Option<NodeId>,
 }
 
+/// The one sentence for a chat or private text over [`MAX_TEXT`] bytes, whoever
+/// typed it (this node's user or a text client); `len` is `None` when the line was
+/// too long to be kept at all.
+pub(crate) fn too_long(len: Option<usize>) -> String {
+    match len {
+        Some(len) => format!("message not sent: it is {len} bytes long; the limit is {MAX_TEXT} bytes"),
+        None => format!("message not sent: it is too long; the limit is {MAX_TEXT} bytes"),
+    }
+}
+
 /// Longest [`Input::EndOfInput`] waits for joins in progress and for the first
 /// exchange with each neighbour before quitting anyway.
 pub const FINISH_TIMEOUT: Duration = Duration::from_secs(10);
@@ -1098,10 +1108,7 @@ impl Node {
 
     fn send_chat(&mut self, text: String, now: Instant) {
         if text.len() > MAX_TEXT {
-            self.events.push_back(Event::Error(format!(
-                "message not sent: it is {} bytes long; the limit is {MAX_TEXT}",
-                text.len()
-            )));
+            self.events.push_back(Event::Error(too_long(Some(text.len()))));
             return;
         }
         let chat = Chat { origin: self.cfg.id, seq: self.seq + 1, name: self.me.name.clone(), text };
@@ -1307,8 +1314,8 @@ impl Node {
         }
         let split = lost.len() > 1;
         if split {
-            let names: Vec<String> = lost.iter().map(|r| r.state.name.clone()).collect();
-            self.publish(Event::Notice(format!("netsplit: lost contact with {}", names.join(", "))));
+            let names: Vec<(NodeId, String)> = lost.iter().map(|r| (r.state.id, r.state.name.clone())).collect();
+            self.publish_list(&names, |n| format!("netsplit: lost contact with {}", n.join(", ")));
         }
         for r in &quit {
             self.publish(Event::Left {
@@ -1356,14 +1363,16 @@ impl Node {
         joined.retain(|r| !hold.contains(&r.state.id));
         let group = joined.len() > 1;
         if group {
-            let names: Vec<String> = joined.iter().map(|r| r.state.name.clone()).collect();
+            let names: Vec<(NodeId, String)> = joined.iter().map(|r| (r.state.id, r.state.name.clone())).collect();
             let returning = joined.iter().filter(|r| self.repair.contains_key(&r.state.id)).count();
-            let text = if returning * 2 >= joined.len() && returning > 0 {
-                format!("netsplit over: {} are back", names.join(", "))
+            if returning * 2 >= joined.len() && returning > 0 {
+                self.publish_list(&names, |n| {
+                    let verb = if n.len() == 1 { "is" } else { "are" };
+                    format!("netsplit over: {} {verb} back", n.join(", "))
+                });
             } else {
-                format!("now connected with {}", names.join(", "))
-            };
-            self.publish(Event::Notice(text));
+                self.publish_list(&names, |n| format!("now connected with {}", n.join(", ")));
+            }
         }
         for r in &joined {
             self.publish(Event::Joined { name: r.state.name.clone(), id: r.state.id, announce: !group });

@@ -62,11 +62,7 @@ impl Node {
     /// `:msg NAME TEXT`.
     pub(super) fn send_private(&mut self, sender: Sender, name: &str, text: String, now: Instant) {
         if text.len() > MAX_TEXT {
-            self.tell(
-                sender,
-                format!("private message not sent: it is {} bytes; the limit is {MAX_TEXT}", text.len()),
-                true,
-            );
+            self.tell(sender, super::too_long(Some(text.len())), true);
             return;
         }
         let Some((from, _)) = self.sender_identity(sender) else { return };

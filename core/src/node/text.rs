@@ -15,9 +15,10 @@ use crate::event::{Event, sanitize};
 use crate::id::NodeId;
 use crate::wire::{Frame, MAX_TEXT, MemberState, validate_name};
 
-/// Longest line a text client may send, in bytes (a chat text plus room for a
-/// command word and a name).
-pub const MAX_LINE: usize = MAX_TEXT + 64;
+/// Longest line a text client may send, in bytes: a chat text plus room for a
+/// command word and a name (`:msg NAME TEXT`). Only the text's own limit,
+/// [`MAX_TEXT`], is ever shown to the client: one limit, one message.
+pub const MAX_TEXT_CLIENT_LINE: usize = MAX_TEXT + 64;
 /// Lines per second a text client may send on average.
 pub const RATE_PER_SEC: f64 = 10.0;
 /// Lines a text client may send in a burst.
@@ -31,7 +32,7 @@ pub const DETECT_AFTER: Duration = Duration::from_millis(400);
 pub enum Line {
     /// A complete line, CR/LF removed, invalid UTF-8 replaced.
     Text(String),
-    /// A line longer than [`MAX_LINE`]: it was discarded.
+    /// A line longer than [`MAX_TEXT_CLIENT_LINE`]: it was discarded.
     TooLong,
 }
 
@@ -49,7 +50,7 @@ impl LineReader {
             let complete = chunk.last() == Some(&b'\n');
             let body = if complete { &chunk[..chunk.len() - 1] } else { chunk };
             if !self.discarding {
-                if self.buf.len() + body.len() > MAX_LINE {
+                if self.buf.len() + body.len() > MAX_TEXT_CLIENT_LINE {
                     self.buf.clear();
                     self.discarding = true;
                     out(Line::TooLong);
@@ -177,6 +178,30 @@ impl Node {
         self.events.push_back(ev);
     }
 
+    /// Publishes a notice that lists members (`now connected with A, B`): the user
+    /// gets the whole list; each text client hosted here gets it without its own
+    /// name, and not at all when only its own name would be left.
+    pub(super) fn publish_list(&mut self, members: &[(NodeId, String)], text: impl Fn(&[&str]) -> String) {
+        if self.text_clients > 0 {
+            let to: Vec<(PeerId, NodeId)> = self
+                .peers
+                .iter()
+                .filter_map(|(k, p)| p.text.as_ref().filter(|t| t.name.is_some()).map(|t| (*k, t.id)))
+                .collect();
+            for (peer, own) in to {
+                let names: Vec<&str> = members.iter().filter(|(id, _)| *id != own).map(|(_, n)| n.as_str()).collect();
+                if names.is_empty() {
+                    continue;
+                }
+                if let Some(line) = Event::Notice(text(&names)).to_line() {
+                    self.transmits.push_back((peer, Bytes::from(format!("{line}\r\n"))));
+                }
+            }
+        }
+        let all: Vec<&str> = members.iter().map(|(_, n)| n.as_str()).collect();
+        self.events.push_back(Event::Notice(text(&all)));
+    }
+
     /// Turns an inbound connection into a text client and asks for its name.
     pub(super) fn become_text(&mut self, peer: PeerId, first: &[u8], now: Instant) {
         if self.text_clients >= self.cfg.max_text_clients {
@@ -222,16 +247,19 @@ impl Node {
         let named = tc.name.is_some();
         let line = match line {
             Line::TooLong => {
-                self.send_text(
-                    peer,
-                    &format!("p2pchat: line too long (the limit is {MAX_LINE} bytes); it was not sent"),
-                );
+                self.send_text(peer, &format!("p2pchat: {}", super::too_long(None)));
                 return;
             }
             Line::Text(l) => l,
         };
         if !named {
-            self.text_name(peer, line.trim(), now);
+            // `:quit` leaves even before a name is given; it is never a name.
+            if matches!(command::parse_line(line.trim()), Ok(Input::Quit)) {
+                self.send_text(peer, "p2pchat: goodbye");
+                self.close(peer, "text client quit".into(), false, now);
+            } else {
+                self.text_name(peer, line.trim(), now);
+            }
             return;
         }
         match tc.take_token(now) {
@@ -294,7 +322,15 @@ impl Node {
             self.me_dirty = true;
         }
         self.announce_text(peer, false, now);
-        let others = self.members.reachable_count() + 1;
+        // Everyone else here: the host, the reachable members, and the other named
+        // text clients of this host (whose records may not be counted reachable
+        // until the next membership recomputation).
+        let mut ids: std::collections::BTreeSet<NodeId> =
+            self.members.reachable().into_iter().map(|r| r.state.id).collect();
+        ids.insert(self.cfg.id);
+        ids.extend(self.peers.values().filter_map(|p| p.text.as_ref()).filter(|t| t.name.is_some()).map(|t| t.id));
+        ids.remove(&id);
+        let others = ids.len();
         let here = if others == 1 { "1 other member is".to_owned() } else { format!("{others} other members are") };
         self.send_text(peer, &format!("Welcome, {name}! {here} here. Type to chat; :help lists the commands."));
     }
@@ -335,7 +371,7 @@ impl Node {
 
     fn text_chat(&mut self, peer: PeerId, text: String, now: Instant) {
         if text.len() > crate::wire::MAX_TEXT {
-            self.send_text(peer, &format!("p2pchat: message too long (the limit is {} bytes)", crate::wire::MAX_TEXT));
+            self.send_text(peer, &format!("p2pchat: {}", super::too_long(Some(text.len()))));
             return;
         }
         let Some(tc) = self.text_client(peer) else { return };
@@ -402,12 +438,12 @@ mod tests {
 
     #[test]
     fn overlong_lines_are_discarded_with_bounded_memory() {
-        let long = vec![b'x'; MAX_LINE + 10];
+        let long = vec![b'x'; MAX_TEXT_CLIENT_LINE + 10];
         let mut r = LineReader::default();
         let mut out = Vec::new();
         r.feed(&long, |l| out.push(l));
         r.feed(&long, |l| out.push(l));
-        assert!(r.buf.capacity() <= MAX_LINE * 2);
+        assert!(r.buf.capacity() <= MAX_TEXT_CLIENT_LINE * 2);
         r.feed(b"tail\nnext\n", |l| out.push(l));
         assert_eq!(out, [Line::TooLong, Line::Text("next".into())]);
     }
