@@ -230,7 +230,77 @@ pub fn validate_name(name: &str) -> Result<(), String> {
     if let Some(c) = name.chars().find(|c| c.is_whitespace() || c.is_control()) {
         return Err(format!("name contains {:?}; whitespace and control characters are not allowed", c));
     }
+    if let Some((c, what)) = name.chars().find_map(|c| invisible(c).map(|what| (c, what))) {
+        return Err(format!(
+            "name contains U+{:04X} {what}; invisible and direction-changing characters are not allowed",
+            u32::from(c)
+        ));
+    }
     Ok(())
+}
+
+/// The name of `c` if it is an invisible or direction-changing character (a format
+/// character, Unicode category Cf, or a filler that shows as blank), which would let
+/// one name pass for another: "U+202E RIGHT-TO-LEFT OVERRIDE" turns the rest of a
+/// name around, "U+200B ZERO WIDTH SPACE" makes a second "alice" look like the
+/// first. Variation selectors (emoji) are allowed.
+fn invisible(c: char) -> Option<&'static str> {
+    let name = match u32::from(c) {
+        0x00AD => "SOFT HYPHEN",
+        0x034F => "COMBINING GRAPHEME JOINER",
+        0x061C => "ARABIC LETTER MARK",
+        0x115F => "HANGUL CHOSEONG FILLER",
+        0x1160 => "HANGUL JUNGSEONG FILLER",
+        0x17B4 => "KHMER VOWEL INHERENT AQ",
+        0x17B5 => "KHMER VOWEL INHERENT AA",
+        0x180E => "MONGOLIAN VOWEL SEPARATOR",
+        0x200B => "ZERO WIDTH SPACE",
+        0x200C => "ZERO WIDTH NON-JOINER",
+        0x200D => "ZERO WIDTH JOINER",
+        0x200E => "LEFT-TO-RIGHT MARK",
+        0x200F => "RIGHT-TO-LEFT MARK",
+        0x202A => "LEFT-TO-RIGHT EMBEDDING",
+        0x202B => "RIGHT-TO-LEFT EMBEDDING",
+        0x202C => "POP DIRECTIONAL FORMATTING",
+        0x202D => "LEFT-TO-RIGHT OVERRIDE",
+        0x202E => "RIGHT-TO-LEFT OVERRIDE",
+        0x2060 => "WORD JOINER",
+        0x2061 => "FUNCTION APPLICATION",
+        0x2062 => "INVISIBLE TIMES",
+        0x2063 => "INVISIBLE SEPARATOR",
+        0x2064 => "INVISIBLE PLUS",
+        0x2066 => "LEFT-TO-RIGHT ISOLATE",
+        0x2067 => "RIGHT-TO-LEFT ISOLATE",
+        0x2068 => "FIRST STRONG ISOLATE",
+        0x2069 => "POP DIRECTIONAL ISOLATE",
+        0x206A => "INHIBIT SYMMETRIC SWAPPING",
+        0x206B => "ACTIVATE SYMMETRIC SWAPPING",
+        0x206C => "INHIBIT ARABIC FORM SHAPING",
+        0x206D => "ACTIVATE ARABIC FORM SHAPING",
+        0x206E => "NATIONAL DIGIT SHAPES",
+        0x206F => "NOMINAL DIGIT SHAPES",
+        0x3164 => "HANGUL FILLER",
+        0xFEFF => "ZERO WIDTH NO-BREAK SPACE (BYTE ORDER MARK)",
+        0xFFA0 => "HALFWIDTH HANGUL FILLER",
+        0xFFF9 => "INTERLINEAR ANNOTATION ANCHOR",
+        0xFFFA => "INTERLINEAR ANNOTATION SEPARATOR",
+        0xFFFB => "INTERLINEAR ANNOTATION TERMINATOR",
+        0xE0001 => "LANGUAGE TAG",
+        // The other format characters (Cf), without a name here.
+        0x0600..=0x0605
+        | 0x06DD
+        | 0x070F
+        | 0x0890..=0x0891
+        | 0x08E2
+        | 0x110BD
+        | 0x110CD
+        | 0x13430..=0x1343F
+        | 0x1BCA0..=0x1BCA3
+        | 0x1D173..=0x1D17A
+        | 0xE0020..=0xE007F => "(an invisible format character)",
+        _ => return None,
+    };
+    Some(name)
 }
 
 fn check_text(what: &str, text: &str, cap: usize) -> Result<(), WireError> {
@@ -611,5 +681,29 @@ mod tests {
         assert!(validate_name("a\u{1b}[31m").is_err());
         assert!(validate_name(&"x".repeat(33)).is_err());
         assert!(validate_name(&"x".repeat(32)).is_ok());
+    }
+
+    #[test]
+    fn invisible_and_direction_changing_characters_are_refused_by_name() {
+        let err = validate_name("ali\u{202E}ecila").expect_err("RLO");
+        assert!(err.contains("U+202E RIGHT-TO-LEFT OVERRIDE"), "{err}");
+        let err = validate_name("alice\u{200B}").expect_err("ZWSP");
+        assert!(err.contains("U+200B ZERO WIDTH SPACE"), "{err}");
+        let err = validate_name("\u{E0041}x").expect_err("tag");
+        assert!(err.contains("U+E0041 "), "{err}");
+        for c in (0x200B..=0x200F).chain(0x202A..=0x202E).chain(0x2060..=0x2064).chain(0x2066..=0x2069) {
+            let c = char::from_u32(c).expect("a char");
+            let err = validate_name(&format!("a{c}b")).expect_err("refused");
+            assert!(err.contains(&format!("U+{:04X} ", u32::from(c))), "{err}");
+        }
+        for c in ['\u{FEFF}', '\u{00AD}', '\u{061C}', '\u{180E}', '\u{3164}', '\u{FFF9}'] {
+            assert!(validate_name(&format!("a{c}")).is_err(), "U+{:04X}", u32::from(c));
+        }
+        // Emoji with a variation selector, and other scripts, are fine.
+        assert!(validate_name("\u{2764}\u{FE0F}").is_ok());
+        assert!(validate_name("ناصر").is_ok());
+        // The wire refuses them too.
+        let hello = Frame::Hello(Hello { id: NodeId(7), name: "bob\u{2066}".into(), port: 4000 });
+        assert!(hello.validate().is_err());
     }
 }

@@ -124,6 +124,20 @@ fn wrong_magic_is_a_text_client_that_harms_nobody() {
     });
 }
 
+// `:quit` (or `:q`) at the name prompt leaves; it is not taken as a name.
+#[test]
+fn quit_at_the_name_prompt_leaves() {
+    for quit in [":quit", ":q"] {
+        survives(|_node, mut raw| {
+            read_until_text(&mut raw, "What is your name?");
+            raw.write_all(format!("{quit}\r\n").as_bytes()).expect("write");
+            let back = String::from_utf8_lossy(&read_until_closed(&mut raw, 1 << 16)).into_owned();
+            assert!(back.contains("goodbye"), "{quit}: {back:?}");
+            assert!(!back.contains("Welcome,"), "{quit} was taken as a name: {back:?}");
+        });
+    }
+}
+
 #[test]
 fn wrong_version_is_answered_with_our_preamble_and_closed() {
     survives(|node, mut raw| {
