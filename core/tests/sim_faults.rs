@@ -92,19 +92,63 @@ fn silent_neighbour_is_declared_lost_within_three_seconds() {
     assert!(lost_at <= Duration::from_secs(3), "took {lost_at:?}");
 }
 
+/// What node `i` showed its user (as `Event::display` words it) since its
+/// `from`-th event.
+fn shown_since(sim: &Sim, i: usize, from: usize) -> Vec<String> {
+    sim.nodes[i].events[from..].iter().filter_map(|e| e.display().map(|(_, m)| m)).collect()
+}
+
+/// The names in a notice "PREFIX a, b, c SUFFIX", sorted.
+fn names_in(notice: &str, prefix: &str, suffix: &str) -> Option<Vec<String>> {
+    let list = notice.strip_prefix(prefix)?.strip_suffix(suffix)?;
+    let mut names: Vec<String> = list.split(", ").map(str::to_owned).collect();
+    names.sort();
+    Some(names)
+}
+
 #[test]
 fn netsplit_is_one_notice_and_its_end_another() {
-    // 0-1-2-3 and 1 is the only bridge between {0} and {2,3}... use a star: hub 0.
+    // A line 0-1-2-3-4-5 whose link 2-3 goes silent: {0,1,2} lose {3,4,5} at
+    // once, and repair later joins the halves again.
     let mut sim = build(6, &topology::line(6), 3);
+    let before: Vec<usize> = sim.nodes.iter().map(|n| n.events.len()).collect();
     sim.cut(2, 3);
     settle(&mut sim, 4);
-    let n = notices(&sim, 0);
-    assert!(n.iter().any(|t| t.starts_with("netsplit: lost contact with")), "no netsplit notice: {n:?}");
+    for i in 0..6 {
+        let shown: Vec<String> = shown_since(&sim, i, before[i]);
+        assert!(
+            shown.iter().any(|t| t.starts_with("netsplit: lost contact with")),
+            "node {i}: no netsplit notice within 4 s: {shown:?}"
+        );
+    }
     // Repair reconnects the halves.
     settle(&mut sim, 20);
     let all = ids(&sim, &[0, 1, 2, 3, 4, 5]);
     for i in 0..6 {
         assert_eq!(sim.member_ids(i), all, "node {i}");
+    }
+    let names = |idx: &[usize]| -> Vec<String> {
+        let mut v: Vec<String> = idx.iter().map(|j| format!("n{j}")).collect();
+        v.sort();
+        v
+    };
+    for i in 0..6 {
+        let other_side = if i < 3 { names(&[3, 4, 5]) } else { names(&[0, 1, 2]) };
+        // Everything shown to the user since the cut: the split in one line
+        // (no "lost contact with" per member), its end in another (no "joined"
+        // per member), and nothing else.
+        let shown: Vec<String> = shown_since(&sim, i, before[i]);
+        assert_eq!(shown.len(), 2, "node {i}: expected two notices since the cut, got {shown:?}");
+        assert_eq!(
+            names_in(&shown[0], "netsplit: lost contact with ", ""),
+            Some(other_side.clone()),
+            "node {i}: first notice: {shown:?}"
+        );
+        assert_eq!(
+            names_in(&shown[1], "netsplit over: ", " are back"),
+            Some(other_side),
+            "node {i}: second notice: {shown:?}"
+        );
     }
 }
 
