@@ -9,6 +9,7 @@
 //! twice the last one wins, except `--connect`, which adds a peer each time.
 //! A separate value may not start with `-` (so `--log --json` is a missing value,
 //! not a file named `--json`); write `--log=-x` or `--log ./-x` for such a file.
+//! A negative number is taken as a value, so `--port -1` is an invalid value.
 //!
 //! A frontend does:
 //! ```no_run
@@ -195,8 +196,12 @@ fn value_of<I: Iterator<Item = String>>(
 ) -> Result<String, CliError> {
     match inline {
         Some(value) => Ok(value),
+        // A negative number (`--port -1`) is a value, if a bad one: no option
+        // starts with a digit.
         None => args
-            .next_if(|next| next == "-" || !next.starts_with('-'))
+            .next_if(|next| {
+                next == "-" || !next.starts_with('-') || next[1..].starts_with(|c: char| c.is_ascii_digit())
+            })
             .ok_or_else(|| usage(format!("missing value for {opt}"))),
     }
 }
@@ -852,6 +857,20 @@ mod tests {
         assert!(help_text("chat").starts_with("Usage: chat "));
         assert!(!text.ends_with('\n'), "println! adds the final newline");
         assert!(text.lines().all(|l| l.chars().count() <= 100), "help lines fit a wide terminal");
+    }
+
+    #[test]
+    fn a_negative_number_is_an_invalid_value_not_a_missing_one() {
+        assert_eq!(
+            usage_err(&["x", "--port", "-1"]),
+            "invalid value \"-1\" for --port: expected a number from 0 to 65535"
+        );
+        for (opt, value) in [("--history", "-1"), ("--seed", "-5"), ("--redundancy", "-3"), ("--max-peers", "-0")] {
+            let msg = usage_err(&["x", opt, value]);
+            assert!(msg.starts_with(&format!("invalid value {value:?} for {opt}")), "{msg}");
+        }
+        // An option after an option that takes a value is still a missing value.
+        assert_eq!(usage_err(&["x", "--port", "--json"]), "missing value for --port");
     }
 
     #[test]
