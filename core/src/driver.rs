@@ -64,6 +64,22 @@ const COALESCE_BUF: usize = 64 * 1024;
 /// Rounds of "drain the node, write, report failures" per turn.
 const PUMP_ROUNDS: usize = 64;
 
+/// Answers a host-name lookup in place of the system resolver, or returns `None`
+/// to let the system resolve it. See [`set_lookup_hook`].
+#[doc(hidden)]
+pub type LookupHook = fn(&str, u16) -> Option<io::Result<Vec<SocketAddr>>>;
+
+static LOOKUP_HOOK: std::sync::OnceLock<LookupHook> = std::sync::OnceLock::new();
+
+/// For tests only: installs, once per process, a hook that every host-name
+/// lookup passes through first, on the lookup's own thread. A test uses it to
+/// make one name's lookup hang (which no resolver does on demand) and shows the
+/// loop keeps serving meanwhile. False if a hook was installed already.
+#[doc(hidden)]
+pub fn set_lookup_hook(hook: LookupHook) -> bool {
+    LOOKUP_HOOK.set(hook).is_ok()
+}
+
 /// A request from another thread (see [`crate::handle::Handle`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
@@ -810,10 +826,17 @@ impl Driver {
         let tx = self.dns_tx.clone();
         let waker = Arc::clone(&self.waker);
         let spawned = std::thread::Builder::new().name("p2pchat-dns".into()).spawn(move || {
-            let result = match (host.as_str(), port).to_socket_addrs() {
+            let looked_up = match LOOKUP_HOOK.get().and_then(|hook| hook(&host, port)) {
+                Some(answer) => answer,
+                None => (host.as_str(), port).to_socket_addrs().map(Iterator::collect),
+            };
+            let result = match looked_up {
                 Ok(addrs) => {
-                    let addrs: Vec<SocketAddr> = addrs.collect();
-                    if addrs.is_empty() { Err(format!("no address found for {host}")) } else { Ok(addrs) }
+                    if addrs.is_empty() {
+                        Err(format!("no address found for {host}"))
+                    } else {
+                        Ok(addrs)
+                    }
                 }
                 Err(e) => Err(e.to_string()),
             };

@@ -79,7 +79,7 @@ fn start_up_connect_to_a_closed_port_reports_an_error_and_keeps_running() {
 }
 
 #[test]
-fn host_names_are_resolved_off_the_loop() {
+fn host_names_are_resolved_and_connected_to() {
     // Bind where "localhost" leads first, so the test holds whatever this machine's
     // resolver prefers.
     let ip = ("localhost", 1).to_socket_addrs().expect("localhost resolves").next().expect("an address").ip();
@@ -95,6 +95,75 @@ fn host_names_are_resolved_off_the_loop() {
     let mut t = Transcript::default();
     t.say(&nodes[1], "found you by name");
     t.check(&mut nodes);
+    stop_all(&nodes);
+}
+
+/// The one host name whose lookup hangs: no resolver hangs on demand (and these
+/// tests use no network), so a lookup hook holds this name's lookup, on the
+/// driver's lookup thread, until the test lets it go.
+const HANGING_HOST: &str = "lookup-hangs.invalid";
+
+/// (lookups of [`HANGING_HOST`] started, released)
+static HANGING: Mutex<(u32, bool)> = Mutex::new((0, false));
+static HANGING_CV: std::sync::Condvar = std::sync::Condvar::new();
+
+fn hanging_lookup(host: &str, _port: u16) -> Option<std::io::Result<Vec<std::net::SocketAddr>>> {
+    if host != HANGING_HOST {
+        return None; // every other name goes to the system resolver
+    }
+    let mut state = HANGING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    state.0 += 1;
+    HANGING_CV.notify_all();
+    while !state.1 {
+        state = HANGING_CV.wait(state).unwrap_or_else(std::sync::PoisonError::into_inner);
+    }
+    Some(Err(std::io::Error::other("released by the test")))
+}
+
+fn hanging_state() -> (u32, bool) {
+    *HANGING.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[test]
+fn host_names_are_resolved_off_the_loop() {
+    assert!(p2pchat_core::driver::set_lookup_hook(hanging_lookup), "only this test installs a lookup hook");
+    let mut nodes = start_all(&["waiting", "talker"]);
+    link(&nodes[1], &nodes[0]);
+    wait_all_joined(&mut nodes);
+    let asked = Instant::now();
+    nodes[0].handle.connect(HANGING_HOST, 4242).expect("running");
+    wait_until("the lookup to start", || hanging_state().0 == 1);
+
+    // While the lookup hangs, the node that asked for it keeps serving: chat
+    // both ways, and commands (`:peers`, answered by its loop).
+    let mut t = Transcript::default();
+    for k in 1..=3 {
+        t.say(&nodes[0], &format!("while resolving {k}"));
+        t.say(&nodes[1], &format!("answer {k}"));
+    }
+    t.check(&mut nodes);
+    nodes[0].wait_direct_links(1);
+    assert_eq!(hanging_state(), (1, false), "the lookup was still hanging while the chat flowed");
+
+    // Its timers too: the attempt is given up while the lookup still hangs.
+    let err = nodes[0].wait_error("the lookup to time out", "resolving the host name timed out");
+    assert!(err.contains(&format!("{HANGING_HOST}:4242")), "{err}");
+    assert!(asked.elapsed() >= p2pchat_core::driver::CONNECT_TIMEOUT, "gave up after {:?}", asked.elapsed());
+    assert_eq!(hanging_state(), (1, false), "the time-out did not wait for the lookup");
+
+    // The late answer is ignored; the node goes on.
+    {
+        let mut state = HANGING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        state.1 = true;
+        HANGING_CV.notify_all();
+    }
+    t.say(&nodes[1], "after the lookup ended");
+    t.check(&mut nodes);
+    t.settle(&mut nodes);
+    assert!(
+        !nodes[0].seen.iter().any(|e| matches!(e, Event::Error(m) if m.contains("released by the test"))),
+        "an answer that came after the time-out was reported"
+    );
     stop_all(&nodes);
 }
 
