@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use p2pchat_core::NodeId;
 use p2pchat_core::id::Rng;
-use p2pchat_core::node::text::{LineReader, MAX_LINE};
+use p2pchat_core::node::text::{LineReader, MAX_TEXT_CLIENT_LINE};
 use p2pchat_core::node::{Direction, Node, PeerId};
 use p2pchat_core::sim::default_config;
 use p2pchat_core::wire::{self, Chat, Frame, FrameDecoder, Hello, LEN_PREFIX, MAX_FRAME, MemberState, PREAMBLE};
@@ -226,14 +226,14 @@ fn line_reader_survives_random_input_with_bounded_memory() {
         }
         let mut chunk = random_bytes(&mut rng, 300);
         if rng.chance(0.01) {
-            chunk.extend(std::iter::repeat_n(b'x', MAX_LINE + 5));
+            chunk.extend(std::iter::repeat_n(b'x', MAX_TEXT_CLIENT_LINE + 5));
         }
         if rng.chance(0.5) {
             chunk.push(b'\n');
         }
         reader.feed(&chunk, |l| {
             if let p2pchat_core::node::text::Line::Text(t) = l {
-                assert!(t.len() <= MAX_LINE * 3, "a line longer than the cap came out");
+                assert!(t.len() <= MAX_TEXT_CLIENT_LINE * 3, "a line longer than the cap came out");
             }
             lines += 1;
         });

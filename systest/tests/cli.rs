@@ -293,3 +293,16 @@ fn a_closed_stdout_stops_the_node_without_a_panic() {
     assert_eq!(left["reason"], "quit", "{left}");
     bob.quit(TIMEOUT);
 }
+
+/// A lone node bound to every address (the default) has no one address of its
+/// own yet: `:users` shows its port, never "(text client)".
+#[test]
+fn a_lone_node_lists_itself_with_its_port() {
+    let mut solo = Proc::spawn("solo", &["--json", "solo"], true);
+    let port = solo.wait_listening();
+    solo.send(":users");
+    let me = solo.wait_for(|e| kind(e) == "notice" && e["text"].as_str().is_some_and(|t| t.contains("(you)")), TIMEOUT);
+    let text = me["text"].as_str().unwrap_or("");
+    assert_eq!(text, format!("  solo (you) (listening on port {port})"), "{me}");
+    solo.quit(TIMEOUT);
+}

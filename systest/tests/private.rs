@@ -155,3 +155,18 @@ fn when_no_direct_link_can_be_made_the_sender_is_told_and_nothing_is_sent() {
     assert!(on_a.iter().any(|l| l.starts_with("  c ")), "{on_a:?}");
     eprintln!("sender told after {told:?} ({text}) (test {:?})", t0.elapsed());
 }
+
+/// A private message to a member that is frozen (SIGSTOP: its system still accepts
+/// connections, but nothing answers) fails as a timeout, never as a refusal.
+#[test]
+fn a_private_message_to_a_stopped_member_is_reported_as_timed_out() {
+    let mut n = line(&["pa", "pb", "pc"], &["--heartbeat", "200", "--peer-timeout", "3000"]);
+    let from = mark(&mut n[0]);
+    n[2].signal("STOP");
+    n[0].send(":msg pc are you there?");
+    let err = wait_after(&mut n[0], from, |e| kind(e) == "error", Duration::from_secs(20));
+    n[2].signal("CONT");
+    let text = err["text"].as_str().unwrap_or("").to_owned();
+    assert!(!text.contains("refused"), "a silent member is not a refusal: {text}");
+    assert!(text.contains("time"), "expected a timeout: {text}");
+}

@@ -791,7 +791,14 @@ impl Node {
         if let Some(endpoint) = p.private_for
             && p.phase != Phase::Ready
         {
-            self.fail_private(endpoint, "the direct link was refused");
+            // A stopped member's system still accepts the connection: its silence
+            // is a timeout, not a refusal.
+            let why = if reason.contains("timed out") {
+                "the direct link timed out (the member did not answer)"
+            } else {
+                "the direct link was refused"
+            };
+            self.fail_private(endpoint, why);
         }
         if let Some(tc) = p.text {
             self.text_gone(*tc, now);
@@ -1518,7 +1525,13 @@ impl Node {
         let hosted = viewer != self.cfg.id;
         let mut lines = vec![format!("{} members:", list.len())];
         for m in list {
-            let addr = m.addr.map_or_else(|| "(text client)".to_owned(), |a| a.to_string());
+            let addr = match m.addr {
+                Some(a) => a.to_string(),
+                // This node, bound to every address and not linked yet: no one
+                // address is its own, but its port is.
+                None if m.id == self.cfg.id => format!("(listening on port {})", self.cfg.port),
+                None => "(text client)".to_owned(),
+            };
             let (hops, direct) = match (hosted, m.id) {
                 (_, id) if id == viewer => (0, false),
                 (true, id) if id == self.cfg.id => (1, true),

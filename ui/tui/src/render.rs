@@ -334,6 +334,7 @@ mod tests {
             id: NodeId(1),
             links: 1,
             members: vec![member("alice", 0, false), member("bob", 1, true), member("carol", 2, false)],
+            undelivered: 0,
         }
     }
 
