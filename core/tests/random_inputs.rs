@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use p2pchat_core::NodeId;
 use p2pchat_core::id::Rng;
-use p2pchat_core::node::text::{LineReader, MAX_TEXT_CLIENT_LINE};
+use p2pchat_core::node::text::{Line, LineReader, MAX_TEXT_CLIENT_LINE};
 use p2pchat_core::node::{Direction, Node, PeerId};
 use p2pchat_core::sim::default_config;
 use p2pchat_core::wire::{self, Chat, Frame, FrameDecoder, Hello, LEN_PREFIX, MAX_FRAME, MemberState, PREAMBLE};
@@ -220,6 +220,8 @@ fn line_reader_survives_random_input_with_bounded_memory() {
     let mut rng = Rng::new(0x11e5);
     let mut reader = LineReader::default();
     let mut lines = 0u64;
+    let mut too_long = 0u64;
+    let mut most_held = 0;
     for _ in 0..100_000 {
         if start.elapsed() > TIME_BOUND {
             break;
@@ -232,12 +234,21 @@ fn line_reader_survives_random_input_with_bounded_memory() {
             chunk.push(b'\n');
         }
         reader.feed(&chunk, |l| {
-            if let p2pchat_core::node::text::Line::Text(t) = l {
-                assert!(t.len() <= MAX_TEXT_CLIENT_LINE * 3, "a line longer than the cap came out");
+            match l {
+                // Invalid UTF-8 is replaced by U+FFFD (3 bytes): at most 3 bytes
+                // out per byte of the line, which had at most the cap.
+                Line::Text(t) => assert!(t.len() <= MAX_TEXT_CLIENT_LINE * 3, "a line longer than the cap came out"),
+                Line::TooLong => too_long += 1,
             }
             lines += 1;
         });
+        // The memory: what the reader holds for an unfinished line stays within
+        // twice the line cap (a Vec's growth), even while a too-long line streams in.
+        most_held = most_held.max(reader.held());
+        assert!(reader.held() <= MAX_TEXT_CLIENT_LINE * 2, "the reader holds {} bytes", reader.held());
     }
     assert!(lines > 10_000);
+    assert!(too_long > 0, "no line over the cap was fed");
+    assert!(most_held > MAX_TEXT_CLIENT_LINE / 2, "the buffer never grew near the cap ({most_held} bytes)");
     let _ = wire::MAX_TEXT;
 }

@@ -44,6 +44,12 @@ pub struct LineReader {
 }
 
 impl LineReader {
+    /// Bytes of memory the reader holds for a line not yet complete (its buffer's
+    /// capacity): at most twice [`MAX_TEXT_CLIENT_LINE`], whatever it is fed.
+    pub fn held(&self) -> usize {
+        self.buf.capacity()
+    }
+
     /// Feeds bytes; calls `out` for every complete line.
     pub fn feed(&mut self, data: &[u8], mut out: impl FnMut(Line)) {
         for chunk in data.split_inclusive(|b| *b == b'\n') {
