@@ -31,8 +31,9 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use crate::command::Input;
 use crate::config::Config;
 use crate::event::{Event, sanitize};
+use crate::handle::Status;
 use crate::id::{NodeId, Rng};
-use crate::node::{Action, Direction, MemberInfo, Node, NodeConfig, PeerId, Target};
+use crate::node::{Action, Direction, Node, NodeConfig, PeerId, Target};
 
 /// Token of the listening socket.
 pub const LISTENER: Token = Token(0);
@@ -212,26 +213,6 @@ pub struct Driver {
     on_event: Box<dyn FnMut(&Event) + Send>,
     status: Arc<Mutex<Status>>,
     status_epoch: u64,
-}
-
-/// What a frontend shows about the node besides events: its current name, port,
-/// direct links and the reachable members. Kept up to date by the network thread
-/// and read without disturbing it ([`crate::Handle::status`]).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Status {
-    /// This node's current name (it changes after a collision).
-    pub name: String,
-    /// Listening port.
-    pub port: u16,
-    /// This node's id.
-    pub id: NodeId,
-    /// Number of direct p2pchat links.
-    pub links: usize,
-    /// Every reachable member, this node first.
-    pub members: Vec<MemberInfo>,
-    /// After a stop at end of input: this node's own messages that no neighbour
-    /// had received (the headless frontend then exits non-zero).
-    pub undelivered: u64,
 }
 
 impl std::fmt::Debug for Driver {

@@ -26,11 +26,31 @@ use mio::Waker;
 
 use crate::command::Input;
 use crate::config::Config;
-use crate::driver::{Command, Driver, Status};
+use crate::driver::{Command, Driver};
 use crate::event::Event;
 use crate::id::NodeId;
 use crate::node::MemberInfo;
 use crate::wire::MAX_FRAME;
+
+/// What a frontend shows about the node besides events: its current name, port,
+/// direct links and the reachable members. Kept up to date by the network thread
+/// and read without disturbing it ([`crate::Handle::status`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Status {
+    /// This node's current name (it changes after a collision).
+    pub name: String,
+    /// Listening port.
+    pub port: u16,
+    /// This node's id.
+    pub id: NodeId,
+    /// Number of direct p2pchat links.
+    pub links: usize,
+    /// Every reachable member, this node first.
+    pub members: Vec<MemberInfo>,
+    /// After a stop at end of input: this node's own messages that no neighbour
+    /// had received (the headless frontend then exits non-zero).
+    pub undelivered: u64,
+}
 
 /// Longest line accepted by [`Handle::send_line`], in bytes. Chat texts have a
 /// smaller limit ([`crate::wire::MAX_TEXT`]), which the node reports as an

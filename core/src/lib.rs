@@ -28,5 +28,5 @@ pub mod wire;
 
 pub use config::{Config, Mode, PeerAddr};
 pub use event::{Event, LeftReason};
-pub use handle::{Handle, HandleError};
+pub use handle::{Handle, HandleError, Status};
 pub use id::NodeId;

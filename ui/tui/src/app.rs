@@ -25,8 +25,8 @@
 //! :help               the node's commands and these
 //! ```
 
+use p2pchat_core::Status;
 use p2pchat_core::command::{self, Input};
-use p2pchat_core::driver::Status;
 use p2pchat_core::event::{Event, sanitize};
 
 use crate::editor::Editor;

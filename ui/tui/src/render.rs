@@ -15,7 +15,7 @@
 //! changed.
 
 use ncurses as nc;
-use p2pchat_core::driver::Status;
+use p2pchat_core::Status;
 use p2pchat_core::event::sanitize;
 use unicode_segmentation::UnicodeSegmentation;
 
