@@ -23,6 +23,7 @@ pub mod headless;
 pub mod id;
 pub mod node;
 pub mod signals;
+#[cfg(feature = "sim")]
 pub mod sim;
 pub mod wire;
 

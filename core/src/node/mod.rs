@@ -4,7 +4,7 @@
 //! read, a line typed, time passing) and drained with `poll_*` calls (bytes to write
 //! to a peer, events for the user, connections to open or close, log lines). It
 //! never touches a socket, a clock or a thread: time is always passed in, and its
-//! randomness comes from a seed. That is what lets the simulator in [`crate::sim`]
+//! randomness comes from a seed. That is what lets the simulator in `crate::sim` (feature `sim`)
 //! run thousands of nodes deterministically and replay any failing seed.
 //!
 //! What the node does:
