@@ -12,106 +12,21 @@
 //! default" is asserted on, with a margin.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::{
+    FAST, assert_no_errors, assert_once_in_order, is_joined, is_lost, is_notice, line, mark, texts_by_origin,
+    user_names, wait_after, wait_after_timed,
+};
 use p2pchat_systest::{Proc, TIMEOUT, Value, kind};
 
-/// Fast timers, for the tests that are not about the default timing.
-const FAST: &[&str] = &["--heartbeat", "100", "--peer-timeout", "600"];
 /// Bound on a repair (from a failure to messages flowing again).
 const HEAL: Duration = Duration::from_secs(15);
-
-/// Starts nodes named `names`, each connecting to the previous one (a line), and
-/// waits until every node has seen every other join.
-fn line(names: &[&str], extra: &[&str]) -> Vec<Proc> {
-    let mut nodes: Vec<Proc> = Vec::new();
-    for name in names {
-        let connect: Vec<u16> = nodes.last().map(|p| p.port).into_iter().collect();
-        nodes.push(Proc::node(name, &connect, extra));
-    }
-    wait_all_joined(&mut nodes);
-    nodes
-}
-
-/// Waits until every node has seen a `joined` event for every other node.
-fn wait_all_joined(nodes: &mut [Proc]) {
-    let ids: Vec<String> = nodes.iter().map(|p| p.id.clone()).collect();
-    for node in nodes.iter_mut() {
-        let me = node.id.clone();
-        let others: Vec<&str> = ids.iter().filter(|id| **id != me).map(String::as_str).collect();
-        node.wait_until(|events| others.iter().all(|id| events.iter().any(|e| is_joined(e, id))), TIMEOUT);
-    }
-}
-
-fn is_joined(e: &Value, id: &str) -> bool {
-    kind(e) == "joined" && e["id"] == id
-}
-
-fn is_lost(e: &Value, id: &str) -> bool {
-    kind(e) == "left" && e["id"] == id && e["reason"] == "lost"
-}
-
-fn is_notice(e: &Value, prefix: &str) -> bool {
-    kind(e) == "notice" && e["text"].as_str().is_some_and(|t| t.starts_with(prefix))
-}
-
-/// The number of events so far: a mark, to look only at what comes after it.
-fn mark(p: &mut Proc) -> usize {
-    p.events().len()
-}
-
-/// Waits for an event at index `from` or later (see [`mark`]) matching `pred`, and
-/// returns it with the time the harness read it.
-fn wait_after(p: &mut Proc, from: usize, pred: impl FnMut(&Value) -> bool, timeout: Duration) -> (Value, Instant) {
-    let (_, e, at) = p.wait_for_since(from, pred, timeout);
-    (e, at)
-}
-
-/// Texts of the messages displayed so far, in display order, grouped by origin.
-fn texts_by_origin(p: &mut Proc) -> BTreeMap<String, Vec<String>> {
-    let mut by: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for m in p.messages() {
-        by.entry(m["origin"].as_str().unwrap_or("?").to_owned())
-            .or_default()
-            .push(m["text"].as_str().unwrap_or("?").to_owned());
-    }
-    by
-}
-
-/// Every message this node displayed so far came at most once per (origin, seq),
-/// with sequence numbers increasing per origin (exactly once, in per-sender order,
-/// for what it did display); and no text appears twice (every test text is unique).
-fn assert_once_in_order(p: &mut Proc) {
-    let mut last: BTreeMap<String, u64> = BTreeMap::new();
-    let mut texts: BTreeMap<String, usize> = BTreeMap::new();
-    for m in p.messages() {
-        let origin = m["origin"].as_str().unwrap_or("?").to_owned();
-        let seq = m["seq"].as_u64().unwrap_or(0);
-        if let Some(prev) = last.insert(origin.clone(), seq)
-            && prev >= seq
-        {
-            p.fail(&format!(
-                "messages from {origin}: seq {seq} displayed after seq {prev} (duplicate or out of order)"
-            ));
-        }
-        *texts.entry(m["text"].as_str().unwrap_or("?").to_owned()).or_default() += 1;
-    }
-    let twice: Vec<_> = texts.into_iter().filter(|(_, n)| *n > 1).collect();
-    if !twice.is_empty() {
-        p.fail(&format!("texts displayed more than once: {twice:?}"));
-    }
-}
-
-/// Fails if the node reported any error.
-fn assert_no_errors(p: &mut Proc) {
-    let errors = p.events_of("error");
-    if !errors.is_empty() {
-        p.fail(&format!("error events: {errors:?}"));
-    }
-}
 
 /// Prints a measurement where it shows in the normal output of `cargo test`, not
 /// only with `--nocapture`: libtest captures `println!`/`eprintln!` of passing
@@ -173,7 +88,7 @@ fn killing_the_middle_of_a_line_of_five_heals_it() {
     nodes[2].kill(); // SIGKILL, by pid
     let mut detected = Vec::new();
     for i in [1, 3] {
-        let (_, at) = wait_after(&mut nodes[i], marks[i], |e| is_lost(e, &c_id), HEAL);
+        let (_, at) = wait_after_timed(&mut nodes[i], marks[i], |e| is_lost(e, &c_id), HEAL);
         detected.push(at);
     }
     let detection = detected.iter().min().expect("two").saturating_duration_since(killed);
@@ -187,9 +102,9 @@ fn killing_the_middle_of_a_line_of_five_heals_it() {
     nodes[0].send("a after the kill");
     nodes[4].send("e after the kill");
     let (_, at_e) =
-        wait_after(&mut nodes[4], marks[4], |e| kind(e) == "message" && e["text"] == "a after the kill", HEAL);
+        wait_after_timed(&mut nodes[4], marks[4], |e| kind(e) == "message" && e["text"] == "a after the kill", HEAL);
     let (_, at_a) =
-        wait_after(&mut nodes[0], marks[0], |e| kind(e) == "message" && e["text"] == "e after the kill", HEAL);
+        wait_after_timed(&mut nodes[0], marks[0], |e| kind(e) == "message" && e["text"] == "e after the kill", HEAL);
     let heal = at_e.min(at_a).saturating_duration_since(killed);
     let healed = at_e.max(at_a).saturating_duration_since(killed);
     let mut survivors: Vec<Proc> = nodes.into_iter().enumerate().filter(|(i, _)| *i != 2).map(|(_, p)| p).collect();
@@ -261,7 +176,7 @@ fn a_stopped_node_is_reported_lost_and_rejoins_after_cont() {
     let mut guard = ContGuard::stop(&mut nodes[1]);
     let mut detected = Vec::new();
     for i in [0, 2] {
-        let (_, at) = wait_after(&mut nodes[i], marks[i], |e| is_lost(e, &ids[1]), Duration::from_secs(10));
+        let (_, at) = wait_after_timed(&mut nodes[i], marks[i], |e| is_lost(e, &ids[1]), Duration::from_secs(10));
         let took = at.saturating_duration_since(stopped);
         if took > Duration::from_secs(4) {
             nodes[i].fail(&format!("sb was reported lost {} after SIGSTOP; the contract is 3 s", secs(took)));
@@ -276,7 +191,7 @@ fn a_stopped_node_is_reported_lost_and_rejoins_after_cont() {
     for (i, other) in [(0, 2), (2, 0)] {
         let lost_at = nodes[i].events()[marks[i]..].iter().rposition(|e| is_lost(e, &ids[other]));
         if let Some(k) = lost_at {
-            let (_, at) = wait_after(&mut nodes[i], marks[i] + k, |e| is_joined(e, &ids[other]), HEAL);
+            let (_, at) = wait_after_timed(&mut nodes[i], marks[i] + k, |e| is_joined(e, &ids[other]), HEAL);
             relinked = relinked.max(at.saturating_duration_since(stopped));
         }
     }
@@ -292,7 +207,7 @@ fn a_stopped_node_is_reported_lost_and_rejoins_after_cont() {
         nodes[2].wait_message(t, HEAL);
     }
     let (_, across) =
-        wait_after(&mut nodes[0], 0, |e| kind(e) == "message" && e["text"] == "sc while sb is stopped", HEAL);
+        wait_after_timed(&mut nodes[0], 0, |e| kind(e) == "message" && e["text"] == "sc while sb is stopped", HEAL);
     let repaired = across.saturating_duration_since(stopped);
 
     // sb comes back: it rejoins and shows what it missed, once, in order.
@@ -301,7 +216,7 @@ fn a_stopped_node_is_reported_lost_and_rejoins_after_cont() {
     guard.cont();
     let mut rejoined = Duration::ZERO;
     for i in [0, 2] {
-        let (_, at) = wait_after(&mut nodes[i], back_marks[i], |e| is_joined(e, &ids[1]), HEAL);
+        let (_, at) = wait_after_timed(&mut nodes[i], back_marks[i], |e| is_joined(e, &ids[1]), HEAL);
         rejoined = rejoined.max(at.saturating_duration_since(continued));
     }
     let sb = &mut nodes[1];
@@ -381,35 +296,6 @@ fn a_late_joiner_receives_the_backlog() {
     assert_eq!(ld.messages().len(), plan.len() + 3, "ld: the backlog and three live messages, nothing else");
 }
 
-/// The member names in the last `:users` listing of `p`: sends `:users` and parses
-/// the `N members:` notice and the N lines after it (`  NAME (you) ADDR` or
-/// `  NAME ADDR (H hops[, direct])`).
-fn users(p: &mut Proc) -> Vec<String> {
-    let from = mark(p);
-    p.send(":users");
-    let (head, _) = wait_after(
-        p,
-        from,
-        |e| kind(e) == "notice" && e["text"].as_str().is_some_and(|t| t.ends_with(" members:")),
-        TIMEOUT,
-    );
-    let n: usize =
-        head["text"].as_str().and_then(|t| t.split(' ').next()).and_then(|n| n.parse().ok()).expect("N members");
-    let start = p.events().iter().skip(from).position(|e| *e == head).expect("head") + from + 1;
-    p.wait_until(|ev| ev.len() >= start + n, TIMEOUT);
-    let lines: Vec<String> =
-        p.events()[start..start + n].iter().map(|e| e["text"].as_str().unwrap_or("").to_owned()).collect();
-    lines
-        .iter()
-        .map(|l| {
-            if !l.starts_with("  ") {
-                p.fail(&format!("a member line does not start with two spaces: {l:?}"));
-            }
-            l.split_whitespace().next().unwrap_or("").to_owned()
-        })
-        .collect()
-}
-
 #[test]
 fn two_nodes_started_with_the_same_name_end_with_distinct_names() {
     let mut bob = Proc::node("bob", &[], FAST);
@@ -442,7 +328,7 @@ fn two_nodes_started_with_the_same_name_end_with_distinct_names() {
 
     // Every member list shows two distinct names.
     for p in [&mut alice, &mut bob, &mut bob2] {
-        let mut names = users(p);
+        let mut names = user_names(p);
         names.sort();
         if names != ["alice", "bob", "bob-2"] {
             p.fail(&format!(":users lists {names:?}, want alice, bob, bob-2"));
@@ -475,7 +361,7 @@ fn netsplit_and_heal_are_announced() {
     nodes[1].kill(); // SIGKILL, by pid
     // na loses nb, nc and nd at once: one netsplit notice naming all three, and a
     // `left` (lost) event for each.
-    let (split, at) = wait_after(&mut nodes[0], marks[0], |e| is_notice(e, "netsplit: lost contact with "), HEAL);
+    let (split, at) = wait_after_timed(&mut nodes[0], marks[0], |e| is_notice(e, "netsplit: lost contact with "), HEAL);
     let detection = at.saturating_duration_since(killed);
     let text = split["text"].as_str().unwrap_or("").to_owned();
     let mut named: Vec<&str> = text.trim_start_matches("netsplit: lost contact with ").split(", ").collect();
@@ -496,7 +382,7 @@ fn netsplit_and_heal_are_announced() {
     }
     let split_side: Vec<usize> = if nd_split { vec![2, 3] } else { vec![2] };
     for &i in &split_side {
-        let (split, _) = wait_after(&mut nodes[i], marks[i], |e| is_notice(e, "netsplit: lost contact with "), HEAL);
+        let split = wait_after(&mut nodes[i], marks[i], |e| is_notice(e, "netsplit: lost contact with "), HEAL);
         let text = split["text"].as_str().unwrap_or("").to_owned();
         let mut named: Vec<&str> = text.trim_start_matches("netsplit: lost contact with ").split(", ").collect();
         named.sort_unstable();
@@ -507,7 +393,7 @@ fn netsplit_and_heal_are_announced() {
 
     // The survivors reconnect on their own, and say so: nc and nd come back to na
     // together.
-    let (over, at) = wait_after(&mut nodes[0], marks[0], |e| is_notice(e, "netsplit over: "), HEAL);
+    let (over, at) = wait_after_timed(&mut nodes[0], marks[0], |e| is_notice(e, "netsplit over: "), HEAL);
     let heal = at.saturating_duration_since(killed);
     let text = over["text"].as_str().unwrap_or("").to_owned();
     if text != "netsplit over: nc, nd are back" && text != "netsplit over: nd, nc are back" {

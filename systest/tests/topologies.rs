@@ -8,58 +8,29 @@
 //! else, and finally closes every stdin and expects every process to exit with 0.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use p2pchat_systest::{Proc, Value, kind};
+use common::{assert_no_errors, left_of, start_nodes, wait_all_joined_within};
+use p2pchat_systest::{Value, kind};
 
 /// Messages sent by each node.
 const MSGS: usize = 5;
 /// Bound on each phase (joining, delivery, exit) of a whole test.
 const PHASE: Duration = Duration::from_secs(30);
 
-/// Starts `n` nodes named `{prefix}{i}`; node `i` connects to every node in
-/// `links(i)` (all lower than `i`).
-fn start(prefix: &str, n: usize, links: impl Fn(usize) -> Vec<usize>) -> Vec<Proc> {
-    let mut nodes: Vec<Proc> = Vec::with_capacity(n);
-    for i in 0..n {
-        let ports: Vec<u16> = links(i)
-            .into_iter()
-            .map(|j| {
-                assert!(j < i, "node {i} links to {j}, which is not started yet");
-                nodes[j].port
-            })
-            .collect();
-        nodes.push(Proc::node(&format!("{prefix}{i}"), &ports, &[]));
-    }
-    nodes
-}
-
-/// What remains of `total` once `since` has passed, at least a moment.
-fn left_of(total: Duration, since: Instant) -> Duration {
-    total.saturating_sub(since.elapsed()).max(Duration::from_millis(100))
-}
-
 fn check(prefix: &str, n: usize, links: impl Fn(usize) -> Vec<usize>) {
     let t0 = Instant::now();
-    let mut nodes = start(prefix, n, links);
+    let names: Vec<String> = (0..n).map(|i| format!("{prefix}{i}")).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let mut nodes = start_nodes(&names, &[], links);
     let ids: Vec<String> = nodes.iter().map(|p| p.id.clone()).collect();
     assert_eq!(ids.iter().collect::<BTreeSet<_>>().len(), n, "node ids are unique: {ids:?}");
 
     // Everyone knows everyone.
-    let t = Instant::now();
-    for (i, node) in nodes.iter_mut().enumerate() {
-        let others: BTreeSet<&str> =
-            ids.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, id)| id.as_str()).collect();
-        node.wait_until(
-            |events| {
-                let joined: BTreeSet<&str> =
-                    events.iter().filter(|e| kind(e) == "joined").filter_map(|e| e["id"].as_str()).collect();
-                others.is_subset(&joined)
-            },
-            left_of(PHASE, t),
-        );
-    }
+    wait_all_joined_within(&mut nodes, PHASE);
     let joined_after = t0.elapsed();
 
     // Everyone talks, interleaved.
@@ -77,10 +48,7 @@ fn check(prefix: &str, n: usize, links: impl Fn(usize) -> Vec<usize>) {
 
     // Nothing went wrong before the shutdown.
     for node in &mut nodes {
-        let errors = node.events_of("error");
-        if !errors.is_empty() {
-            node.fail(&format!("error events before the shutdown: {errors:?}"));
-        }
+        assert_no_errors(node);
     }
 
     // End of input everywhere: every node quits with status 0.

@@ -1,10 +1,12 @@
-//! Helpers shared by the real-process tests of issue 6 (private messages,
-//! plain-text clients, snapshots): starting small networks, waiting on events
-//! after a mark, and a plain-text client over a raw socket.
+//! Helpers shared by the real-process tests (`--json` mode): starting small
+//! networks, waiting on events after a mark, event predicates, `:users` and
+//! `:peers` listings, checks of what a node displayed, and a plain-text client
+//! over a raw socket.
 //!
 //! Each test file includes this module (`mod common;`) and uses part of it.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
@@ -17,7 +19,14 @@ pub const FAST: &[&str] = &["--heartbeat", "100", "--peer-timeout", "600"];
 /// Starts nodes named `names`, node `i` connecting to the nodes `links(i)` (all
 /// started before it), and waits until every node has seen every other join.
 pub fn start(names: &[&str], extra: &[&str], links: impl Fn(usize) -> Vec<usize>) -> Vec<Proc> {
-    let mut nodes: Vec<Proc> = Vec::new();
+    let mut nodes = start_nodes(names, extra, links);
+    wait_all_joined(&mut nodes);
+    nodes
+}
+
+/// Like [`start`], without waiting for the joins.
+pub fn start_nodes(names: &[&str], extra: &[&str], links: impl Fn(usize) -> Vec<usize>) -> Vec<Proc> {
+    let mut nodes: Vec<Proc> = Vec::with_capacity(names.len());
     for (i, name) in names.iter().enumerate() {
         let ports: Vec<u16> = links(i)
             .into_iter()
@@ -28,7 +37,6 @@ pub fn start(names: &[&str], extra: &[&str], links: impl Fn(usize) -> Vec<usize>
             .collect();
         nodes.push(Proc::node(name, &ports, extra));
     }
-    wait_all_joined(&mut nodes);
     nodes
 }
 
@@ -37,17 +45,34 @@ pub fn line(names: &[&str], extra: &[&str]) -> Vec<Proc> {
     start(names, extra, |i| if i == 0 { vec![] } else { vec![i - 1] })
 }
 
-/// Waits until every node has seen a `joined` event for every other node.
+/// Waits until every node has seen a `joined` event for every other node, each
+/// node's wait bounded by [`TIMEOUT`].
 pub fn wait_all_joined(nodes: &mut [Proc]) {
     let ids: Vec<String> = nodes.iter().map(|p| p.id.clone()).collect();
     for node in nodes.iter_mut() {
-        let me = node.id.clone();
-        let others: Vec<&str> = ids.iter().filter(|id| **id != me).map(String::as_str).collect();
-        node.wait_until(
-            |events| others.iter().all(|id| events.iter().any(|e| kind(e) == "joined" && e["id"] == *id)),
-            TIMEOUT,
-        );
+        wait_joined_by_others(node, &ids, TIMEOUT);
     }
+}
+
+/// Like [`wait_all_joined`], the whole wait bounded by `phase`.
+pub fn wait_all_joined_within(nodes: &mut [Proc], phase: Duration) {
+    let t = Instant::now();
+    let ids: Vec<String> = nodes.iter().map(|p| p.id.clone()).collect();
+    for node in nodes.iter_mut() {
+        wait_joined_by_others(node, &ids, left_of(phase, t));
+    }
+}
+
+/// Waits until `node` has seen a `joined` event for every id in `ids` but its own.
+fn wait_joined_by_others(node: &mut Proc, ids: &[String], timeout: Duration) {
+    let me = node.id.clone();
+    let others: Vec<&str> = ids.iter().filter(|id| **id != me).map(String::as_str).collect();
+    node.wait_until(|events| others.iter().all(|id| events.iter().any(|e| is_joined(e, id))), timeout);
+}
+
+/// What remains of `total` once `since` has passed, at least a moment.
+pub fn left_of(total: Duration, since: Instant) -> Duration {
+    total.saturating_sub(since.elapsed()).max(Duration::from_millis(100))
 }
 
 /// The number of events so far: a mark, to look only at what comes after it.
@@ -60,6 +85,18 @@ pub fn wait_after(p: &mut Proc, from: usize, pred: impl FnMut(&Value) -> bool, t
     p.wait_for_since(from, pred, timeout).1
 }
 
+/// Like [`wait_after`], also returning when the harness read the event (for
+/// timings measured from a signal to its effect).
+pub fn wait_after_timed(
+    p: &mut Proc,
+    from: usize,
+    pred: impl FnMut(&Value) -> bool,
+    timeout: Duration,
+) -> (Value, Instant) {
+    let (_, e, at) = p.wait_for_since(from, pred, timeout);
+    (e, at)
+}
+
 /// Events from index `from` on.
 pub fn events_since(p: &mut Proc, from: usize) -> Vec<Value> {
     p.events()[from..].to_vec()
@@ -67,6 +104,15 @@ pub fn events_since(p: &mut Proc, from: usize) -> Vec<Value> {
 
 pub fn is_message(e: &Value, text: &str) -> bool {
     kind(e) == "message" && e["text"] == text
+}
+
+pub fn is_joined(e: &Value, id: &str) -> bool {
+    kind(e) == "joined" && e["id"] == id
+}
+
+/// A `left` event for `id`, lost (not quit).
+pub fn is_lost(e: &Value, id: &str) -> bool {
+    kind(e) == "left" && e["id"] == id && e["reason"] == "lost"
 }
 
 pub fn is_notice(e: &Value, prefix: &str) -> bool {
@@ -108,6 +154,21 @@ pub fn users(p: &mut Proc) -> Vec<String> {
     p.events()[start..=start + n].iter().map(|e| e["text"].as_str().unwrap_or("").to_owned()).collect()
 }
 
+/// Has `p` run `:users` and returns the member names it listed (the first word
+/// of each member line, `  NAME (you) ADDR` or `  NAME ADDR (H hops[, direct])`).
+pub fn user_names(p: &mut Proc) -> Vec<String> {
+    let lines = users(p);
+    lines[1..]
+        .iter()
+        .map(|l| {
+            if !l.starts_with("  ") {
+                p.fail(&format!("a member line does not start with two spaces: {l:?}"));
+            }
+            l.split_whitespace().next().unwrap_or("").to_owned()
+        })
+        .collect()
+}
+
 /// Has `p` run `:peers` and returns the lines listing its direct links.
 pub fn peers(p: &mut Proc) -> Vec<String> {
     let from = mark(p);
@@ -123,6 +184,49 @@ pub fn peers(p: &mut Proc) -> Vec<String> {
     let start = p.events()[from..].iter().position(|e| *e == header).expect("header") + from;
     p.wait_until(|events| events.len() > start + n, TIMEOUT);
     p.events()[start + 1..=start + n].iter().map(|e| e["text"].as_str().unwrap_or("").to_owned()).collect()
+}
+
+/// Texts of the messages displayed so far, in display order, grouped by origin.
+pub fn texts_by_origin(p: &mut Proc) -> BTreeMap<String, Vec<String>> {
+    let mut by: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for m in p.messages() {
+        by.entry(m["origin"].as_str().unwrap_or("?").to_owned())
+            .or_default()
+            .push(m["text"].as_str().unwrap_or("?").to_owned());
+    }
+    by
+}
+
+/// Every message this node displayed so far came at most once per (origin, seq),
+/// with sequence numbers increasing per origin (exactly once, in per-sender order,
+/// for what it did display); and no text appears twice (every test text is unique).
+pub fn assert_once_in_order(p: &mut Proc) {
+    let mut last: BTreeMap<String, u64> = BTreeMap::new();
+    let mut texts: BTreeMap<String, usize> = BTreeMap::new();
+    for m in p.messages() {
+        let origin = m["origin"].as_str().unwrap_or("?").to_owned();
+        let seq = m["seq"].as_u64().unwrap_or(0);
+        if let Some(prev) = last.insert(origin.clone(), seq)
+            && prev >= seq
+        {
+            p.fail(&format!(
+                "messages from {origin}: seq {seq} displayed after seq {prev} (duplicate or out of order)"
+            ));
+        }
+        *texts.entry(m["text"].as_str().unwrap_or("?").to_owned()).or_default() += 1;
+    }
+    let twice: Vec<_> = texts.into_iter().filter(|(_, n)| *n > 1).collect();
+    if !twice.is_empty() {
+        p.fail(&format!("texts displayed more than once: {twice:?}"));
+    }
+}
+
+/// Fails if the node reported any error.
+pub fn assert_no_errors(p: &mut Proc) {
+    let errors = p.events_of("error");
+    if !errors.is_empty() {
+        p.fail(&format!("error events: {errors:?}"));
+    }
 }
 
 /// A plain-text client on a raw socket (what `nc` does, without `nc`). Reads are
