@@ -21,6 +21,7 @@ use bytes::Bytes;
 use crate::event::Event;
 use crate::id::{NodeId, Rng};
 use crate::node::{Action, Direction, Node, NodeConfig, PeerId, Target};
+use crate::wire::{Chat, Frame, Hello, MAX_TEXT, MemberState, Private, Report};
 
 /// A message as a node displayed it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -564,4 +565,48 @@ pub mod topology {
         }
         e
     }
+}
+
+/// One valid frame of every kind, with edge values (the largest id, multi-byte
+/// and control characters, a long text, a leaving record): the one sample that
+/// the wire round-trip tests, the randomized tests (`core/tests/random_inputs.rs`)
+/// and the fuzz seed corpus (`fuzz/examples/seeds.rs`) start from.
+pub fn sample_frames() -> Vec<Frame> {
+    let state = MemberState {
+        id: NodeId(9),
+        version: 3,
+        name: "carol".into(),
+        claimed: 1_700_000_000_000,
+        addr: Some(SocketAddr::from(([127, 0, 0, 1], 5000))),
+        links: vec![NodeId(1), NodeId(2)],
+        leaving: false,
+        host: None,
+    };
+    vec![
+        Frame::Hello(Hello { id: NodeId(7), name: "alice".into(), port: 4000 }),
+        Frame::Chat(Chat { origin: NodeId(u64::MAX), seq: 1, name: "bob".into(), text: "hi ✓ there".into() }),
+        Frame::Chat(Chat { origin: NodeId(2), seq: 2, name: "bob".into(), text: "é\u{1b}[31m".into() }),
+        Frame::Heartbeat,
+        Frame::Sync { marks: vec![(NodeId(1), 5), (NodeId(2), 900)], last: true },
+        Frame::SyncDone { floors: vec![(NodeId(3), 1)] },
+        Frame::State(state.clone()),
+        Frame::State(MemberState { leaving: true, version: 4, ..state }),
+        Frame::Private(Private { from: NodeId(1), to: NodeId(2), name: "a".into(), seq: 1, text: "psst".into() }),
+        Frame::SnapshotRequest { requester: NodeId(4), request: 99 },
+        Frame::SnapshotReply(Report {
+            requester: NodeId(4),
+            request: 99,
+            member: NodeId(5),
+            name: "e".into(),
+            addr: None,
+            host: Some(NodeId(6)),
+            links: vec![NodeId(6)],
+            marks: vec![(NodeId(5), 3)],
+            sent: 3,
+            received: 4,
+            forwarded: 5,
+        }),
+        Frame::Bye { reason: "bye".into() },
+        Frame::Chat(Chat { origin: NodeId(3), seq: 2, name: "x".into(), text: "é".repeat(MAX_TEXT / 2) }),
+    ]
 }

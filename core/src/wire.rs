@@ -525,42 +525,10 @@ impl FrameDecoder {
 mod tests {
     use super::*;
 
-    fn sample_frames() -> Vec<Frame> {
-        vec![
-            Frame::Hello(Hello { id: NodeId(7), name: "alice".into(), port: 4000 }),
-            Frame::Chat(Chat { origin: NodeId(u64::MAX), seq: 1, name: "bob".into(), text: "hi ✓ there".into() }),
-            Frame::Heartbeat,
-            Frame::Sync { marks: vec![(NodeId(1), 5), (NodeId(2), 900)], last: true },
-            Frame::SyncDone { floors: vec![(NodeId(3), 1)] },
-            Frame::State(MemberState {
-                id: NodeId(9),
-                version: 3,
-                name: "carol".into(),
-                claimed: 1_700_000_000_000,
-                addr: Some("127.0.0.1:5000".parse().expect("addr")),
-                links: vec![NodeId(1), NodeId(2)],
-                leaving: false,
-                host: None,
-            }),
-            Frame::Private(Private { from: NodeId(1), to: NodeId(2), name: "a".into(), seq: 1, text: "psst".into() }),
-            Frame::SnapshotRequest { requester: NodeId(4), request: 99 },
-            Frame::SnapshotReply(Report {
-                requester: NodeId(4),
-                request: 99,
-                member: NodeId(5),
-                name: "e".into(),
-                addr: None,
-                host: Some(NodeId(6)),
-                links: vec![NodeId(6)],
-                marks: vec![(NodeId(5), 3)],
-                sent: 3,
-                received: 4,
-                forwarded: 5,
-            }),
-            Frame::Bye { reason: "bye".into() },
-            Frame::Chat(Chat { origin: NodeId(3), seq: 2, name: "x".into(), text: "é".repeat(MAX_TEXT / 2) }),
-        ]
-    }
+    // The samples live with the simulator, so that the randomized tests and the
+    // fuzz seeds (another crate) use the same ones; this crate's tests always
+    // build with the `sim` feature (see Cargo.toml's dev-dependencies).
+    use crate::sim::sample_frames;
 
     #[test]
     fn frames_round_trip() {

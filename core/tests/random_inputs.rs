@@ -12,34 +12,15 @@ use p2pchat_core::NodeId;
 use p2pchat_core::id::Rng;
 use p2pchat_core::node::text::{Line, LineReader, MAX_TEXT_CLIENT_LINE};
 use p2pchat_core::node::{Direction, Node, PeerId};
-use p2pchat_core::sim::default_config;
-use p2pchat_core::wire::{self, Chat, Frame, FrameDecoder, Hello, LEN_PREFIX, MAX_FRAME, MemberState, PREAMBLE};
+use p2pchat_core::sim::{default_config, sample_frames};
+use p2pchat_core::wire::{self, Chat, Frame, FrameDecoder, Hello, LEN_PREFIX, MAX_FRAME, PREAMBLE};
 
 /// Stop early (with what was done counted) if the machine is very slow.
 const TIME_BOUND: Duration = Duration::from_secs(60);
 
+/// The shared sample frames (one of every kind), encoded.
 fn valid_frames() -> Vec<Vec<u8>> {
-    let frames = vec![
-        Frame::Hello(Hello { id: NodeId(1), name: "peer".into(), port: 4000 }),
-        Frame::Chat(Chat { origin: NodeId(2), seq: 1, name: "bob".into(), text: "hello".into() }),
-        Frame::Chat(Chat { origin: NodeId(2), seq: 2, name: "bob".into(), text: "é\u{1b}[31m".into() }),
-        Frame::Heartbeat,
-        Frame::Sync { marks: vec![(NodeId(2), 1), (NodeId(3), 9)], last: true },
-        Frame::SyncDone { floors: vec![(NodeId(2), 1)] },
-        Frame::State(MemberState {
-            id: NodeId(3),
-            version: 2,
-            name: "carol".into(),
-            claimed: 5,
-            addr: Some(SocketAddr::from(([127, 0, 0, 1], 9))),
-            links: vec![NodeId(1)],
-            leaving: false,
-            host: None,
-        }),
-        Frame::SnapshotRequest { requester: NodeId(3), request: 1 },
-        Frame::Bye { reason: "bye".into() },
-    ];
-    frames.iter().map(|f| f.encode().expect("encode").to_vec()).collect()
+    sample_frames().iter().map(|f| f.encode().expect("encode").to_vec()).collect()
 }
 
 fn mutate(rng: &mut Rng, input: &mut Vec<u8>) {

@@ -5,33 +5,23 @@
 //!   cargo run --example seeds        (from fuzz/)
 
 use std::fs;
-use std::net::SocketAddr;
 use std::path::Path;
 
 use p2pchat_core::NodeId;
-use p2pchat_core::wire::{Chat, Frame, MemberState, PREAMBLE, Private, Report};
+use p2pchat_core::sim::sample_frames;
+use p2pchat_core::wire::{Chat, Frame, PREAMBLE, Private};
 use p2pchat_fuzz::{GOOD_ID, hello};
 
+/// The shared sample frames of `p2pchat_core::sim` (one of every kind), then
+/// frames that only make sense to this harness: they come from the fuzzer's own
+/// id (a message, a gap, a private message, a snapshot request) or name the
+/// harness's well-behaved neighbour.
 fn frames() -> Vec<Vec<u8>> {
-    let state = MemberState {
-        id: NodeId(3),
-        version: 2,
-        name: "carol".into(),
-        claimed: 5,
-        addr: Some(SocketAddr::from(([127, 0, 0, 1], 9))),
-        links: vec![NodeId(99), NodeId(0xf022)],
-        leaving: false,
-        host: None,
-    };
-    let list = [
+    let mut list = sample_frames();
+    list.extend([
         Frame::Chat(Chat { origin: NodeId(0xf022), seq: 1, name: "fuzzer".into(), text: "hello".into() }),
         Frame::Chat(Chat { origin: NodeId(0xf022), seq: 3, name: "fuzzer".into(), text: "gap".into() }),
-        Frame::Chat(Chat { origin: NodeId(2), seq: 1, name: "bob".into(), text: "é\u{1b}[31m".into() }),
-        Frame::Heartbeat,
         Frame::Sync { marks: vec![(NodeId(2), 1), (GOOD_ID, 9)], last: true },
-        Frame::SyncDone { floors: vec![(NodeId(2), 1)] },
-        Frame::State(state.clone()),
-        Frame::State(MemberState { leaving: true, version: 3, ..state }),
         Frame::Private(Private {
             from: NodeId(0xf022),
             to: NodeId(99),
@@ -40,21 +30,7 @@ fn frames() -> Vec<Vec<u8>> {
             text: "psst".into(),
         }),
         Frame::SnapshotRequest { requester: NodeId(0xf022), request: 1 },
-        Frame::SnapshotReply(Report {
-            requester: NodeId(99),
-            request: 1,
-            member: NodeId(5),
-            name: "e".into(),
-            addr: None,
-            host: Some(NodeId(6)),
-            links: vec![NodeId(6)],
-            marks: vec![(NodeId(5), 3)],
-            sent: 3,
-            received: 4,
-            forwarded: 5,
-        }),
-        Frame::Bye { reason: "bye".into() },
-    ];
+    ]);
     list.iter().map(|f| f.encode().expect("a seed frame encodes").to_vec()).collect()
 }
 
