@@ -114,8 +114,8 @@ fn netsplit_is_one_notice_and_its_end_another() {
     let before: Vec<usize> = sim.nodes.iter().map(|n| n.events.len()).collect();
     sim.cut(2, 3);
     settle(&mut sim, 4);
-    for i in 0..6 {
-        let shown: Vec<String> = shown_since(&sim, i, before[i]);
+    for (i, &from) in before.iter().enumerate() {
+        let shown: Vec<String> = shown_since(&sim, i, from);
         assert!(
             shown.iter().any(|t| t.starts_with("netsplit: lost contact with")),
             "node {i}: no netsplit notice within 4 s: {shown:?}"
@@ -132,12 +132,12 @@ fn netsplit_is_one_notice_and_its_end_another() {
         v.sort();
         v
     };
-    for i in 0..6 {
+    for (i, &from) in before.iter().enumerate() {
         let other_side = if i < 3 { names(&[3, 4, 5]) } else { names(&[0, 1, 2]) };
         // Everything shown to the user since the cut: the split in one line
         // (no "lost contact with" per member), its end in another (no "joined"
         // per member), and nothing else.
-        let shown: Vec<String> = shown_since(&sim, i, before[i]);
+        let shown: Vec<String> = shown_since(&sim, i, from);
         assert_eq!(shown.len(), 2, "node {i}: expected two notices since the cut, got {shown:?}");
         assert_eq!(
             names_in(&shown[0], "netsplit: lost contact with ", ""),
