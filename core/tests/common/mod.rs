@@ -1,7 +1,8 @@
 //! Helpers shared by the real-socket tests (`sockets.rs`, `adversary.rs`): nodes
 //! started through [`Handle`] with everything they reported recorded, a transcript
 //! of what each node said to check deliveries against (exactly once, in per-sender
-//! order), raw `TcpStream`s to play broken or hostile peers, and probes of this
+//! order), raw `TcpStream`s to play broken or hostile peers, a line of three nodes
+//! that keeps chatting while one of them is attacked ([`Net`]), and probes of this
 //! process (memory, descriptors) and of a node's sockets. Every wait is bounded by
 //! [`DEADLINE`] and waits for an event or a socket state rather than sleeping.
 
@@ -10,14 +11,17 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::io::{ErrorKind, Read};
-use std::net::{IpAddr, Ipv4Addr, TcpStream};
-use std::path::PathBuf;
+use std::io::{ErrorKind, Read, Write};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread;
 use std::time::{Duration, Instant};
 
-use p2pchat_core::wire::{Frame, FrameDecoder, Hello, PREAMBLE};
+use bytes::Bytes;
+use p2pchat_core::wire::{Chat, Frame, FrameDecoder, Hello, PREAMBLE};
 use p2pchat_core::{Config, Event, Handle, NodeId};
 
 /// Upper bound for any single wait in these tests.
@@ -408,6 +412,262 @@ pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(5));
     }
+}
+
+// ----- a line of three under attack, and raw peers (used by `adversary.rs`) ----------
+
+/// Index of the node under attack in [`Net::nodes`]; `a` and `c` are its neighbours.
+pub const A: usize = 0;
+pub const B: usize = 1;
+pub const C: usize = 2;
+
+/// How often the chatter thread makes every node say something during an attack.
+pub const CHAT_EVERY: Duration = Duration::from_millis(20);
+/// Bound on the chatter's rounds (with [`CHAT_EVERY`], about a minute).
+pub const CHAT_ROUNDS: usize = 3000;
+
+/// A line of three nodes, `a - b - c`, and what they said.
+pub struct Net {
+    pub nodes: Vec<TestNode>,
+    pub t: Transcript,
+}
+
+/// Sets a flag when dropped, so a chatter thread stops even if the attack panics.
+pub struct StopOnDrop(pub Arc<AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+impl Net {
+    /// Starts `a - b - c` with `tweak(name, config)` applied to each, waits until
+    /// all know each other and checks a first round of chat.
+    pub fn start(mut tweak: impl FnMut(&str, &mut Config)) -> Net {
+        let mut nodes: Vec<TestNode> = ["a", "b", "c"]
+            .iter()
+            .map(|name| {
+                let mut cfg = config(name);
+                tweak(name, &mut cfg);
+                TestNode::start(cfg)
+            })
+            .collect();
+        link(&nodes[A], &nodes[B]);
+        link(&nodes[C], &nodes[B]);
+        wait_all_joined(&mut nodes);
+        let mut net = Net { nodes, t: Transcript::default() };
+        net.round("before");
+        net.t.check(&mut net.nodes);
+        net
+    }
+
+    pub fn port(&self) -> u16 {
+        self.nodes[B].port()
+    }
+
+    pub fn ids(&self) -> Vec<NodeId> {
+        self.nodes.iter().map(TestNode::id).collect()
+    }
+
+    /// Every node says one line.
+    pub fn round(&mut self, label: &str) {
+        for node in &self.nodes {
+            self.t.say(node, &format!("{label}, from {}", node.name));
+        }
+    }
+
+    /// Runs `attack` against `b` while another thread makes every node say a line
+    /// every [`CHAT_EVERY`]; what they said joins the transcript.
+    pub fn during<R>(&mut self, attack: impl FnOnce(&mut TestNode) -> R) -> R {
+        let stop = Arc::new(AtomicBool::new(false));
+        let guard = StopOnDrop(Arc::clone(&stop));
+        let speakers: Vec<(NodeId, String, Handle)> =
+            self.nodes.iter().map(|n| (n.id(), n.name.clone(), n.handle.clone())).collect();
+        let chatter = thread::spawn(move || {
+            let mut said = Vec::new();
+            let end = Instant::now() + DEADLINE * 3;
+            for k in 1..=CHAT_ROUNDS {
+                if stop.load(Ordering::SeqCst) || Instant::now() > end {
+                    break;
+                }
+                for (id, name, handle) in &speakers {
+                    let text = format!("meanwhile {k}, from {name}");
+                    if handle.send_line(&text).is_ok() {
+                        said.push((*id, text));
+                    }
+                }
+                thread::sleep(CHAT_EVERY);
+            }
+            said
+        });
+        let result = attack(&mut self.nodes[B]);
+        drop(guard);
+        let said = chatter.join().expect("the chatter thread");
+        for (id, text) in said {
+            self.t.sent.entry(id).or_default().push(text);
+        }
+        result
+    }
+
+    /// A new node `d` that joined through `b`: it says hello and hears everyone
+    /// (a newcomer gets only the history window of what was said before it came,
+    /// so it is not held to the whole transcript), then it leaves.
+    pub fn welcome(&mut self, mut d: TestNode) {
+        self.t.say(&d, "hello from the newcomer");
+        self.round("welcome");
+        self.t.check(&mut self.nodes);
+        for n in &self.nodes {
+            let text = format!("welcome, from {}", n.name);
+            d.wait_for(&text, |seen| seen.iter().any(|e| matches!(e, Event::Message { text: t, .. } if *t == text)));
+        }
+        d.handle.stop();
+    }
+
+    /// A last round of chat, checked everywhere (exactly once, in order, nothing
+    /// from anyone unexpected), then: nobody lost contact with any node of the
+    /// network; then stops every node.
+    pub fn finish(mut self) {
+        self.round("after");
+        self.t.check(&mut self.nodes);
+        self.t.settle(&mut self.nodes);
+        let ids = self.ids();
+        for n in &self.nodes {
+            let lost: Vec<&Event> =
+                n.seen.iter().filter(|e| matches!(e, Event::Left { id, .. } if ids.contains(id))).collect();
+            assert!(lost.is_empty(), "{}: {lost:?}", n.name);
+        }
+        stop_all(&self.nodes);
+    }
+}
+
+pub fn chat_frame(origin: NodeId, seq: u64, name: &str, text: &str) -> Bytes {
+    Frame::Chat(Chat { origin, seq, name: name.into(), text: text.into() }).encode().expect("encode")
+}
+
+/// A raw p2pchat peer that completed the handshake with the node on `port` (the
+/// node answered with its preamble and hello), and what the node sent it so far.
+pub fn raw_peer(port: u16, id: NodeId, name: &str) -> (TcpStream, Vec<u8>) {
+    let mut s = raw_connect(port);
+    s.write_all(&hello_as(id, name)).expect("write the hello");
+    let deadline = Instant::now() + DEADLINE;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        if got.len() > PREAMBLE.len() {
+            assert_eq!(got[..PREAMBLE.len()], PREAMBLE, "the node answers with its preamble");
+            let mut d = FrameDecoder::new();
+            d.extend(&got[PREAMBLE.len()..]);
+            if let Ok(Some((Frame::Hello(_), _))) = d.next_frame() {
+                return (s, got);
+            }
+        }
+        assert!(Instant::now() < deadline, "no handshake answer; got {} bytes", got.len());
+        match s.read(&mut buf) {
+            Ok(0) => panic!("closed during the handshake"),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted) => {}
+            Err(e) => panic!("handshake: {e}"),
+        }
+    }
+}
+
+/// A plain-text client (what `nc` is) that gave its name and was welcomed.
+pub fn text_client(port: u16, name: &str) -> TcpStream {
+    let mut s = raw_connect(port);
+    s.write_all(format!("{name}\r\n").as_bytes()).expect("write the name");
+    let back = read_until_text(&mut s, &format!("Welcome, {name}!"));
+    assert!(back.starts_with("Welcome to p2pchat"), "{back:?}");
+    s
+}
+
+/// Connects to 127.0.0.1:`port` as fast as the node accepts. When a listener's
+/// backlog (128 connections) is full, the kernel drops SYNs and each connect waits
+/// a second for a retransmission, so a loop that outruns the node mostly waits:
+/// this one looks at the accept queue every 32 connects and lets it drain.
+pub struct Connector {
+    pub port: u16,
+    pub count: usize,
+    /// Connects that still took a SYN retransmission.
+    pub retried: usize,
+}
+
+impl Connector {
+    pub fn new(port: u16) -> Self {
+        Connector { port, count: 0, retried: 0 }
+    }
+
+    pub fn connect(&mut self) -> TcpStream {
+        if self.count % 32 == 0 {
+            wait_until("room in the accept queue", || accept_queue(self.port) < 64);
+        }
+        self.count += 1;
+        let connecting = Instant::now();
+        let s = TcpStream::connect_timeout(&SocketAddr::from((LOCALHOST, self.port)), Duration::from_secs(5))
+            .expect("connect");
+        if connecting.elapsed() > Duration::from_millis(900) {
+            self.retried += 1;
+        }
+        s
+    }
+}
+
+/// Starts a node that joins through `b` and waits until it knows `b` and `others`.
+pub fn newcomer(b: &TestNode, others: &[NodeId]) -> TestNode {
+    let mut d = TestNode::start(config("d"));
+    link(&d, b);
+    d.wait_joined(&[&[b.id()], others].concat());
+    d
+}
+
+/// Whether the node closed `s` (which must be non-blocking); reads and discards
+/// whatever else is there.
+pub fn closed_by_node(s: &mut TcpStream) -> bool {
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return false,
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(_) => return true,
+        }
+    }
+}
+
+/// The frames a node sent on a connection it accepted and answered (after its
+/// preamble).
+pub fn frames_after_preamble(bytes: &[u8]) -> Vec<Frame> {
+    assert!(bytes.starts_with(&PREAMBLE), "the node answers with its preamble first");
+    decode_frames(&bytes[PREAMBLE.len()..])
+}
+
+pub fn assert_bye(frames: &[Frame], needle: &str) {
+    assert!(
+        matches!(frames.last(), Some(Frame::Bye { reason }) if reason.contains(needle)),
+        "expected a goodbye with {needle:?} last; got {frames:?}"
+    );
+}
+
+pub fn log_count(log: &Path, needle: &str) -> usize {
+    std::fs::read_to_string(log).map_or(0, |s| s.matches(needle).count())
+}
+
+/// The origin of the messages a node delivered from its plain-text client `from`
+/// (a member of its own, with an id of its own).
+pub fn text_client_origin(host: &mut TestNode, from: &str) -> NodeId {
+    let Event::Message { origin, .. } = host.wait_next(
+        &format!("a message from {from}"),
+        |e| matches!(e, Event::Message { from: f, private: false, .. } if f == from),
+    ) else {
+        unreachable!()
+    };
+    assert_ne!(origin, host.id(), "the text client {from} speaks with its host's id");
+    origin
+}
+
+pub fn has_control(s: &str) -> bool {
+    s.chars().any(char::is_control)
 }
 
 // ----- probes of this process and of a node's sockets ------------------------------
