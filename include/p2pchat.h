@@ -155,6 +155,11 @@ typedef enum p2pchat_event_kind {
    * NULL. A frontend normally exits now (the lab UI calls `ui_exit()`).
    */
   P2PCHAT_EVENT_KIND_STOPPED = 6,
+  /**
+   * Another member took a new name after a name collision (`name` is the new
+   * name, `id` the member; `json` has both names). Shown like a notice.
+   */
+  P2PCHAT_EVENT_KIND_RENAMED = 7,
 } p2pchat_event_kind;
 
 /**

@@ -5,7 +5,9 @@
 //! [`Event::to_json`] (`--json`), so they all show the same words. Names and texts
 //! that came from the network are neutralised here with [`sanitize`].
 
-use std::fmt::Write as _;
+use std::io;
+
+use serde::Serialize;
 
 use crate::id::NodeId;
 
@@ -79,6 +81,17 @@ pub enum Event {
     Notice(String),
     /// Something went wrong (shown as `ERROR`).
     Error(String),
+    /// A member took another name because an earlier claim on its name won (the
+    /// collision rule of DESIGN.md §2, guarantee 4). Never this node itself: that
+    /// is told as a notice addressed to the user.
+    Renamed {
+        /// The member.
+        id: NodeId,
+        /// The name it claimed.
+        from: String,
+        /// The name it is shown with from now on.
+        to: String,
+    },
     /// The node has stopped; frontends should exit. Not shown.
     Stopped,
 }
@@ -97,25 +110,6 @@ pub fn sanitize(s: &str) -> String {
             c => c,
         })
         .collect()
-}
-
-/// Writes `s` as a JSON string literal (with quotes).
-pub fn json_string(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' || ('\u{80}'..='\u{9f}').contains(&c) => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }
 
 impl Event {
@@ -140,6 +134,9 @@ impl Event {
             Event::Left { name, reason: LeftReason::Lost, .. } => info(format!("lost contact with {name}")),
             Event::Notice(t) => info(t.clone()),
             Event::Error(t) => Some(("ERROR".to_owned(), sanitize(t))),
+            Event::Renamed { from, to, .. } => {
+                info(format!("{from} (the later claim on that name) is now known as {to}"))
+            }
         }
     }
 
@@ -150,46 +147,86 @@ impl Event {
 
     /// The one-line JSON object `--json` prints (`None` for events not shown).
     pub fn to_json(&self) -> Option<String> {
-        let mut o = String::with_capacity(96);
-        o.push_str("{\"event\":");
-        match self {
-            Event::Listening { port, id, name } => {
-                let _ = write!(o, "\"listening\",\"port\":{port},\"id\":\"{id}\",\"name\":");
-                json_string(&mut o, name);
-            }
-            Event::Message { from, text, origin, seq, private, to } => {
-                o.push_str("\"message\",\"from\":");
-                json_string(&mut o, from);
-                o.push_str(",\"text\":");
-                json_string(&mut o, text);
-                let _ = write!(o, ",\"origin\":\"{origin}\",\"seq\":{seq},\"private\":{private}");
-                if let Some(to) = to {
-                    o.push_str(",\"to\":");
-                    json_string(&mut o, to);
-                }
-            }
-            Event::Joined { name, id, .. } => {
-                o.push_str("\"joined\",\"name\":");
-                json_string(&mut o, name);
-                let _ = write!(o, ",\"id\":\"{id}\"");
-            }
-            Event::Left { name, id, reason, .. } => {
-                o.push_str("\"left\",\"name\":");
-                json_string(&mut o, name);
-                let _ = write!(o, ",\"id\":\"{id}\",\"reason\":\"{}\"", reason.as_str());
-            }
-            Event::Notice(t) => {
-                o.push_str("\"notice\",\"text\":");
-                json_string(&mut o, t);
-            }
-            Event::Error(t) => {
-                o.push_str("\"error\",\"text\":");
-                json_string(&mut o, t);
-            }
+        let json = match self {
+            Event::Listening { port, id, name } => Json::Listening { port: *port, id: id.to_string(), name },
+            Event::Message { from, text, origin, seq, private, to } => Json::Message {
+                from,
+                text,
+                origin: origin.to_string(),
+                seq: *seq,
+                private: *private,
+                to: to.as_deref(),
+            },
+            Event::Joined { name, id, .. } => Json::Joined { name, id: id.to_string() },
+            Event::Left { name, id, reason, .. } => Json::Left { name, id: id.to_string(), reason: reason.as_str() },
+            Event::Notice(text) => Json::Notice { text },
+            Event::Error(text) => Json::Error { text },
+            Event::Renamed { id, from, to } => Json::Renamed { id: id.to_string(), from, to },
             Event::Stopped => return None,
+        };
+        let mut out = Vec::with_capacity(96);
+        let mut ser = serde_json::Serializer::with_formatter(&mut out, TerminalSafe);
+        json.serialize(&mut ser).ok()?;
+        String::from_utf8(out).ok()
+    }
+}
+
+/// The `--json` form of an [`Event`]: `{"event":"KIND",...}`, fields in this
+/// order (DESIGN.md §3 fixes the names; fields may be added, never renamed).
+#[derive(Serialize)]
+#[serde(tag = "event", rename_all = "lowercase")]
+enum Json<'a> {
+    Listening {
+        port: u16,
+        id: String,
+        name: &'a str,
+    },
+    Message {
+        from: &'a str,
+        text: &'a str,
+        origin: String,
+        seq: u64,
+        private: bool,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        to: Option<&'a str>,
+    },
+    Joined {
+        name: &'a str,
+        id: String,
+    },
+    Left {
+        name: &'a str,
+        id: String,
+        reason: &'a str,
+    },
+    Notice {
+        text: &'a str,
+    },
+    Error {
+        text: &'a str,
+    },
+    Renamed {
+        id: String,
+        from: &'a str,
+        to: &'a str,
+    },
+}
+
+/// serde_json's compact output, but DEL and the C1 controls (U+0080..U+009F, CSI
+/// among them) are escaped too, not only C0: `--json` output is often read on a
+/// terminal, and no text from the network may drive it (DESIGN.md §2, 7).
+struct TerminalSafe;
+
+impl serde_json::ser::Formatter for TerminalSafe {
+    fn write_string_fragment<W: ?Sized + io::Write>(&mut self, writer: &mut W, fragment: &str) -> io::Result<()> {
+        let mut rest = fragment;
+        while let Some(i) = rest.find(|c: char| c == '\u{7f}' || ('\u{80}'..='\u{9f}').contains(&c)) {
+            writer.write_all(&rest.as_bytes()[..i])?;
+            let c = rest[i..].chars().next().unwrap_or('\u{fffd}');
+            write!(writer, "\\u{:04x}", c as u32)?;
+            rest = &rest[i + c.len_utf8()..];
         }
-        o.push('}');
-        Some(o)
+        writer.write_all(rest.as_bytes())
     }
 }
 
@@ -236,5 +273,32 @@ mod tests {
             .expect("shown");
         let v: serde_json::Value = serde_json::from_str(&l).expect("valid json");
         assert_eq!(v["reason"], "lost");
+    }
+
+    #[test]
+    fn json_escapes_del_and_c1_controls_too() {
+        let j = Event::Notice("csi \u{9b}31m del \u{7f} nel \u{85} ok é".into()).to_json().expect("shown");
+        assert_eq!(j, r#"{"event":"notice","text":"csi \u009b31m del \u007f nel \u0085 ok é"}"#);
+        let v: serde_json::Value = serde_json::from_str(&j).expect("valid json");
+        assert_eq!(v["text"], "csi \u{9b}31m del \u{7f} nel \u{85} ok é");
+    }
+
+    #[test]
+    fn a_rename_is_a_renamed_event_and_says_who() {
+        let e = Event::Renamed { id: NodeId(0xab), from: "alice".into(), to: "alice-2".into() };
+        assert_eq!(
+            e.to_json().expect("shown"),
+            r#"{"event":"renamed","id":"00000000000000ab","from":"alice","to":"alice-2"}"#
+        );
+        assert_eq!(e.to_line().expect("shown"), "INFO: alice (the later claim on that name) is now known as alice-2");
+    }
+
+    #[test]
+    fn json_field_order_is_kept() {
+        let e = Event::Listening { port: 41234, id: NodeId(1), name: "alice".into() };
+        assert_eq!(
+            e.to_json().expect("shown"),
+            r#"{"event":"listening","port":41234,"id":"0000000000000001","name":"alice"}"#
+        );
     }
 }

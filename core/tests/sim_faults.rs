@@ -277,7 +277,12 @@ fn two_members_with_one_name_end_with_distinct_names() {
     assert_eq!(sim.node(a).name(), "bob");
     assert_eq!(sim.node(c).name(), "bob-2");
     assert!(notices(&sim, c).iter().any(|n| n.contains("you are now known as bob-2")));
-    assert!(notices(&sim, a).iter().any(|n| n == "bob is now known as bob-2"), "{:?}", notices(&sim, a));
+    let c_id = sim.nodes[c].id;
+    let renamed = sim.nodes[a]
+        .events
+        .iter()
+        .any(|e| matches!(e, Event::Renamed { id, from, to } if *id == c_id && from == "bob" && to == "bob-2"));
+    assert!(renamed, "{:?}", sim.nodes[a].events);
     // Every node agrees on the names.
     for i in 0..3 {
         let mut seen: Vec<String> = sim.node(i).members().into_iter().map(|m| m.name).collect();

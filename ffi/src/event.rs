@@ -28,6 +28,9 @@ pub enum p2pchat_event_kind {
     /// The node has stopped: the last event. `username`, `message` and `json` are
     /// NULL. A frontend normally exits now (the lab UI calls `ui_exit()`).
     Stopped = 6,
+    /// Another member took a new name after a name collision (`name` is the new
+    /// name, `id` the member; `json` has both names). Shown like a notice.
+    Renamed = 7,
 }
 
 /// One event, passed to a `p2pchat_event_cb`.
@@ -134,6 +137,10 @@ impl EventStrings {
             Event::Error(_) => {
                 fields.kind = p2pchat_event_kind::Error;
                 None
+            }
+            Event::Renamed { id, to, .. } => {
+                fields = Fields { kind: p2pchat_event_kind::Renamed, id: id.0, ..fields };
+                Some(to)
             }
             Event::Stopped => None,
         };

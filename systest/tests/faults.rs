@@ -315,7 +315,7 @@ fn two_nodes_started_with_the_same_name_end_with_distinct_names() {
     );
     // The others are told too, and bob keeps its name.
     for p in [&mut alice, &mut bob] {
-        p.wait_for(|e| kind(e) == "notice" && e["text"] == "bob is now known as bob-2", TIMEOUT);
+        p.wait_for(|e| kind(e) == "renamed" && e["from"] == "bob" && e["to"] == "bob-2", TIMEOUT);
     }
     assert!(
         !bob.events().iter().any(|e| is_notice(e, "the name bob is already taken")),
@@ -452,7 +452,10 @@ fn a_colliding_name_is_never_announced_as_joined() {
         // Until the renamed record has reached this node (it is announced as having
         // joined as bob-2, or renamed to bob-2).
         p.wait_for(
-            |e| (is_joined(e, &bob2_id) && e["name"] == "bob-2") || e["text"] == "bob is now known as bob-2",
+            |e| {
+                (is_joined(e, &bob2_id) && e["name"] == "bob-2")
+                    || (kind(e) == "renamed" && e["id"] == bob2_id.as_str() && e["to"] == "bob-2")
+            },
             TIMEOUT,
         );
         let joined: Vec<Value> = p.events_of("joined").into_iter().filter(|e| e["id"] == bob2_id.as_str()).collect();

@@ -1239,7 +1239,7 @@ impl Node {
                 if let Some(old) = old
                     && (self.members.get(id).is_some_and(|r| r.reachable) || clash(&old))
                 {
-                    self.publish(Event::Notice(format!("{old} is now known as {name}")));
+                    self.publish(Event::Renamed { id, from: old, to: name });
                     if self.held_joins.contains_key(&id) {
                         self.release_held(now, Some(id));
                     }

@@ -179,7 +179,7 @@ impl App {
                     }
                 }
             }
-            Event::Listening { .. } => {
+            Event::Listening { .. } | Event::Renamed { .. } => {
                 if let Some((label, text)) = event.display() {
                     self.sessions.add(0, Line::named(Style::Notice, &label, &text), false);
                 }
