@@ -461,3 +461,34 @@ fn connect_to_an_existing_neighbour_keeps_the_established_link() {
         }
     }
 }
+
+/// The middle of a line of five crashes: each end is told "netsplit: lost contact
+/// with" the crashed node and the two beyond it, and, once repair has linked the
+/// survivors, "netsplit over" for the two that came back, never a bare "joined"
+/// for them; the crashed node is never said to be back. Many seeds, so that the
+/// survivors come back together or one at a time.
+#[test]
+fn a_netsplit_healed_by_repair_ends_with_netsplit_over() {
+    for seed in 0..20 {
+        let mut sim = build(5, &topology::line(5), seed);
+        let before: Vec<usize> = sim.nodes.iter().map(|n| n.events.len()).collect();
+        sim.crash(2);
+        settle(&mut sim, 20);
+        for (i, far) in [(0usize, [3usize, 4]), (4, [0, 1])] {
+            let shown = shown_since(&sim, i, before[i]);
+            let split = shown.iter().position(|t| t.starts_with("netsplit: lost contact with"));
+            let Some(split) = split else { panic!("seed {seed}, node {i}: no netsplit notice: {shown:?}") };
+            let mut back = Vec::new();
+            for t in &shown[split + 1..] {
+                assert!(!t.ends_with(" joined"), "seed {seed}, node {i}: a return told as an arrival: {shown:?}");
+                if let Some(rest) = t.strip_prefix("netsplit over: ") {
+                    let names = rest.trim_end_matches(" is back").trim_end_matches(" are back");
+                    back.extend(names.split(", ").map(str::to_owned));
+                }
+            }
+            back.sort();
+            let want: Vec<String> = far.iter().map(|j| format!("n{j}")).collect();
+            assert_eq!(back, want, "seed {seed}, node {i}: {shown:?}");
+        }
+    }
+}

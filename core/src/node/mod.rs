@@ -22,7 +22,7 @@ mod private;
 mod snapshot;
 pub mod text;
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -327,6 +327,9 @@ pub struct Node {
     snapshot: Option<snapshot::Snap>,
     snapshot_routes: VecDeque<((NodeId, u64), PeerId)>,
     held_joins: BTreeMap<NodeId, Instant>,
+    /// Members announced lost in a "netsplit" notice and not back yet: their
+    /// return is told as "netsplit over", whatever else comes back with them.
+    split_off: BTreeSet<NodeId>,
     epoch: u64,
 }
 
@@ -378,6 +381,7 @@ impl Node {
             snapshot: None,
             snapshot_routes: VecDeque::new(),
             held_joins: BTreeMap::new(),
+            split_off: BTreeSet::new(),
             epoch: 0,
             cfg,
         };
@@ -1273,6 +1277,7 @@ impl Node {
         self.members.stamp_unseen(now);
         for id in self.members.forget_before(now.checked_sub(self.cfg.forget_after).unwrap_or(self.started)) {
             self.repair.remove(&id);
+            self.split_off.remove(&id);
         }
         // Members that came back need no repair.
         self.repair.retain(|id, _| !self.members.get(*id).is_some_and(|r| r.reachable));
@@ -1323,6 +1328,7 @@ impl Node {
         if split {
             let names: Vec<(NodeId, String)> = lost.iter().map(|r| (r.state.id, r.state.name.clone())).collect();
             self.publish_list(&names, |n| format!("netsplit: lost contact with {}", n.join(", ")));
+            self.split_off.extend(lost.iter().map(|r| r.state.id));
         }
         for r in &quit {
             self.publish(Event::Left {
@@ -1368,20 +1374,27 @@ impl Node {
             self.held_joins.insert(*id, now + self.cfg.peer_timeout);
         }
         joined.retain(|r| !hold.contains(&r.state.id));
-        let group = joined.len() > 1;
-        if group {
-            let names: Vec<(NodeId, String)> = joined.iter().map(|r| (r.state.id, r.state.name.clone())).collect();
-            let returning = joined.iter().filter(|r| self.repair.contains_key(&r.state.id)).count();
-            if returning * 2 >= joined.len() && returning > 0 {
-                self.publish_list(&names, |n| {
-                    let verb = if n.len() == 1 { "is" } else { "are" };
-                    format!("netsplit over: {} {verb} back", n.join(", "))
-                });
-            } else {
-                self.publish_list(&names, |n| format!("now connected with {}", n.join(", ")));
+        // Members back from an announced netsplit end it, in one notice; the
+        // others that arrive with them are told as arrivals.
+        let (back, arrived): (Vec<members::Record>, Vec<members::Record>) =
+            joined.into_iter().partition(|r| self.split_off.contains(&r.state.id));
+        if !back.is_empty() {
+            let names: Vec<(NodeId, String)> = back.iter().map(|r| (r.state.id, r.state.name.clone())).collect();
+            self.publish_list(&names, |n| {
+                let verb = if n.len() == 1 { "is" } else { "are" };
+                format!("netsplit over: {} {verb} back", n.join(", "))
+            });
+            for r in &back {
+                self.split_off.remove(&r.state.id);
+                self.publish(Event::Joined { name: r.state.name.clone(), id: r.state.id, announce: false });
             }
         }
-        for r in &joined {
+        let group = arrived.len() > 1;
+        if group {
+            let names: Vec<(NodeId, String)> = arrived.iter().map(|r| (r.state.id, r.state.name.clone())).collect();
+            self.publish_list(&names, |n| format!("now connected with {}", n.join(", ")));
+        }
+        for r in &arrived {
             self.publish(Event::Joined { name: r.state.name.clone(), id: r.state.id, announce: !group });
         }
     }
