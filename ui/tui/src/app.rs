@@ -313,6 +313,13 @@ impl App {
             TuiCommand::Query { name, .. } if name == self.status.name => {
                 self.error("that is your own name: a private conversation needs another member");
             }
+            // Like `:msg`, a conversation needs a member (one that left may still
+            // have its session open: switching to it is fine).
+            TuiCommand::Query { name, .. }
+                if !self.status.members.iter().any(|m| m.name == name) && self.sessions.find(&name).is_none() =>
+            {
+                self.error(&format!("no member named {name}; :users lists them"));
+            }
             TuiCommand::Query { name, text } => {
                 self.show_query(&name);
                 if let Some(text) = text {
@@ -473,9 +480,29 @@ mod tests {
         assert!(app.quitting);
     }
 
+    /// An app whose node knows these members (as `Status::members` says).
+    fn app_with(names: &[&str]) -> App {
+        let mut app = App::new();
+        app.status.members = names
+            .iter()
+            .map(|n| MemberInfo { id: NodeId(1), name: (*n).into(), addr: None, hops: 1, direct: true })
+            .collect();
+        app
+    }
+
+    #[test]
+    fn query_refuses_a_name_no_member_has() {
+        let mut app = app_with(&["bob"]);
+        typed(&mut app, ":query nobody");
+        assert_eq!(app.sessions.len(), 1, "no session opened");
+        assert!(texts(&app, 0).iter().any(|l| l == "ERROR: no member named nobody; :users lists them"));
+        typed(&mut app, ":query bob");
+        assert_eq!(app.sessions.active().peer(), Some("bob"));
+    }
+
     #[test]
     fn tui_commands_never_reach_the_node() {
-        let mut app = App::new();
+        let mut app = app_with(&["bob"]);
         typed(&mut app, ":query bob");
         typed(&mut app, ":sessions");
         typed(&mut app, ":switch 0");
@@ -492,7 +519,7 @@ mod tests {
 
     #[test]
     fn typing_in_a_query_sends_a_private_message() {
-        let mut app = App::new();
+        let mut app = app_with(&["bob", "carol"]);
         typed(&mut app, ":query bob");
         assert_eq!(app.sessions.active().peer(), Some("bob"));
         typed(&mut app, "psst");
@@ -553,7 +580,7 @@ mod tests {
 
     #[test]
     fn joins_go_public_and_to_the_members_conversation_and_notices_to_the_session_shown() {
-        let mut app = App::new();
+        let mut app = app_with(&["bob"]);
         app.on_event(&Event::Listening { port: 4000, id: NodeId(1), name: "alice".into() });
         typed(&mut app, ":query bob");
         app.on_event(&Event::Joined { name: "bob".into(), id: NodeId(2), announce: true });
@@ -572,7 +599,7 @@ mod tests {
 
     #[test]
     fn keys_switch_sessions_and_scroll() {
-        let mut app = App::new();
+        let mut app = app_with(&["bob"]);
         typed(&mut app, ":query bob");
         app.on_key(Key::Alt('0'));
         assert_eq!(app.sessions.active_index(), 0);
