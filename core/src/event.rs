@@ -112,6 +112,12 @@ pub fn sanitize(s: &str) -> String {
         .collect()
 }
 
+/// `1 member`, `2 members`: a count with its noun, in the singular for one. Every
+/// count shown to a user goes through it.
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    if n == 1 { format!("1 {one}") } else { format!("{n} {many}") }
+}
+
 impl Event {
     /// The `(username, message)` pair a line-oriented UI shows, `None` for events
     /// that are not shown. Both parts are sanitised.
@@ -291,6 +297,13 @@ mod tests {
             r#"{"event":"renamed","id":"00000000000000ab","from":"alice","to":"alice-2"}"#
         );
         assert_eq!(e.to_line().expect("shown"), "INFO: alice (the later claim on that name) is now known as alice-2");
+    }
+
+    #[test]
+    fn counts_of_one_are_singular() {
+        assert_eq!(count(1, "member", "members"), "1 member");
+        assert_eq!(count(0, "direct link", "direct links"), "0 direct links");
+        assert_eq!(count(2, "hop", "hops"), "2 hops");
     }
 
     #[test]

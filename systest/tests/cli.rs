@@ -295,12 +295,14 @@ fn a_closed_stdout_stops_the_node_without_a_panic() {
 }
 
 /// A lone node bound to every address (the default) has no one address of its
-/// own yet: `:users` shows its port, never "(text client)".
+/// own yet: `:users` shows its port, never "(text client)", under "1 member:"
+/// (counts of one are singular).
 #[test]
 fn a_lone_node_lists_itself_with_its_port() {
     let mut solo = Proc::spawn("solo", &["--json", "solo"], true);
     let port = solo.wait_listening();
     solo.send(":users");
+    solo.wait_for(|e| kind(e) == "notice" && e["text"] == "1 member:", TIMEOUT);
     let me = solo.wait_for(|e| kind(e) == "notice" && e["text"].as_str().is_some_and(|t| t.contains("(you)")), TIMEOUT);
     let text = me["text"].as_str().unwrap_or("");
     assert_eq!(text, format!("  solo (you) (listening on port {port})"), "{me}");

@@ -101,8 +101,12 @@ fn join_error(name: &str, extra: &[String]) -> String {
 /// node's own port, a peer that accepts but never answers, a full peer.
 #[test]
 fn join_failures_after_the_tcp_connect_are_reported() {
-    let own = p2pchat_systest::closed_port().to_string();
-    let line = join_error("selfish", &["--port".into(), own.clone(), "--connect".into(), format!("127.0.0.1:{own}")]);
+    // Its own port, learnt from the running node (a port chosen beforehand could
+    // be taken by a test running beside this one).
+    let mut selfish = Proc::spawn("selfish", &["--headless", "--bind", "127.0.0.1", "selfish"], false);
+    let own = selfish.wait_listening();
+    selfish.send(&format!(":connect 127.0.0.1 {own}"));
+    let line = selfish.wait_line(|l| l.starts_with("ERROR: could not join through 127.0.0.1:"), TIMEOUT);
     assert!(line.ends_with("that is this node's own address"), "{line}");
 
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

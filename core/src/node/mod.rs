@@ -1536,7 +1536,7 @@ impl Node {
         self.update_membership(now);
         let list = self.members();
         let hosted = viewer != self.cfg.id;
-        let mut lines = vec![format!("{} members:", list.len())];
+        let mut lines = vec![format!("{}:", crate::event::count(list.len(), "member", "members"))];
         for m in list {
             let addr = match m.addr {
                 Some(a) => a.to_string(),
@@ -1589,7 +1589,8 @@ impl Node {
                 }
             })
             .collect();
-        self.events.push_back(Event::Notice(format!("{} direct links:", lines.len())));
+        self.events
+            .push_back(Event::Notice(format!("{}:", crate::event::count(lines.len(), "direct link", "direct links"))));
         for l in lines {
             self.events.push_back(Event::Notice(l));
         }

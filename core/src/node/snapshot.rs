@@ -234,7 +234,7 @@ impl Node {
             .collect();
         let mut dot = String::from("graph p2pchat {\n");
         for id in &s.expected {
-            let label = format!("{} ({} hops)", name_of(id), hops(id));
+            let label = format!("{} ({})", name_of(id), crate::event::count(hops(id) as usize, "hop", "hops"));
             let _ = writeln!(dot, "  \"{}\" [label={}];", id, dot_string(&label));
         }
         for (a, b) in &links {

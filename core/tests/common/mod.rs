@@ -194,12 +194,13 @@ impl TestNode {
         let deadline = Instant::now() + DEADLINE;
         loop {
             self.handle.send_line(":peers").expect("running");
-            let Event::Notice(t) =
-                self.wait_next("the :peers answer", |e| matches!(e, Event::Notice(t) if t.ends_with("direct links:")))
-            else {
+            let Event::Notice(t) = self.wait_next(
+                "the :peers answer",
+                |e| matches!(e, Event::Notice(t) if t.ends_with("direct links:") || t.ends_with("direct link:")),
+            ) else {
                 unreachable!()
             };
-            if t == format!("{n} direct links:") {
+            if t == format!("{}:", p2pchat_core::event::count(n, "direct link", "direct links")) {
                 return;
             }
             assert!(Instant::now() < deadline, "{}: never reached {n} direct links (last: {t})", self.name);

@@ -144,7 +144,7 @@ pub fn users(p: &mut Proc) -> Vec<String> {
     let header = wait_after(
         p,
         from,
-        |e| is_notice(e, "") && e["text"].as_str().is_some_and(|t| t.ends_with(" members:")),
+        |e| is_notice(e, "") && e["text"].as_str().is_some_and(|t| t.ends_with(" members:") || t == "1 member:"),
         TIMEOUT,
     );
     let n: usize =
@@ -176,7 +176,10 @@ pub fn peers(p: &mut Proc) -> Vec<String> {
     let header = wait_after(
         p,
         from,
-        |e| is_notice(e, "") && e["text"].as_str().is_some_and(|t| t.ends_with(" direct links:")),
+        |e| {
+            is_notice(e, "")
+                && e["text"].as_str().is_some_and(|t| t.ends_with(" direct links:") || t == "1 direct link:")
+        },
         TIMEOUT,
     );
     let n: usize =

@@ -337,7 +337,7 @@ impl App {
                         format!("{i}: {}{shown}{unread}", s.label())
                     })
                     .collect();
-                self.notice(&format!("{} sessions:", list.len()));
+                self.notice(&format!("{}:", p2pchat_core::event::count(list.len(), "session", "sessions")));
                 for l in list {
                     self.notice(&format!("  {l}"));
                 }
