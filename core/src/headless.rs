@@ -18,8 +18,9 @@
 //!   bounded by [`crate::node::FINISH_TIMEOUT`]): so `printf 'hi\n' | p2pchat
 //!   --headless NAME HOST PORT` delivers its line. The node then sends what is
 //!   queued, says goodbye and stops, and [`run`] returns 0, or 1 when some of what
-//!   was typed reached no neighbour (an error event says how much). If the node stops by itself (the user
-//!   typed `:quit`), [`run`] returns 0 at once, even though stdin is still open;
+//!   was typed reached no neighbour (an error event says how much). If the node
+//!   stops by itself (the user typed `:quit`), [`run`] returns 0 at once, even
+//!   though stdin is still open;
 //!   the stdin thread is then left blocked in its read, which ends with the
 //!   process (a later line finds the node stopped and ends the thread).
 //! - **Broken output.** If stdout cannot be written (`EPIPE`: the reader went

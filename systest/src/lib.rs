@@ -107,14 +107,21 @@ impl Proc {
     /// Spawns the binary with `args`, stdin, stdout and stderr piped. `json`: parse
     /// stdout as JSON events.
     pub fn spawn<S: AsRef<std::ffi::OsStr>>(label: &str, args: &[S], json: bool) -> Proc {
-        let bin = binary();
-        let mut child = Command::new(&bin)
-            .args(args)
+        let mut command = Command::new(binary());
+        command.args(args);
+        Proc::spawn_command(label, command, json)
+    }
+
+    /// Like [`Proc::spawn`], for a command of the caller's (the binary under a
+    /// wrapper such as `unshare`, say). It must not start children of its own
+    /// that outlive it.
+    pub fn spawn_command(label: &str, mut command: Command, json: bool) -> Proc {
+        let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+            .unwrap_or_else(|e| panic!("cannot start {:?}: {e}", command.get_program()));
         let stdin = child.stdin.take();
         let stdout = child.stdout.take().expect("piped stdout");
         let mut stderr = child.stderr.take().expect("piped stderr");
@@ -533,10 +540,16 @@ fn test_name() -> String {
 /// }
 /// ```
 pub fn require_tool(tool: &str, package: &str) -> bool {
-    if on_path(tool) {
+    require(on_path(tool), tool, package)
+}
+
+/// [`require_tool`] for what a PATH lookup cannot tell (root, a working `unshare`):
+/// `available` says whether the test can run; `what` names what it needs.
+pub fn require(available: bool, what: &str, package: &str) -> bool {
+    if available {
         return true;
     }
-    let line = format!("SKIPPED: {} needs {tool} (apt-get install {package})", test_name());
+    let line = format!("SKIPPED: {} needs {what} (apt-get install {package})", test_name());
     assert!(!tools_required(), "{line}, and with CI=true or P2PCHAT_REQUIRE_ALL=1 a missing tool is a failure");
     let _ = writeln!(std::io::stderr(), "{line}");
     if let Some(log) = std::env::var_os("P2PCHAT_SKIP_LOG").filter(|l| !l.is_empty()) {

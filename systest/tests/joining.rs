@@ -7,12 +7,11 @@
 
 mod common;
 
-use std::io::{Read as _, Write as _};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{FAST, is_message};
-use p2pchat_systest::{Proc, TIMEOUT, binary};
+use p2pchat_systest::{Proc, TIMEOUT, binary, require};
 
 /// Whether this process may make a mount namespace (root, `unshare`, `mount`).
 fn can_unshare_mounts() -> bool {
@@ -28,13 +27,7 @@ fn can_unshare_mounts() -> bool {
 /// `:connect localhost PORT`) with `::1` listed first for localhost.
 #[test]
 fn localhost_resolving_to_v6_first_still_joins_a_v4_only_node() {
-    if !can_unshare_mounts() {
-        let why = "needs root and unshare (apt-get install util-linux)";
-        assert!(
-            std::env::var_os("CI").is_none_or(|v| v != "true") && std::env::var_os("P2PCHAT_REQUIRE_ALL").is_none(),
-            "{why}"
-        );
-        eprintln!("SKIPPED: joining::localhost_resolving_to_v6_first_still_joins_a_v4_only_node {why}");
+    if !require(can_unshare_mounts(), "root and a working `unshare -m`", "util-linux") {
         return;
     }
     let dir = std::env::temp_dir().join(format!("p2pchat-hosts-{}", std::process::id()));
@@ -52,36 +45,15 @@ fn localhost_resolving_to_v6_first_still_joins_a_v4_only_node() {
     ];
     for (how, args, first) in ways {
         let text = format!("hello through localhost, {how}");
-        let mut child = Command::new("unshare")
-            .args(["-m", "sh", "-c", script, "sh"])
-            .arg(&hosts)
-            .arg(&bin)
-            .args(["--headless", "--bind", "127.0.0.1"])
-            .args(&args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start unshare");
-        let mut stdin = child.stdin.take().unwrap();
-        stdin.write_all(format!("{}{text}\n", first.unwrap_or_default()).as_bytes()).unwrap();
-        drop(stdin);
-        let deadline = Instant::now() + TIMEOUT;
-        let status = loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                break Some(status);
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                break None;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        let mut out = String::new();
-        let _ = child.stdout.take().unwrap().read_to_string(&mut out);
-        let _ = child.stderr.take().unwrap().read_to_string(&mut out);
-        assert!(status.is_some_and(|s| s.success()), "{how}: {status:?}\n{out}");
+        let mut command = Command::new("unshare");
+        command.args(["-m", "sh", "-c", script, "sh"]).arg(&hosts).arg(&bin);
+        command.args(["--headless", "--bind", "127.0.0.1"]).args(&args);
+        let mut bob = Proc::spawn_command(how, command, false);
+        if let Some(first) = first {
+            bob.send(first.trim_end());
+        }
+        bob.send(&text);
+        bob.quit(TIMEOUT);
         host.wait_for(|e| is_message(e, &text), TIMEOUT);
     }
     let _ = std::fs::remove_dir_all(&dir);

@@ -313,8 +313,6 @@ pub struct Node {
     /// The highest of this node's own sequence numbers handed to a neighbour
     /// (queued to one that has told us what it has).
     handed_over: u64,
-    /// Own messages no neighbour had received when the node quit.
-    undelivered: u64,
     transmits: VecDeque<(PeerId, Bytes)>,
     events: VecDeque<Event>,
     actions: VecDeque<Action>,
@@ -368,7 +366,6 @@ impl Node {
             stopping: false,
             finishing: None,
             handed_over: 0,
-            undelivered: 0,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             actions: VecDeque::new(),
@@ -418,7 +415,8 @@ impl Node {
     /// How many of this node's own messages no neighbour had received when it
     /// quit (0 while it runs).
     pub fn undelivered(&self) -> u64 {
-        self.undelivered
+        // Nothing is originated once stopping, so this stays as it was at the quit.
+        if self.stopping && self.finishing.is_some() { self.seq.saturating_sub(self.handed_over) } else { 0 }
     }
 
     /// Grows whenever the member list, this node's links or its name may have
@@ -1170,14 +1168,10 @@ impl Node {
     }
 
     fn quit(&mut self, now: Instant) {
-        self.undelivered = self.seq.saturating_sub(self.handed_over);
-        if self.finishing.is_some() && self.undelivered > 0 {
-            let n = self.undelivered;
-            let what = if n == 1 { "message" } else { "messages" };
-            self.events
-                .push_back(Event::Error(format!("{n} {what} could not be delivered: no neighbour received them")));
-        } else {
-            self.undelivered = 0;
+        let undelivered = self.seq.saturating_sub(self.handed_over);
+        if self.finishing.is_some() && undelivered > 0 {
+            let what = crate::event::count(undelivered as usize, "message", "messages");
+            self.events.push_back(Event::Error(format!("{what} could not be delivered: no neighbour received them")));
         }
         let texts: Vec<PeerId> = self.peers.iter().filter(|(_, p)| p.phase == Phase::Text).map(|(k, _)| *k).collect();
         for peer in texts {
