@@ -35,7 +35,7 @@ use std::ops::RangeInclusive;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::command::{self, check_host, parse_port};
+use crate::command;
 use crate::config::{Config, Mode, PeerAddr};
 use crate::wire::{MAX_NAME, validate_name};
 
@@ -165,26 +165,9 @@ fn show_bytes(n: u64) -> String {
     n.to_string()
 }
 
-/// Strips the brackets of `[v6]`, if both are there.
-fn unbracket(host: &str) -> &str {
-    host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host)
-}
-
 /// Parses `--connect`'s `HOST:PORT` or `[V6]:PORT`.
 fn peer(opt: &str, value: &str) -> Result<PeerAddr, CliError> {
-    let shape = || invalid(opt, value, "expected HOST:PORT, such as 127.0.0.1:4000 or [::1]:4000");
-    let (host, port) = if let Some(rest) = value.strip_prefix('[') {
-        rest.split_once("]:").ok_or_else(shape)?
-    } else {
-        let (host, port) = value.rsplit_once(':').ok_or_else(shape)?;
-        if host.contains(':') {
-            return Err(invalid(opt, value, "an IPv6 address needs brackets, as in [::1]:4000"));
-        }
-        (host, port)
-    };
-    check_host(host).map_err(|e| invalid(opt, value, e))?;
-    let port = parse_port(port).map_err(|e| invalid(opt, value, e))?;
-    Ok(PeerAddr { host: host.to_owned(), port })
+    PeerAddr::parse(value).map_err(|e| invalid(opt, value, e))
 }
 
 /// The value of `opt`: the part after `=`, or else the next argument unless it looks
@@ -253,9 +236,10 @@ where
             "--port" => config.port = number(opt, &value_for(inline, &mut args)?, PORT)?,
             "--bind" => {
                 let value = value_for(inline, &mut args)?;
-                config.bind = unbracket(&value)
-                    .parse::<IpAddr>()
-                    .map_err(|_| invalid(opt, &value, "expected an IP address, such as 0.0.0.0, 127.0.0.1 or ::"))?;
+                config.bind =
+                    crate::addr::unbracket(&value).ok().and_then(|v| v.parse::<IpAddr>().ok()).ok_or(()).map_err(
+                        |_| invalid(opt, &value, "expected an IP address, such as 0.0.0.0, 127.0.0.1 or ::"),
+                    )?;
             }
             "--connect" => config.connect.push(peer(opt, &value_for(inline, &mut args)?)?),
             "--log" => {
@@ -305,10 +289,8 @@ where
             return Err(usage(format!("HOST {host:?} given without PORT; give both HOST and PORT, or neither")));
         }
         (Some(host), Some(port), None) => {
-            let host = unbracket(&host);
-            check_host(host).map_err(|e| usage(format!("{e}: expected an IP address or a host name")))?;
-            let port = parse_port(&port).map_err(usage)?;
-            config.connect.insert(0, PeerAddr { host: host.to_owned(), port });
+            let to = PeerAddr::new(&host, &port).map_err(usage)?;
+            config.connect.insert(0, to);
         }
         (Some(_), Some(_), Some(extra)) => return Err(usage(format!("unexpected argument {extra:?}"))),
     }

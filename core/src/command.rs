@@ -1,5 +1,7 @@
 //! Parsing what the user types: chat lines and `:commands` (or `/commands`).
 
+use crate::addr::PeerAddr;
+
 /// One line of user input, parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Input {
@@ -14,12 +16,7 @@ pub enum Input {
     /// `:peers`: direct links.
     Peers,
     /// `:connect HOST PORT` (or `HOST:PORT`).
-    Connect {
-        /// Host name or address.
-        host: String,
-        /// Port.
-        port: u16,
-    },
+    Connect(PeerAddr),
     /// `:msg NAME TEXT`: a private message.
     Msg {
         /// Recipient's name.
@@ -75,16 +72,12 @@ pub fn parse_line(line: &str) -> Result<Input, String> {
         "users" | "who" => no_args(Input::Users),
         "peers" => no_args(Input::Peers),
         "connect" => {
-            let usage = || format!("usage: {prefix}connect HOST PORT");
-            let (host, port) = match args.as_slice() {
-                [host, port] => (host.to_string(), *port),
-                [hostport] => hostport.rsplit_once(':').map(|(h, p)| (h.to_string(), p)).ok_or_else(usage)?,
-                _ => return Err(usage()),
+            let to = match args.as_slice() {
+                [host, port] => PeerAddr::new(host, port)?,
+                [hostport] => PeerAddr::parse(hostport)?,
+                _ => return Err(format!("usage: {prefix}connect HOST PORT")),
             };
-            let host = host.trim_start_matches('[').trim_end_matches(']').to_owned();
-            let port = parse_port(port)?;
-            check_host(&host)?;
-            Ok(Input::Connect { host, port })
+            Ok(Input::Connect(to))
         }
         "msg" | "m" | "tell" => {
             let body = rest.trim_start()[cmd.len()..].trim_start();
@@ -105,31 +98,6 @@ pub fn parse_line(line: &str) -> Result<Input, String> {
     }
 }
 
-/// Parses a TCP port, 1 to 65535.
-pub fn parse_port(s: &str) -> Result<u16, String> {
-    match s.parse::<u16>() {
-        Ok(0) | Err(_) => Err(format!("invalid port {s:?}: expected a number from 1 to 65535")),
-        Ok(p) => Ok(p),
-    }
-}
-
-/// Checks that a host is an IP address or a syntactically valid host name.
-pub fn check_host(host: &str) -> Result<(), String> {
-    if host.parse::<std::net::IpAddr>().is_ok() {
-        return Ok(());
-    }
-    let ok = !host.is_empty()
-        && host.len() <= 253
-        && host.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        });
-    if ok { Ok(()) } else { Err(format!("invalid host {host:?}")) }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,9 +110,15 @@ mod tests {
         assert_eq!(parse_line("::text"), Ok(Input::Chat(":text".into())));
         assert_eq!(parse_line("//x y"), Ok(Input::Chat("/x y".into())));
         assert_eq!(parse_line("   "), Ok(Input::Nothing));
-        assert_eq!(parse_line(":connect 127.0.0.1 4000"), Ok(Input::Connect { host: "127.0.0.1".into(), port: 4000 }));
-        assert_eq!(parse_line(":connect localhost:4000"), Ok(Input::Connect { host: "localhost".into(), port: 4000 }));
-        assert_eq!(parse_line(":connect [::1]:4000"), Ok(Input::Connect { host: "::1".into(), port: 4000 }));
+        assert_eq!(
+            parse_line(":connect 127.0.0.1 4000"),
+            Ok(Input::Connect(PeerAddr { host: "127.0.0.1".into(), port: 4000 }))
+        );
+        assert_eq!(
+            parse_line(":connect localhost:4000"),
+            Ok(Input::Connect(PeerAddr { host: "localhost".into(), port: 4000 }))
+        );
+        assert_eq!(parse_line(":connect [::1]:4000"), Ok(Input::Connect(PeerAddr { host: "::1".into(), port: 4000 })));
         assert_eq!(
             parse_line(":msg bob  hi  there "),
             Ok(Input::Msg { name: "bob".into(), text: "hi  there ".into() })
@@ -160,6 +134,7 @@ mod tests {
         assert!(parse_line(":connect host 0").is_err());
         assert!(parse_line(":connect host 70000").is_err());
         assert!(parse_line(":connect bad_host! 1").is_err());
+        assert!(parse_line(":connect [::1 1").is_err());
         assert!(parse_line(":quit now").is_err());
         assert!(parse_line(":").is_err());
         assert!(parse_line(":msg bob").is_err());

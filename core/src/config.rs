@@ -16,24 +16,7 @@ pub enum Mode {
     Json,
 }
 
-/// A peer to connect to: host name or address, and port.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PeerAddr {
-    /// Host name or IP address.
-    pub host: String,
-    /// TCP port.
-    pub port: u16,
-}
-
-impl std::fmt::Display for PeerAddr {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.host.contains(':') {
-            write!(f, "[{}]:{}", self.host, self.port)
-        } else {
-            write!(f, "{}:{}", self.host, self.port)
-        }
-    }
-}
+pub use crate::addr::PeerAddr;
 
 /// Everything a node and its frontend need to start.
 #[derive(Debug, Clone)]

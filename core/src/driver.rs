@@ -33,7 +33,7 @@ use crate::config::Config;
 use crate::event::{Event, sanitize};
 use crate::handle::Status;
 use crate::id::{NodeId, Rng};
-use crate::node::{Action, Direction, Node, NodeConfig, PeerId, Target};
+use crate::node::{Action, Direction, Node, NodeConfig, PeerId};
 
 /// Token of the listening socket.
 pub const LISTENER: Token = Token(0);
@@ -88,8 +88,6 @@ pub enum Command {
     Line(String),
     /// An already parsed input.
     Input(Input),
-    /// Connect to a host and port, as `:connect` does.
-    Connect(String, u16),
     /// Quit, as `:quit` does: say goodbye, flush (bounded), stop.
     Stop,
 }
@@ -263,12 +261,7 @@ impl Driver {
         let now = Instant::now();
         let mut node = Node::new(NodeConfig::from_config(config, id, port, seed, wall_ms), now);
         for peer in &config.connect {
-            let host = peer.host.trim_start_matches('[').trim_end_matches(']');
-            let target = match host.parse::<IpAddr>() {
-                Ok(ip) => Target::Addr(SocketAddr::new(ip, peer.port)),
-                Err(_) => Target::Host { host: host.to_owned(), port: peer.port },
-            };
-            node.connect(target, now);
+            node.connect(peer.clone(), now);
         }
         let (dns_tx, dns_rx) = mpsc::channel();
         Ok(Driver {
@@ -472,7 +465,6 @@ impl Driver {
             match self.commands.try_recv() {
                 Ok(Command::Line(line)) => self.node.handle_line(&line, now),
                 Ok(Command::Input(input)) => self.node.handle_input(input, now),
-                Ok(Command::Connect(host, port)) => self.node.handle_input(Input::Connect { host, port }, now),
                 Ok(Command::Stop) => {
                     self.node.handle_input(Input::Quit, now);
                     self.begin_stop(now);
@@ -697,9 +689,9 @@ impl Driver {
                 if self.stop_deadline.is_some() {
                     return;
                 }
-                match target {
-                    Target::Addr(addr) => self.start_connect(attempt, addr, now),
-                    Target::Host { host, port } => self.resolve(attempt, host, port, now),
+                match target.ip() {
+                    Some(addr) => self.start_connect(attempt, addr, now),
+                    None => self.resolve(attempt, target.host, target.port, now),
                 }
             }
             Action::Disconnect { peer, reason } => {

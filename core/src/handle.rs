@@ -24,6 +24,7 @@ use std::thread::{JoinHandle, ThreadId};
 
 use mio::Waker;
 
+use crate::addr::PeerAddr;
 use crate::command::Input;
 use crate::config::Config;
 use crate::driver::{Command, Driver};
@@ -220,8 +221,8 @@ impl Handle {
     /// Opens a link to another node, like `:connect HOST PORT`; a failure comes
     /// back as [`Event::Error`]. Never blocks (host names are resolved off the
     /// network thread's loop).
-    pub fn connect(&self, host: &str, port: u16) -> Result<(), HandleError> {
-        self.send(Command::Connect(host.to_owned(), port))
+    pub fn connect(&self, to: PeerAddr) -> Result<(), HandleError> {
+        self.send(Command::Input(Input::Connect(to)))
     }
 
     /// Quits like `:quit` (queued messages and goodbyes are flushed, for at most

@@ -13,6 +13,7 @@
 //! SIGTERM, SIGHUP and SIGINT ([`signals`]).
 #![forbid(unsafe_code)]
 
+pub mod addr;
 pub mod cli;
 pub mod command;
 pub mod config;

@@ -18,9 +18,10 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use crate::addr::PeerAddr;
 use crate::event::Event;
 use crate::id::{NodeId, Rng};
-use crate::node::{Action, Direction, Node, NodeConfig, PeerId, Target};
+use crate::node::{Action, Direction, Node, NodeConfig, PeerId};
 use crate::wire::{Chat, Frame, Hello, MAX_TEXT, MemberState, Private, Report};
 
 /// A message as a node displayed it.
@@ -75,7 +76,7 @@ pub struct Sim {
     by_peer: HashMap<(usize, PeerId), u64>,
     by_addr: HashMap<SocketAddr, usize>,
     ready: Vec<(u64, usize)>,
-    pending_connects: VecDeque<(usize, u64, Target)>,
+    pending_connects: VecDeque<(usize, u64, PeerAddr)>,
     next_link: u64,
     next_peer: u64,
     /// Virtual time now.
@@ -199,7 +200,7 @@ impl Sim {
 
     /// Opens a connection from `a` to `b` as if `a` dialled `b`'s address.
     pub fn connect(&mut self, a: usize, b: usize) {
-        let target = Target::Addr(self.nodes[b].addr);
+        let target = PeerAddr::from(self.nodes[b].addr);
         self.pending_connects.push_back((a, 0, target));
         self.process_connects();
     }
@@ -229,9 +230,9 @@ impl Sim {
 
     fn process_connects(&mut self) {
         while let Some((a, attempt, target)) = self.pending_connects.pop_front() {
-            let b = match &target {
-                Target::Addr(addr) => self.by_addr.get(addr).copied(),
-                Target::Host { .. } => None,
+            let b = match target.ip() {
+                Some(addr) => self.by_addr.get(&addr).copied(),
+                None => None,
             };
             let now = self.now;
             match b {

@@ -87,10 +87,10 @@ fn host_names_are_resolved_and_connected_to() {
     cfg.bind = ip;
     let mut nodes = vec![TestNode::start(cfg), TestNode::start(config("seeker"))];
     let closed = closed_port();
-    nodes[1].handle.connect("localhost", closed).expect("running");
+    nodes[1].handle.connect(PeerAddr { host: "localhost".into(), port: closed }).expect("running");
     let err = nodes[1].wait_error("the connect failure", "could not connect");
     assert!(err.contains(&format!("localhost:{closed}")), "{err}");
-    nodes[1].handle.connect("localhost", nodes[0].port()).expect("running");
+    nodes[1].handle.connect(PeerAddr { host: "localhost".into(), port: nodes[0].port() }).expect("running");
     wait_all_joined(&mut nodes);
     let mut t = Transcript::default();
     t.say(&nodes[1], "found you by name");
@@ -131,7 +131,7 @@ fn host_names_are_resolved_off_the_loop() {
     link(&nodes[1], &nodes[0]);
     wait_all_joined(&mut nodes);
     let asked = Instant::now();
-    nodes[0].handle.connect(HANGING_HOST, 4242).expect("running");
+    nodes[0].handle.connect(PeerAddr { host: HANGING_HOST.into(), port: 4242 }).expect("running");
     wait_until("the lookup to start", || hanging_state().0 == 1);
 
     // While the lookup hangs, the node that asked for it keeps serving: chat
@@ -344,7 +344,7 @@ fn stop_is_idempotent_and_stopped_is_the_last_event() {
     h.join();
     h.clone().stop();
     assert_eq!(h.send_line("anyone?"), Err(HandleError::Stopped));
-    assert_eq!(h.connect("127.0.0.1", 1), Err(HandleError::Stopped));
+    assert_eq!(h.connect(PeerAddr { host: "127.0.0.1".into(), port: 1 }), Err(HandleError::Stopped));
     // Nothing runs after stop() returned.
     assert_eq!(*events.lock().expect("lock"), after);
 }

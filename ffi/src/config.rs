@@ -7,7 +7,6 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use p2pchat_core::cli::{self, CliError};
-use p2pchat_core::command::check_host;
 use p2pchat_core::config::{Config, Mode, PeerAddr};
 use p2pchat_core::wire::validate_name;
 
@@ -231,20 +230,15 @@ pub unsafe extern "C" fn p2pchat_config_add_connect(
         // SAFETY: forwarded from the caller's promise.
         let config = unsafe { config_mut(cfg) }?;
         // SAFETY: forwarded from the caller's promise.
-        let host = peer_host(unsafe { str_arg(host, "host") }?, port)?;
-        config.connect.push(PeerAddr { host, port });
+        let to = peer_addr(unsafe { str_arg(host, "host") }?, port)?;
+        config.connect.push(to);
         Ok(())
     })
 }
 
-/// Checks a peer's host and port; the host without IPv6 brackets.
-pub(crate) fn peer_host(host: &str, port: u16) -> Result<String, Error> {
-    let bare = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
-    check_host(bare).map_err(Error::invalid)?;
-    if port == 0 {
-        return Err(Error::invalid("invalid port 0: expected a number from 1 to 65535"));
-    }
-    Ok(bare.to_owned())
+/// A peer's host (bracketed or not) and port, checked by the core's one parser.
+pub(crate) fn peer_addr(host: &str, port: u16) -> Result<PeerAddr, Error> {
+    PeerAddr::new(host, &port.to_string()).map_err(Error::invalid)
 }
 
 /// Makes the node write a log to the file at `path` (like `--log`); the file is

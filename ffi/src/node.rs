@@ -12,7 +12,7 @@ use std::thread::{self, ThreadId};
 
 use p2pchat_core::{Event, Handle};
 
-use crate::config::{p2pchat_config, peer_host};
+use crate::config::{p2pchat_config, peer_addr};
 use crate::error::{Error, ignore_sigpipe, status_boundary, str_arg, value_boundary};
 use crate::event::{EventStrings, p2pchat_event, p2pchat_event_cb};
 use crate::status::p2pchat_status;
@@ -216,8 +216,8 @@ pub unsafe extern "C" fn p2pchat_node_connect(
         // SAFETY: forwarded from the caller's promise.
         let node = unsafe { node_ref(node) }?;
         // SAFETY: forwarded from the caller's promise.
-        let host = peer_host(unsafe { str_arg(host, "host") }?, port)?;
-        node.handle.connect(&host, port)?;
+        let to = peer_addr(unsafe { str_arg(host, "host") }?, port)?;
+        node.handle.connect(to)?;
         Ok(())
     })
 }

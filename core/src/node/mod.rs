@@ -28,6 +28,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use crate::addr::PeerAddr;
 use crate::command::{self, Input};
 use crate::config::Config;
 use crate::event::{Event, LeftReason, sanitize};
@@ -42,29 +43,6 @@ use members::{Members, Offer};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PeerId(pub u64);
 
-/// Where to connect.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
-    /// A socket address.
-    Addr(SocketAddr),
-    /// A host name (or address) and a port, to be resolved by the driver.
-    Host {
-        /// Host name or address.
-        host: String,
-        /// Port.
-        port: u16,
-    },
-}
-
-impl std::fmt::Display for Target {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Target::Addr(a) => write!(f, "{a}"),
-            Target::Host { host, port } => write!(f, "{}", crate::config::PeerAddr { host: host.clone(), port: *port }),
-        }
-    }
-}
-
 /// Something the driver must do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
@@ -75,7 +53,7 @@ pub enum Action {
         /// Identifies this attempt.
         attempt: u64,
         /// Where to connect.
-        target: Target,
+        target: PeerAddr,
     },
     /// Write what is queued for the peer (bounded wait), then close it. The node has
     /// already forgotten it: do not report it down.
@@ -260,7 +238,7 @@ struct Repair {
 
 #[derive(Debug)]
 struct Attempt {
-    target: Target,
+    target: PeerAddr,
     user: bool,
     repair_for: Option<NodeId>,
     redundancy: bool,
@@ -639,18 +617,12 @@ impl Node {
             Input::Peers => self.show_peers(),
             Input::Msg { name, text } => self.send_private(private::Sender::User, &name, text, now),
             Input::Snapshot(dir) => self.start_snapshot(dir, now),
-            Input::Connect { host, port } => {
-                let target = match host.parse::<IpAddr>() {
-                    Ok(ip) => Target::Addr(SocketAddr::new(ip, port)),
-                    Err(_) => Target::Host { host, port },
-                };
-                self.connect(target, now);
-            }
+            Input::Connect(to) => self.connect(to, now),
         }
     }
 
     /// Opens a connection on the user's behalf (a failure is reported as an error).
-    pub fn connect(&mut self, target: Target, _now: Instant) {
+    pub fn connect(&mut self, target: PeerAddr, _now: Instant) {
         self.start_attempt(target, true, None);
     }
 
@@ -739,7 +711,7 @@ impl Node {
         self.send_frame(peer, &hello, now);
     }
 
-    fn start_attempt(&mut self, target: Target, user: bool, repair_for: Option<NodeId>) {
+    fn start_attempt(&mut self, target: PeerAddr, user: bool, repair_for: Option<NodeId>) {
         let attempt = self.next_attempt;
         self.next_attempt += 1;
         self.attempts.insert(
@@ -1491,7 +1463,7 @@ impl Node {
             r.next_try = now + r.backoff / 2 + Duration::from_millis(spread);
             r.backoff = (r.backoff * 2).min(max_backoff);
             self.log(format!("trying to reach {id} at {addr}"));
-            self.start_attempt(Target::Addr(addr), false, Some(id));
+            self.start_attempt(PeerAddr::from(addr), false, Some(id));
         }
     }
 
@@ -1517,7 +1489,7 @@ impl Node {
             self.next_redundancy = now + self.cfg.heartbeat * 2;
             self.log(format!("linking to {id} at {addr} for redundancy"));
             let attempt = self.next_attempt;
-            self.start_attempt(Target::Addr(addr), false, None);
+            self.start_attempt(PeerAddr::from(addr), false, None);
             if let Some(a) = self.attempts.get_mut(&attempt) {
                 a.redundancy = true;
             }

@@ -4,7 +4,8 @@
 
 use std::time::Instant;
 
-use super::{Node, PeerId, Target};
+use super::{Node, PeerId};
+use crate::addr::PeerAddr;
 use crate::event::{Event, sanitize};
 use crate::id::NodeId;
 use crate::wire::{Frame, MAX_TEXT, Private};
@@ -119,7 +120,7 @@ impl Node {
         };
         if !self.attempts.values().any(|a| a.private_for == Some(endpoint)) {
             let attempt = self.next_attempt;
-            self.start_attempt(Target::Addr(addr), false, None);
+            self.start_attempt(PeerAddr::from(addr), false, None);
             if let Some(a) = self.attempts.get_mut(&attempt) {
                 a.private_for = Some(endpoint);
             }

@@ -267,7 +267,7 @@ pub fn start_all(names: &[&str]) -> Vec<TestNode> {
 }
 
 pub fn link(from: &TestNode, to: &TestNode) {
-    from.handle.connect("127.0.0.1", to.port()).expect("node running");
+    from.handle.connect(p2pchat_core::PeerAddr { host: "127.0.0.1".into(), port: to.port() }).expect("node running");
 }
 
 /// Waits until every node has seen every other one join.
