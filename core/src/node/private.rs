@@ -4,6 +4,7 @@
 
 use std::time::Instant;
 
+use super::peers::Purpose;
 use super::{Node, PeerId};
 use crate::addr::PeerAddr;
 use crate::event::{Event, sanitize};
@@ -11,7 +12,7 @@ use crate::id::NodeId;
 use crate::wire::{Frame, MAX_TEXT, Private};
 
 /// Most private messages waiting for links at once.
-const MAX_PENDING: usize = 256;
+const MAX_WAITING: usize = 256;
 
 /// Who is sending a private message from this node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,7 +25,7 @@ pub(super) enum Sender {
 
 /// A private message waiting for its direct link.
 #[derive(Debug)]
-pub(super) struct Pending {
+struct Pending {
     endpoint: NodeId,
     to: NodeId,
     to_name: String,
@@ -33,12 +34,40 @@ pub(super) struct Pending {
     deadline: Instant,
 }
 
+/// Private messages sent from this node: their counter, and those waiting for a
+/// direct link to open.
+#[derive(Debug, Default)]
+pub(super) struct Privates {
+    seq: u64,
+    waiting: Vec<Pending>,
+}
+
+impl Privates {
+    fn next_seq(&mut self) -> u64 {
+        self.seq += 1;
+        self.seq
+    }
+
+    /// Takes the messages waiting for `endpoint`.
+    fn take_for(&mut self, endpoint: NodeId) -> Vec<Pending> {
+        let (taken, rest) = std::mem::take(&mut self.waiting).into_iter().partition(|p| p.endpoint == endpoint);
+        self.waiting = rest;
+        taken
+    }
+}
+
+/// A private message as a text client sees it.
+fn text_line(from: NodeId, from_name: &str, to: Option<&str>, seq: u64, text: String) -> Option<String> {
+    let to = to.map(str::to_owned);
+    Event::Message { from: from_name.to_owned(), text, origin: from, seq, private: true, to }.to_line()
+}
+
 impl Node {
     fn sender_identity(&self, sender: Sender) -> Option<(NodeId, String)> {
         match sender {
-            Sender::User => Some((self.cfg.id, self.me.name.clone())),
+            Sender::User => Some((self.cfg.id, self.own.name().to_owned())),
             Sender::Text(peer) => {
-                let tc = self.peers.get(&peer)?.text.as_ref()?;
+                let tc = self.texts.get(peer)?;
                 Some((tc.id, tc.name.clone()?))
             }
         }
@@ -46,18 +75,10 @@ impl Node {
 
     fn tell(&mut self, sender: Sender, text: String, error: bool) {
         match sender {
-            Sender::User if error => self.events.push_back(Event::Error(text)),
-            Sender::User => self.events.push_back(Event::Notice(text)),
+            Sender::User if error => self.out.error(text),
+            Sender::User => self.out.notice(text),
             Sender::Text(peer) => self.send_text(peer, &format!("p2pchat: {}", sanitize(&text))),
         }
-    }
-
-    /// The peer that hosts a local text client with this id.
-    fn local_text(&self, id: NodeId) -> Option<PeerId> {
-        self.peers
-            .iter()
-            .find(|(_, p)| p.text.as_ref().is_some_and(|t| t.id == id && t.name.is_some()))
-            .map(|(k, _)| *k)
     }
 
     /// `:msg NAME TEXT`.
@@ -69,15 +90,12 @@ impl Node {
         let Some((from, _)) = self.sender_identity(sender) else { return };
         // Every member using this name: (member, its host when it is a text client).
         let mut found: Vec<(NodeId, Option<NodeId>)> = Vec::new();
-        if self.me.name == name {
+        if self.own.name() == name {
             found.push((self.cfg.id, None));
         }
         found.extend(self.members.holders_of(name).map(|r| (r.state.id, r.state.host)));
-        for p in self.peers.values() {
-            if let Some(t) = &p.text
-                && t.name.as_deref() == Some(name)
-                && !found.iter().any(|(id, _)| *id == t.id)
-            {
+        for (_, t, n) in self.texts.named() {
+            if n == name && !found.iter().any(|(id, _)| *id == t.id) {
                 found.push((t.id, Some(self.cfg.id)));
             }
         }
@@ -106,7 +124,7 @@ impl Node {
             self.deliver_private_here(sender, to, &to_name, text);
             return;
         }
-        if let Some(peer) = self.ready_peer(endpoint) {
+        if let Some(peer) = self.peers.ready_to(endpoint) {
             self.send_private_frame(peer, sender, to, &to_name, text, now);
             return;
         }
@@ -118,24 +136,16 @@ impl Node {
             );
             return;
         };
-        if !self.attempts.values().any(|a| a.private_for == Some(endpoint)) {
-            let attempt = self.next_attempt;
-            self.start_attempt(PeerAddr::from(addr), false, None);
-            if let Some(a) = self.attempts.get_mut(&attempt) {
-                a.private_for = Some(endpoint);
-            }
+        if !self.peers.attempting(Purpose::Private(endpoint)) {
+            self.peers.attempt(&mut self.out, PeerAddr::from(addr), Purpose::Private(endpoint));
             self.tell(sender, format!("opening a direct link to {name} for a private message"), false);
         }
-        if self.pending_private.len() >= MAX_PENDING {
+        if self.private.waiting.len() >= MAX_WAITING {
             self.tell(sender, "too many private messages are waiting for a link; this one was not sent".into(), true);
             return;
         }
         let deadline = now + self.cfg.handshake_timeout;
-        self.pending_private.push(Pending { endpoint, to, to_name, sender, text, deadline });
-    }
-
-    fn ready_peer(&self, id: NodeId) -> Option<PeerId> {
-        self.peers.iter().find(|(_, p)| p.remote_id() == Some(id)).map(|(k, _)| *k)
+        self.private.waiting.push(Pending { endpoint, to, to_name, sender, text, deadline });
     }
 
     fn send_private_frame(
@@ -148,17 +158,16 @@ impl Node {
         now: Instant,
     ) {
         let Some((from, from_name)) = self.sender_identity(sender) else { return };
-        self.private_seq += 1;
-        let seq = self.private_seq;
+        let seq = self.private.next_seq();
         let frame = Frame::Private(Private { from, to, name: from_name.clone(), seq, text: text.clone() });
-        self.send_frame(peer, &frame, now);
+        self.peers.send_frame(&mut self.out, peer, &frame, now);
         self.echo_private(sender, from, &from_name, to_name, seq, text);
     }
 
     /// The sender's own copy, shown once.
     fn echo_private(&mut self, sender: Sender, from: NodeId, from_name: &str, to_name: &str, seq: u64, text: String) {
         match sender {
-            Sender::User => self.events.push_back(Event::Message {
+            Sender::User => self.out.event(Event::Message {
                 from: from_name.to_owned(),
                 text,
                 origin: from,
@@ -167,8 +176,9 @@ impl Node {
                 to: Some(to_name.to_owned()),
             }),
             Sender::Text(peer) => {
-                let line = format!("[private to {}] {}: {}", sanitize(to_name), sanitize(from_name), sanitize(&text));
-                self.send_text(peer, &line);
+                if let Some(line) = text_line(from, from_name, Some(to_name), seq, text) {
+                    self.send_text(peer, &line);
+                }
             }
         }
     }
@@ -176,15 +186,14 @@ impl Node {
     /// Both ends on this node (the user and a text client, or two text clients).
     fn deliver_private_here(&mut self, sender: Sender, to: NodeId, to_name: &str, text: String) {
         let Some((from, from_name)) = self.sender_identity(sender) else { return };
-        self.private_seq += 1;
-        let seq = self.private_seq;
+        let seq = self.private.next_seq();
         self.receive_private(Private { from, to, name: from_name.clone(), seq, text: text.clone() });
         self.echo_private(sender, from, &from_name, to_name, seq, text);
     }
 
     fn receive_private(&mut self, p: Private) {
         if p.to == self.cfg.id {
-            self.events.push_back(Event::Message {
+            self.out.event(Event::Message {
                 from: p.name,
                 text: p.text,
                 origin: p.from,
@@ -192,20 +201,22 @@ impl Node {
                 private: true,
                 to: None,
             });
-        } else if let Some(peer) = self.local_text(p.to) {
-            let line = format!("[private] {}: {}", sanitize(&p.name), sanitize(&p.text));
-            self.send_text(peer, &line);
+        } else if let Some(peer) = self.texts.peer_of(p.to) {
+            if let Some(line) = text_line(p.from, &p.name, None, p.seq, p.text) {
+                self.send_text(peer, &line);
+            }
         } else {
-            self.log(format!("dropping a private message for {}: not here", p.to));
+            self.out.log(format!("dropping a private message for {}: not here", p.to));
         }
     }
 
     /// A private message from a neighbour: accepted only from the sender's own node.
     pub(super) fn on_private(&mut self, peer: PeerId, p: Private) {
-        let Some(remote) = self.peers.get(&peer).and_then(super::Peer::remote_id) else { return };
+        let Some(remote) = self.peers.get(peer).and_then(|p| p.remote_id()) else { return };
         let hosted_by_remote = self.members.get(p.from).is_some_and(|r| r.state.host == Some(remote));
         if p.from != remote && !hosted_by_remote {
-            self.log(format!("dropping a private message claiming to be from {} over the link to {remote}", p.from));
+            self.out
+                .log(format!("dropping a private message claiming to be from {} over the link to {remote}", p.from));
             return;
         }
         self.receive_private(p);
@@ -213,30 +224,21 @@ impl Node {
 
     /// A link to `endpoint` is up: send what was waiting for it.
     pub(super) fn flush_private(&mut self, peer: PeerId, endpoint: NodeId, now: Instant) {
-        if self.pending_private.is_empty() {
-            return;
-        }
-        let (ready, rest): (Vec<Pending>, Vec<Pending>) =
-            std::mem::take(&mut self.pending_private).into_iter().partition(|p| p.endpoint == endpoint);
-        self.pending_private = rest;
-        for p in ready {
+        for p in self.private.take_for(endpoint) {
             self.send_private_frame(peer, p.sender, p.to, &p.to_name, p.text, now);
         }
     }
 
     /// Gives up on private messages waiting for a link to `endpoint`.
     pub(super) fn fail_private(&mut self, endpoint: NodeId, why: &str) {
-        let (failed, rest): (Vec<Pending>, Vec<Pending>) =
-            std::mem::take(&mut self.pending_private).into_iter().partition(|p| p.endpoint == endpoint);
-        self.pending_private = rest;
-        for p in failed {
+        for p in self.private.take_for(endpoint) {
             self.tell(p.sender, format!("private message to {} not sent: {why}", p.to_name), true);
         }
     }
 
     pub(super) fn expire_private(&mut self, now: Instant) {
         let expired: Vec<NodeId> =
-            self.pending_private.iter().filter(|p| p.deadline <= now).map(|p| p.endpoint).collect();
+            self.private.waiting.iter().filter(|p| p.deadline <= now).map(|p| p.endpoint).collect();
         for endpoint in expired {
             self.fail_private(endpoint, "no direct link could be opened in time");
         }

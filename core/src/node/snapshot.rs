@@ -6,24 +6,51 @@
 //! every reachable member answered) the node writes `snapshot.json`,
 //! `history.json` and `topology.dot` through [`Action::WriteSnapshot`].
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt::Write as _;
 use std::time::Instant;
 
 use bytes::Bytes;
 use serde_json::{Value, json};
 
-use super::{Action, Node, PeerId, Phase};
-use crate::event::Event;
+use super::peers::Phase;
+use super::{Action, Node, PeerId};
 use crate::id::NodeId;
 use crate::wire::{Frame, MAX_LIST, Report};
 
 /// Most snapshot routes remembered (requests seen recently).
 const MAX_ROUTES: usize = 256;
 
+/// Snapshots: the one this node is taking, and where recent requests came from
+/// (so answers go back the way the request came).
+#[derive(Debug, Default)]
+pub(super) struct Snapshots {
+    current: Option<Snap>,
+    routes: VecDeque<((NodeId, u64), PeerId)>,
+}
+
+impl Snapshots {
+    /// Remembers where a request came from; false if it was seen already.
+    fn route(&mut self, requester: NodeId, request: u64, from: Option<PeerId>) -> bool {
+        if self.routes.iter().any(|(k, _)| *k == (requester, request)) {
+            return false;
+        }
+        if self.routes.len() >= MAX_ROUTES {
+            self.routes.pop_front();
+        }
+        self.routes.push_back(((requester, request), from.unwrap_or(PeerId(u64::MAX))));
+        true
+    }
+
+    /// The connection a request came from.
+    fn back(&self, requester: NodeId, request: u64) -> Option<PeerId> {
+        self.routes.iter().find(|(k, _)| *k == (requester, request)).map(|(_, p)| *p)
+    }
+}
+
 /// A snapshot in progress.
 #[derive(Debug)]
-pub(super) struct Snap {
+struct Snap {
     request: u64,
     dir: String,
     started_ms: u64,
@@ -40,40 +67,34 @@ impl Node {
             requester,
             request,
             member: self.cfg.id,
-            name: self.me.name.clone(),
-            addr: self.me.addr,
+            name: self.own.name().to_owned(),
+            addr: self.own.state().addr,
             host: None,
-            links: self.me.links.clone(),
+            links: self.own.links().to_vec(),
             marks,
             sent: self.stats.sent,
             received: self.stats.received,
             forwarded: self.stats.forwarded,
         }];
-        for p in self.peers.values() {
-            if let Some(t) = &p.text
-                && let Some(name) = &t.name
-            {
-                v.push(Report {
-                    requester,
-                    request,
-                    member: t.id,
-                    name: name.clone(),
-                    addr: None,
-                    host: Some(self.cfg.id),
-                    links: vec![self.cfg.id],
-                    marks: Vec::new(),
-                    sent: t.seq,
-                    received: 0,
-                    forwarded: 0,
-                });
-            }
-        }
+        v.extend(self.texts.named().map(|(_, t, name)| Report {
+            requester,
+            request,
+            member: t.id,
+            name: name.to_owned(),
+            addr: None,
+            host: Some(self.cfg.id),
+            links: vec![self.cfg.id],
+            marks: Vec::new(),
+            sent: t.seq,
+            received: 0,
+            forwarded: 0,
+        }));
         v
     }
 
     pub(super) fn start_snapshot(&mut self, dir: Option<String>, now: Instant) {
-        if self.snapshot.is_some() {
-            self.events.push_back(Event::Error("a snapshot is already being taken".into()));
+        if self.snapshots.current.is_some() {
+            self.out.error("a snapshot is already being taken".into());
             return;
         }
         self.update_membership(now);
@@ -84,7 +105,7 @@ impl Node {
         expected.insert(self.cfg.id);
         let reports = self.own_reports(self.cfg.id, request).into_iter().map(|r| (r.member, r)).collect();
         let n = expected.len();
-        self.snapshot = Some(Snap {
+        self.snapshots.current = Some(Snap {
             request,
             dir: dir.clone(),
             started_ms,
@@ -92,24 +113,12 @@ impl Node {
             expected,
             reports,
         });
-        self.remember_route(self.cfg.id, request, None);
+        self.snapshots.route(self.cfg.id, request, None);
         if let Ok(raw) = (Frame::SnapshotRequest { requester: self.cfg.id, request }).encode() {
             self.forward(None, &raw, now);
         }
-        self.events.push_back(Event::Notice(format!("snapshot: asking {n} members; it will be written to {dir}")));
+        self.out.notice(format!("snapshot: asking {n} members; it will be written to {dir}"));
         self.check_snapshot(now);
-    }
-
-    /// Remembers where a request came from; false if it was seen already.
-    fn remember_route(&mut self, requester: NodeId, request: u64, from: Option<PeerId>) -> bool {
-        if self.snapshot_routes.iter().any(|(k, _)| *k == (requester, request)) {
-            return false;
-        }
-        if self.snapshot_routes.len() >= MAX_ROUTES {
-            self.snapshot_routes.pop_front();
-        }
-        self.snapshot_routes.push_back(((requester, request), from.unwrap_or(PeerId(u64::MAX))));
-        true
     }
 
     pub(super) fn on_snapshot_request(
@@ -120,18 +129,18 @@ impl Node {
         raw: Bytes,
         now: Instant,
     ) {
-        if !self.remember_route(requester, request, Some(peer)) {
+        if !self.snapshots.route(requester, request, Some(peer)) {
             return;
         }
         self.forward(Some(peer), &raw, now);
         for r in self.own_reports(requester, request) {
-            self.send_frame(peer, &Frame::SnapshotReply(r), now);
+            self.peers.send_frame(&mut self.out, peer, &Frame::SnapshotReply(r), now);
         }
     }
 
     pub(super) fn on_snapshot_reply(&mut self, r: Report, raw: Bytes, now: Instant) {
         if r.requester == self.cfg.id {
-            if let Some(s) = self.snapshot.as_mut()
+            if let Some(s) = self.snapshots.current.as_mut()
                 && s.request == r.request
             {
                 s.reports.insert(r.member, r);
@@ -139,25 +148,25 @@ impl Node {
             self.check_snapshot(now);
             return;
         }
-        let back = self.snapshot_routes.iter().find(|(k, _)| *k == (r.requester, r.request)).map(|(_, p)| *p);
-        if let Some(peer) = back
-            && self.peers.get(&peer).is_some_and(|p| p.phase == Phase::Ready)
+        if let Some(peer) = self.snapshots.back(r.requester, r.request)
+            && self.peers.get(peer).is_some_and(|p| p.phase == Phase::Ready)
         {
-            self.queue(peer, raw, now);
+            self.peers.queue(&mut self.out, peer, raw, now);
         }
     }
 
     pub(super) fn check_snapshot(&mut self, now: Instant) {
         let done = self
-            .snapshot
+            .snapshots
+            .current
             .as_ref()
             .is_some_and(|s| now >= s.deadline || s.expected.iter().all(|id| s.reports.contains_key(id)));
         if !done {
             return;
         }
-        let Some(s) = self.snapshot.take() else { return };
+        let Some(s) = self.snapshots.current.take() else { return };
         let files = self.snapshot_files(&s, now);
-        self.actions.push_back(Action::WriteSnapshot { dir: s.dir, files });
+        self.out.act(Action::WriteSnapshot { dir: s.dir, files });
     }
 
     fn snapshot_files(&mut self, s: &Snap, now: Instant) -> Vec<(String, String)> {
@@ -192,7 +201,7 @@ impl Node {
             .map(|id| {
                 let r = s.reports.get(id);
                 let rec = self.members.get(*id);
-                let addr = r.and_then(|r| r.addr).or(rec.and_then(|r| r.state.addr)).or(if *id == self.cfg.id { self.me.addr } else { None });
+                let addr = r.and_then(|r| r.addr).or(rec.and_then(|r| r.state.addr)).or(if *id == self.cfg.id { self.own.state().addr } else { None });
                 let host = r.and_then(|r| r.host).or(rec.and_then(|r| r.state.host));
                 let marks: BTreeMap<String, u64> =
                     r.map(|r| r.marks.iter().map(|(o, m)| (o.to_string(), *m)).collect()).unwrap_or_default();
@@ -214,7 +223,7 @@ impl Node {
         let answered: Vec<String> = s.expected.iter().filter(|id| s.reports.contains_key(id)).map(&name_of).collect();
         let silent: Vec<String> = s.expected.iter().filter(|id| !s.reports.contains_key(id)).map(&name_of).collect();
         let snapshot = json!({
-            "taken_by": {"id": self.cfg.id.to_string(), "name": self.me.name},
+            "taken_by": {"id": self.cfg.id.to_string(), "name": self.own.name()},
             "started_at_ms": s.started_ms,
             "finished_at_ms": self.wall_now(now),
             "members": members,

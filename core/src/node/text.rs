@@ -5,11 +5,14 @@
 //! its small state machine (asking for a name, then chatting); the node decides
 //! what the lines mean.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use super::{Node, PeerId, Phase};
+use super::outbox::Outbox;
+use super::peers::Phase;
+use super::{Node, PeerId};
 use crate::command::{self, Input};
 use crate::event::{Event, sanitize};
 use crate::id::NodeId;
@@ -146,83 +149,121 @@ pub const HELP: &[&str] = &[
     ":quit            leave",
 ];
 
+// ----- the text clients hosted here -----------------------------------------
+
+/// Every text client hosted by this node, by connection.
+#[derive(Debug, Default)]
+pub(super) struct Texts {
+    clients: BTreeMap<PeerId, TextClient>,
+}
+
+impl Texts {
+    pub fn len(&self) -> usize {
+        self.clients.len()
+    }
+
+    pub fn get(&self, peer: PeerId) -> Option<&TextClient> {
+        self.clients.get(&peer)
+    }
+
+    pub fn get_mut(&mut self, peer: PeerId) -> Option<&mut TextClient> {
+        self.clients.get_mut(&peer)
+    }
+
+    /// The clients that gave their name: connection, client, name.
+    pub fn named(&self) -> impl Iterator<Item = (PeerId, &TextClient, &str)> {
+        self.clients.iter().filter_map(|(k, t)| t.name.as_deref().map(|n| (*k, t, n)))
+    }
+
+    /// Whether a client here uses this name.
+    pub fn name_used(&self, name: &str) -> bool {
+        self.named().any(|(_, _, n)| n == name)
+    }
+
+    /// The connection of the named client with this member id.
+    pub fn peer_of(&self, id: NodeId) -> Option<PeerId> {
+        self.named().find(|(_, t, _)| t.id == id).map(|(k, _, _)| k)
+    }
+
+    /// Clients silent for `limit` or more.
+    pub fn idle(&self, now: Instant, limit: Duration) -> Vec<PeerId> {
+        let idle = |t: &&TextClient| now.saturating_duration_since(t.last_active) >= limit;
+        self.clients.iter().filter(|(_, t)| idle(t)).map(|(k, _)| *k).collect()
+    }
+
+    /// An event from the network, as a line for every named client but the one
+    /// it is about.
+    fn publish(&self, out: &mut Outbox, ev: &Event) {
+        if self.clients.is_empty() {
+            return;
+        }
+        let Some(line) = ev.to_line() else { return };
+        let about = match ev {
+            Event::Message { origin, .. } => Some(*origin),
+            Event::Joined { id, .. } | Event::Left { id, .. } => Some(*id),
+            _ => None,
+        };
+        let bytes = Bytes::from(format!("{line}\r\n"));
+        for (peer, t, _) in self.named() {
+            if Some(t.id) != about {
+                out.send(peer, bytes.clone());
+            }
+        }
+    }
+
+    /// A notice listing members, for every named client without its own name,
+    /// and not at all when only its own name would be left.
+    fn publish_list(&self, out: &mut Outbox, members: &[(NodeId, String)], text: &impl Fn(&[&str]) -> String) {
+        for (peer, t, _) in self.named() {
+            let names: Vec<&str> = members.iter().filter(|(id, _)| *id != t.id).map(|(_, n)| n.as_str()).collect();
+            if names.is_empty() {
+                continue;
+            }
+            if let Some(line) = Event::Notice(text(&names)).to_line() {
+                out.send_line(peer, &line);
+            }
+        }
+    }
+}
+
 // ----- the node's side: hosting text clients ---------------------------------
 
 impl Node {
     /// Writes a line (CRLF added) to a text client.
     pub(super) fn send_text(&mut self, peer: PeerId, line: &str) {
-        let mut s = String::with_capacity(line.len() + 2);
-        s.push_str(line);
-        s.push_str("\r\n");
-        self.transmits.push_back((peer, Bytes::from(s)));
+        self.out.send_line(peer, line);
     }
 
     /// An event from the network: for the user, and as a line for every text client
     /// (except the one it is about).
     pub(super) fn publish(&mut self, ev: Event) {
-        if self.text_clients > 0
-            && let Some(line) = ev.to_line()
-        {
-            let about = match &ev {
-                Event::Message { origin, .. } => Some(*origin),
-                Event::Joined { id, .. } | Event::Left { id, .. } => Some(*id),
-                _ => None,
-            };
-            let to: Vec<PeerId> = self
-                .peers
-                .iter()
-                .filter(|(_, p)| p.text.as_ref().is_some_and(|t| t.name.is_some() && Some(t.id) != about))
-                .map(|(id, _)| *id)
-                .collect();
-            if !to.is_empty() {
-                let bytes = Bytes::from(format!("{line}\r\n"));
-                for peer in to {
-                    self.transmits.push_back((peer, bytes.clone()));
-                }
-            }
-        }
-        self.events.push_back(ev);
+        self.texts.publish(&mut self.out, &ev);
+        self.out.event(ev);
     }
 
     /// Publishes a notice that lists members (`now connected with A, B`): the user
     /// gets the whole list; each text client hosted here gets it without its own
     /// name, and not at all when only its own name would be left.
     pub(super) fn publish_list(&mut self, members: &[(NodeId, String)], text: impl Fn(&[&str]) -> String) {
-        if self.text_clients > 0 {
-            let to: Vec<(PeerId, NodeId)> = self
-                .peers
-                .iter()
-                .filter_map(|(k, p)| p.text.as_ref().filter(|t| t.name.is_some()).map(|t| (*k, t.id)))
-                .collect();
-            for (peer, own) in to {
-                let names: Vec<&str> = members.iter().filter(|(id, _)| *id != own).map(|(_, n)| n.as_str()).collect();
-                if names.is_empty() {
-                    continue;
-                }
-                if let Some(line) = Event::Notice(text(&names)).to_line() {
-                    self.transmits.push_back((peer, Bytes::from(format!("{line}\r\n"))));
-                }
-            }
-        }
+        self.texts.publish_list(&mut self.out, members, &text);
         let all: Vec<&str> = members.iter().map(|(_, n)| n.as_str()).collect();
-        self.events.push_back(Event::Notice(text(&all)));
+        self.out.notice(text(&all));
     }
 
     /// Turns an inbound connection into a text client and asks for its name.
     pub(super) fn become_text(&mut self, peer: PeerId, first: &[u8], now: Instant) {
-        if self.text_clients >= self.cfg.max_text_clients {
+        if self.texts.len() >= self.cfg.max_text_clients {
             self.send_text(peer, "p2pchat: this node has no room for more plain-text clients; try another node");
             self.close(peer, "too many text clients".into(), false, now);
             return;
         }
         let id = NodeId(self.rng.next_u64());
-        let Some(p) = self.peers.get_mut(&peer) else { return };
+        let Some(p) = self.peers.get_mut(peer) else { return };
         p.phase = Phase::Text;
-        p.text = Some(Box::new(TextClient::new(id, now)));
         let remote = p.remote;
-        self.text_clients += 1;
-        self.log(format!("connection {} from {remote} is a plain-text client", peer.0));
-        let host = sanitize(&self.me.name);
+        self.texts.clients.insert(peer, TextClient::new(id, now));
+        self.out.log(format!("connection {} from {remote} is a plain-text client", peer.0));
+        let host = sanitize(self.own.name());
         self.send_text(peer, &format!("Welcome to p2pchat (node of {host}). What is your name?"));
         if !first.is_empty() {
             self.text_data(peer, first, now);
@@ -231,24 +272,20 @@ impl Node {
 
     pub(super) fn text_data(&mut self, peer: PeerId, data: &[u8], now: Instant) {
         let mut lines = Vec::new();
-        match self.peers.get_mut(&peer).and_then(|p| p.text.as_mut()) {
+        match self.texts.get_mut(peer) {
             Some(tc) => tc.reader.feed(data, |l| lines.push(l)),
             None => return,
         }
         for line in lines {
-            if !self.peers.contains_key(&peer) {
+            if !self.peers.contains(peer) {
                 return;
             }
             self.text_line(peer, line, now);
         }
     }
 
-    fn text_client(&mut self, peer: PeerId) -> Option<&mut TextClient> {
-        self.peers.get_mut(&peer).and_then(|p| p.text.as_deref_mut())
-    }
-
     fn text_line(&mut self, peer: PeerId, line: Line, now: Instant) {
-        let Some(tc) = self.text_client(peer) else { return };
+        let Some(tc) = self.texts.get_mut(peer) else { return };
         tc.last_active = now;
         let named = tc.name.is_some();
         let line = match line {
@@ -284,10 +321,8 @@ impl Node {
                 self.close(peer, "text client quit".into(), false, now);
             }
             Ok(Input::Users) => {
-                let host = self.cfg.id;
-                let viewer = self.text_client(peer).map_or(host, |t| t.id);
-                let lines = self.users_lines(now, viewer);
-                for l in lines {
+                let viewer = self.texts.get(peer).map_or(self.cfg.id, |t| t.id);
+                for l in self.users_lines(now, viewer) {
                     self.send_text(peer, &l);
                 }
             }
@@ -302,13 +337,6 @@ impl Node {
         }
     }
 
-    /// Whether a name is used by a reachable member, this node, or a text client here.
-    pub(super) fn name_taken(&self, name: &str) -> bool {
-        self.me.name == name
-            || self.members.holders_of(name).next().is_some()
-            || self.peers.values().any(|p| p.text.as_ref().is_some_and(|t| t.name.as_deref() == Some(name)))
-    }
-
     fn text_name(&mut self, peer: PeerId, name: &str, now: Instant) {
         if let Err(e) = validate_name(name) {
             self.send_text(peer, &format!("p2pchat: that name cannot be used: {}. What is your name?", sanitize(&e)));
@@ -319,37 +347,30 @@ impl Node {
             return;
         }
         let claimed = self.wall_now(now);
-        let Some(tc) = self.text_client(peer) else { return };
+        let Some(tc) = self.texts.get_mut(peer) else { return };
         tc.name = Some(name.to_owned());
         tc.claimed = claimed;
         let id = tc.id;
-        if let Err(i) = self.me.links.binary_search(&id) {
-            self.me.links.insert(i, id);
-            self.me_dirty = true;
-        }
+        self.own.link(id);
         self.announce_text(peer, false, now);
         // Everyone else here: the host, the reachable members, and the other named
         // text clients of this host (whose records may not be counted reachable
         // until the next membership recomputation).
-        let mut ids: std::collections::BTreeSet<NodeId> =
-            self.members.reachable().into_iter().map(|r| r.state.id).collect();
+        let mut ids: BTreeSet<NodeId> = self.members.reachable().into_iter().map(|r| r.state.id).collect();
         ids.insert(self.cfg.id);
-        ids.extend(self.peers.values().filter_map(|p| p.text.as_ref()).filter(|t| t.name.is_some()).map(|t| t.id));
+        ids.extend(self.texts.named().map(|(_, t, _)| t.id));
         ids.remove(&id);
-        let others = ids.len();
-        let here = if others == 1 { "1 other member is".to_owned() } else { format!("{others} other members are") };
+        let here = match ids.len() {
+            1 => "1 other member is".to_owned(),
+            n => format!("{n} other members are"),
+        };
         self.send_text(peer, &format!("Welcome, {name}! {here} here. Type to chat; :help lists the commands."));
-    }
-
-    /// Milliseconds since the Unix epoch, by the node's start time plus elapsed time.
-    pub(super) fn wall_now(&self, now: Instant) -> u64 {
-        self.cfg.wall_ms + now.saturating_duration_since(self.started).as_millis() as u64
     }
 
     /// Sends (and stores) the member record of a text client hosted here.
     pub(super) fn announce_text(&mut self, peer: PeerId, leaving: bool, now: Instant) {
         let host = self.cfg.id;
-        let Some(tc) = self.text_client(peer) else { return };
+        let Some(tc) = self.texts.get_mut(peer) else { return };
         let Some(name) = tc.name.clone() else { return };
         tc.version += 1;
         let state = MemberState {
@@ -365,13 +386,13 @@ impl Node {
         self.store_hosted(state, now);
     }
 
-    pub(super) fn store_hosted(&mut self, state: MemberState, now: Instant) {
+    fn store_hosted(&mut self, state: MemberState, now: Instant) {
         match Frame::State(state.clone()).encode() {
             Ok(raw) => {
                 self.members.offer(state, raw.clone());
                 self.forward(None, &raw, now);
             }
-            Err(e) => self.log(format!("could not encode a text client's record: {e}")),
+            Err(e) => self.out.log(format!("could not encode a text client's record: {e}")),
         }
     }
 
@@ -380,7 +401,7 @@ impl Node {
             self.send_text(peer, &format!("p2pchat: {}", super::too_long(Some(text.len()))));
             return;
         }
-        let Some(tc) = self.text_client(peer) else { return };
+        let Some(tc) = self.texts.get_mut(peer) else { return };
         let Some(name) = tc.name.clone() else { return };
         tc.seq += 1;
         let chat = crate::wire::Chat { origin: tc.id, seq: tc.seq, name, text };
@@ -395,13 +416,10 @@ impl Node {
     }
 
     /// A text client's connection is gone: it leaves the network.
-    pub(super) fn text_gone(&mut self, tc: TextClient, now: Instant) {
-        self.text_clients = self.text_clients.saturating_sub(1);
+    pub(super) fn text_gone(&mut self, peer: PeerId, now: Instant) {
+        let Some(tc) = self.texts.clients.remove(&peer) else { return };
         let Some(name) = tc.name else { return };
-        if let Ok(i) = self.me.links.binary_search(&tc.id) {
-            self.me.links.remove(i);
-            self.me_dirty = true;
-        }
+        self.own.unlink(tc.id);
         let state = MemberState {
             id: tc.id,
             version: tc.version + 1,

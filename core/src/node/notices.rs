@@ -1,0 +1,115 @@
+//! What the user is told when membership changes: arrivals and departures, one
+//! "netsplit" notice when several members are lost at once and "netsplit over"
+//! when they come back, and arrivals held back while a name collision resolves
+//! (so a newcomer is announced under the name it ends up with).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Instant;
+
+use super::Node;
+use super::members::{Changes, Record};
+use crate::event::{Event, LeftReason};
+use crate::id::NodeId;
+
+#[derive(Debug, Default)]
+pub(super) struct Notices {
+    /// Arrivals not announced yet because the member is about to be renamed,
+    /// announced when it is or at the deadline.
+    held: BTreeMap<NodeId, Instant>,
+    /// Members announced lost in a "netsplit" notice and not back yet: their
+    /// return is told as "netsplit over", whatever else comes back with them.
+    split_off: BTreeSet<NodeId>,
+}
+
+impl Notices {
+    pub fn forget(&mut self, id: NodeId) {
+        self.split_off.remove(&id);
+    }
+
+    pub fn holds(&self, id: NodeId) -> bool {
+        self.held.contains_key(&id)
+    }
+
+    pub fn holds_any(&self) -> bool {
+        !self.held.is_empty()
+    }
+
+    /// Held arrivals due: the one renamed, and those past their deadline.
+    fn due(&mut self, now: Instant, renamed: Option<NodeId>) -> Vec<NodeId> {
+        let due: Vec<NodeId> =
+            self.held.iter().filter(|(id, d)| Some(**id) == renamed || **d <= now).map(|(id, _)| *id).collect();
+        for id in &due {
+            self.held.remove(id);
+        }
+        due
+    }
+}
+
+fn names(records: &[Record]) -> Vec<(NodeId, String)> {
+    records.iter().map(|r| (r.state.id, r.state.name.clone())).collect()
+}
+
+impl Node {
+    /// Announces members whose arrival was held back for a rename, once renamed
+    /// (or after a while in any case, so no arrival goes unannounced).
+    pub(super) fn release_held(&mut self, now: Instant, renamed: Option<NodeId>) {
+        for id in self.notices.due(now, renamed) {
+            if let Some(r) = self.members.get(id).filter(|r| r.reachable) {
+                let ev = Event::Joined { name: r.state.name.clone(), id, announce: true };
+                self.publish(ev);
+            }
+        }
+    }
+
+    pub(super) fn announce_changes(&mut self, changes: &Changes, now: Instant) {
+        let mut lost = Vec::new();
+        let mut quit = Vec::new();
+        for id in &changes.left {
+            if self.notices.held.remove(id).is_some() {
+                // Never announced as arrived: nothing to announce now either.
+                continue;
+            }
+            if let Some(r) = self.members.get(*id) {
+                if r.state.leaving { quit.push(r.clone()) } else { lost.push(r.clone()) }
+            }
+        }
+        let split = lost.len() > 1;
+        if split {
+            self.publish_list(&names(&lost), |n| format!("netsplit: lost contact with {}", n.join(", ")));
+            self.notices.split_off.extend(lost.iter().map(|r| r.state.id));
+        }
+        for (r, reason) in quit.iter().map(|r| (r, LeftReason::Quit)).chain(lost.iter().map(|r| (r, LeftReason::Lost)))
+        {
+            let announce = reason == LeftReason::Quit || !split;
+            self.publish(Event::Left { name: r.state.name.clone(), id: r.state.id, reason, announce });
+        }
+        self.schedule_repair(&lost, now);
+        let mut joined: Vec<Record> = changes.joined.iter().filter_map(|id| self.members.get(*id)).cloned().collect();
+        let hold: Vec<NodeId> = joined.iter().filter(|r| self.must_yield(r)).map(|r| r.state.id).collect();
+        for id in &hold {
+            self.notices.held.insert(*id, now + self.cfg.peer_timeout);
+        }
+        joined.retain(|r| !hold.contains(&r.state.id));
+        // Members back from an announced netsplit end it, in one notice; the
+        // others that arrive with them are told as arrivals.
+        let (back, arrived): (Vec<Record>, Vec<Record>) =
+            joined.into_iter().partition(|r| self.notices.split_off.contains(&r.state.id));
+        if !back.is_empty() {
+            self.publish_list(&names(&back), |n| {
+                let verb = if n.len() == 1 { "is" } else { "are" };
+                format!("netsplit over: {} {verb} back", n.join(", "))
+            });
+            for r in &back {
+                self.notices.split_off.remove(&r.state.id);
+                self.publish(Event::Joined { name: r.state.name.clone(), id: r.state.id, announce: false });
+            }
+        }
+        let group = arrived.len() > 1;
+        if group {
+            self.publish_list(&names(&arrived), |n| format!("now connected with {}", n.join(", ")));
+        }
+        for r in &arrived {
+            self.publish(Event::Joined { name: r.state.name.clone(), id: r.state.id, announce: !group });
+        }
+    }
+}

@@ -1,0 +1,80 @@
+//! What the node has for the driver and the user: bytes to write, events, actions
+//! and log lines, drained by the `poll_*` calls. Every part of the node writes
+//! here; none keeps a queue of its own.
+
+use std::collections::VecDeque;
+
+use bytes::Bytes;
+
+use super::{Action, PeerId};
+use crate::event::Event;
+
+/// Log lines kept before the driver drains them; beyond it lines are dropped
+/// (a peer must not grow the node's memory by making it log).
+const MAX_LOGS: usize = 10_000;
+
+#[derive(Debug, Default)]
+pub(super) struct Outbox {
+    transmits: VecDeque<(PeerId, Bytes)>,
+    events: VecDeque<Event>,
+    actions: VecDeque<Action>,
+    logs: VecDeque<String>,
+}
+
+impl Outbox {
+    /// Bytes for a connection (no bookkeeping: see `Peers::queue`).
+    pub fn send(&mut self, peer: PeerId, raw: Bytes) {
+        self.transmits.push_back((peer, raw));
+    }
+
+    /// A line for a plain-text client, CRLF added.
+    pub fn send_line(&mut self, peer: PeerId, line: &str) {
+        let mut s = String::with_capacity(line.len() + 2);
+        s.push_str(line);
+        s.push_str("\r\n");
+        self.send(peer, Bytes::from(s));
+    }
+
+    pub fn event(&mut self, ev: Event) {
+        self.events.push_back(ev);
+    }
+
+    pub fn notice(&mut self, text: String) {
+        self.event(Event::Notice(text));
+    }
+
+    pub fn error(&mut self, text: String) {
+        self.event(Event::Error(text));
+    }
+
+    pub fn act(&mut self, action: Action) {
+        self.actions.push_back(action);
+    }
+
+    pub fn log(&mut self, line: String) {
+        if self.logs.len() < MAX_LOGS {
+            self.logs.push_back(line);
+        }
+    }
+
+    pub fn pop_transmit(&mut self) -> Option<(PeerId, Bytes)> {
+        let t = self.transmits.pop_front();
+        if t.is_none() && self.transmits.capacity() > 64 * 1024 {
+            // A burst is over: give its memory back.
+            self.transmits.shrink_to(1024);
+        }
+        t
+    }
+
+    pub fn pop_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    pub fn pop_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    pub fn pop_log(&mut self) -> Option<String> {
+        self.logs.pop_front()
+    }
+}
