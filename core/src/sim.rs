@@ -33,6 +33,10 @@ pub struct Seen {
     pub seq: u64,
     /// Text.
     pub text: String,
+    /// The name it was shown under.
+    pub from: String,
+    /// How many other events the node had shown before it (its place among them).
+    pub after: usize,
 }
 
 /// One simulated process.
@@ -293,7 +297,10 @@ impl Sim {
         }
         while let Some(ev) = sn.node.as_mut().and_then(Node::poll_event) {
             match ev {
-                Event::Message { origin, seq, text, .. } => sn.seen.push(Seen { origin, seq, text }),
+                Event::Message { origin, seq, text, from, .. } => {
+                    let after = sn.events.len();
+                    sn.seen.push(Seen { origin, seq, text, from, after });
+                }
                 other => sn.events.push(other),
             }
         }

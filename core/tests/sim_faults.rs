@@ -492,3 +492,52 @@ fn a_netsplit_healed_by_repair_ends_with_netsplit_over() {
         }
     }
 }
+
+/// What a node showed of `from`'s messages and arrival, in order: `M name text`
+/// for a message, `R old new` for its rename, `J name` for its arrival.
+fn story_of(sim: &Sim, at: usize, from: usize) -> Vec<String> {
+    let id = sim.nodes[from].id;
+    let node = &sim.nodes[at];
+    let mut messages = node.seen.iter().filter(|s| s.origin == id).peekable();
+    let mut story = Vec::new();
+    for (i, e) in node.events.iter().enumerate() {
+        while let Some(m) = messages.next_if(|m| m.after <= i) {
+            story.push(format!("M {} {}", m.from, m.text));
+        }
+        match e {
+            Event::Renamed { id: r, from, to } if *r == id => story.push(format!("R {from} {to}")),
+            Event::Joined { id: j, name, announce: true } if *j == id => story.push(format!("J {name}")),
+            _ => {}
+        }
+    }
+    story.extend(messages.map(|m| format!("M {} {}", m.from, m.text)));
+    story
+}
+
+#[test]
+fn a_newcomer_with_a_taken_name_has_its_history_shown_under_its_new_name() {
+    for seed in 0..10 {
+        let mut sim = Sim::new(100 + seed, default_config());
+        let alice = sim.add_node("alice");
+        let bob = sim.add_node("bob");
+        sim.connect(bob, alice);
+        settle(&mut sim, 2);
+        // A second alice, later, chats alone and then joins, through the first
+        // alice or through bob.
+        let second = sim.add_node("alice");
+        sim.type_line(second, "hello from the second alice");
+        sim.type_line(second, "still me");
+        settle(&mut sim, 1);
+        sim.connect(second, if seed % 2 == 0 { alice } else { bob });
+        settle(&mut sim, 5);
+        assert_eq!(sim.node(second).name(), "alice-2", "seed {seed}");
+        for at in [alice, bob] {
+            let story = story_of(&sim, at, second);
+            assert_eq!(
+                story,
+                ["R alice alice-2", "M alice-2 hello from the second alice", "M alice-2 still me", "J alice-2"],
+                "seed {seed}, node {at}"
+            );
+        }
+    }
+}

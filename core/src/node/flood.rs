@@ -109,27 +109,41 @@ impl Node {
             Admit::Duplicate => self.stats.duplicates += 1,
             Admit::New => {
                 self.stats.forwarded += self.forward(from, &raw, now);
-                self.deliver_all(&mut out);
+                self.deliver_all(&mut out, now);
             }
         }
         self.scratch = out;
     }
 
     /// Delivers messages released in order: to the user and the text clients here.
-    pub(super) fn deliver_all(&mut self, out: &mut Vec<Held>) {
+    /// Those from a member about to be renamed (a newcomer with a name already
+    /// taken, bringing its history along) wait until it is, so they are shown
+    /// under the name it will have.
+    pub(super) fn deliver_all(&mut self, out: &mut Vec<Held>, now: Instant) {
         for h in out.drain(..) {
-            if h.chat.origin != self.cfg.id {
+            let origin = h.chat.origin;
+            if origin != self.cfg.id {
                 self.stats.received += 1;
             }
-            self.delivery.remember(h.chat.origin, h.chat.seq, h.raw);
-            self.publish(Event::Message {
+            self.delivery.remember(origin, h.chat.seq, h.raw);
+            let ev = Event::Message {
                 from: h.chat.name,
                 text: h.chat.text,
-                origin: h.chat.origin,
+                origin,
                 seq: h.chat.seq,
                 private: false,
                 to: None,
-            });
+            };
+            // Only a member not counted reachable yet (or one already held) can be
+            // about to be renamed: the name rule is not evaluated per message.
+            let renaming = self.notices.defers(origin)
+                || self.notices.holds(origin)
+                || self.members.get(origin).is_some_and(|r| !r.reachable && self.must_yield(r));
+            let deadline = now + self.cfg.peer_timeout;
+            match if renaming { self.notices.defer(origin, ev, deadline) } else { Err(ev) } {
+                Ok(()) => {}
+                Err(ev) => self.publish(ev),
+            }
         }
     }
 
@@ -162,7 +176,7 @@ impl Node {
             self.catchup.handed(chat.seq);
         }
         let mut out = vec![Held { chat, raw }];
-        self.deliver_all(&mut out);
+        self.deliver_all(&mut out, now);
         true
     }
 }

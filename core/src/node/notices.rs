@@ -1,7 +1,8 @@
 //! What the user is told when membership changes: arrivals and departures, one
 //! "netsplit" notice when several members are lost at once and "netsplit over"
 //! when they come back, and arrivals held back while a name collision resolves
-//! (so a newcomer is announced under the name it ends up with).
+//! (so a newcomer is announced under the name it ends up with, and the messages
+//! it brings along are shown under that name too, before its arrival).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
@@ -16,10 +17,17 @@ pub(super) struct Notices {
     /// Arrivals not announced yet because the member is about to be renamed,
     /// announced when it is or at the deadline.
     held: BTreeMap<NodeId, Instant>,
+    /// Messages from held members, shown once they are renamed (or at the deadline).
+    deferred: BTreeMap<NodeId, Vec<Event>>,
+    deferred_count: usize,
     /// Members announced lost in a "netsplit" notice and not back yet: their
     /// return is told as "netsplit over", whatever else comes back with them.
     split_off: BTreeSet<NodeId>,
 }
+
+/// Most messages deferred at once; beyond it they are shown at once, under the
+/// name they were sent with.
+const MAX_DEFERRED: usize = 10_000;
 
 impl Notices {
     pub fn forget(&mut self, id: NodeId) {
@@ -28,6 +36,30 @@ impl Notices {
 
     pub fn holds(&self, id: NodeId) -> bool {
         self.held.contains_key(&id)
+    }
+
+    /// Whether messages from `id` are being deferred (to keep their order, all
+    /// of them are until it is released).
+    pub fn defers(&self, id: NodeId) -> bool {
+        self.deferred.contains_key(&id)
+    }
+
+    /// Holds a message from a member about to be renamed; `Err` gives it back
+    /// when too many are held already.
+    pub fn defer(&mut self, id: NodeId, ev: Event, deadline: Instant) -> Result<(), Event> {
+        if self.deferred_count >= MAX_DEFERRED {
+            return Err(ev);
+        }
+        self.held.entry(id).or_insert(deadline);
+        self.deferred.entry(id).or_default().push(ev);
+        self.deferred_count += 1;
+        Ok(())
+    }
+
+    fn take_deferred(&mut self, id: NodeId) -> Vec<Event> {
+        let evs = self.deferred.remove(&id).unwrap_or_default();
+        self.deferred_count -= evs.len();
+        evs
     }
 
     pub fn holds_any(&self) -> bool {
@@ -50,10 +82,23 @@ fn names(records: &[Record]) -> Vec<(NodeId, String)> {
 }
 
 impl Node {
+    /// Shows the messages deferred for `id`, under the name it has now.
+    fn show_deferred(&mut self, id: NodeId) {
+        let name = self.members.get(id).map(|r| r.state.name.clone());
+        for mut ev in self.notices.take_deferred(id) {
+            if let (Event::Message { from, .. }, Some(name)) = (&mut ev, &name) {
+                from.clone_from(name);
+            }
+            self.publish(ev);
+        }
+    }
+
     /// Announces members whose arrival was held back for a rename, once renamed
-    /// (or after a while in any case, so no arrival goes unannounced).
+    /// (or after a while in any case, so no arrival goes unannounced): first the
+    /// messages they brought, then the arrival.
     pub(super) fn release_held(&mut self, now: Instant, renamed: Option<NodeId>) {
         for id in self.notices.due(now, renamed) {
+            self.show_deferred(id);
             if let Some(r) = self.members.get(id).filter(|r| r.reachable) {
                 let ev = Event::Joined { name: r.state.name.clone(), id, announce: true };
                 self.publish(ev);
@@ -66,7 +111,9 @@ impl Node {
         let mut quit = Vec::new();
         for id in &changes.left {
             if self.notices.held.remove(id).is_some() {
-                // Never announced as arrived: nothing to announce now either.
+                // Never announced as arrived: nothing to announce now either, but
+                // what it said is shown.
+                self.show_deferred(*id);
                 continue;
             }
             if let Some(r) = self.members.get(*id) {
