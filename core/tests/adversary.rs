@@ -6,8 +6,9 @@
 //! `sockets.rs` already covers, before a handshake: garbage bytes and a wrong magic
 //! (a plain-text client that harms nobody), a wrong version, a 4 GiB length prefix,
 //! an undecodable frame body, a frame cut off by the peer closing; and one peer
-//! that never reads, cut off at the queue cap. This file adds the rest of the list
-//! of issue 8: cut-off frames followed by silence, bad frames after a handshake,
+//! that never reads, cut off at the queue cap. This file adds the rest of what
+//! DESIGN.md §2 guarantees 7 (bad input never takes a node down) and 8 (bounded
+//! resources) name: cut-off frames followed by silence, bad frames after a handshake,
 //! invalid UTF-8, terminal escapes and NUL bytes, slowloris peers, a thousand held
 //! connections, connections opened and closed in a tight loop, several peers that
 //! never read while the network floods them (with the memory they cost), a peer
