@@ -6,8 +6,9 @@
 //! `sockets.rs` already covers, before a handshake: garbage bytes and a wrong magic
 //! (a plain-text client that harms nobody), a wrong version, a 4 GiB length prefix,
 //! an undecodable frame body, a frame cut off by the peer closing; and one peer
-//! that never reads, cut off at the queue cap. This file adds the rest of the list
-//! of issue 8: cut-off frames followed by silence, bad frames after a handshake,
+//! that never reads, cut off at the queue cap. This file adds the rest of what
+//! DESIGN.md §2 guarantees 7 (bad input never takes a node down) and 8 (bounded
+//! resources) name: cut-off frames followed by silence, bad frames after a handshake,
 //! invalid UTF-8, terminal escapes and NUL bytes, slowloris peers, a thousand held
 //! connections, connections opened and closed in a tight loop, several peers that
 //! never read while the network floods them (with the memory they cost), a peer
@@ -258,7 +259,7 @@ fn invalid_utf8_in_a_chat_text_closes_the_connection_and_delivers_nothing_of_it(
     let latin1 = net.during(|b| {
         let (mut raw, mut back) = raw_peer(b.port(), origin, "raw");
         let before = chat_frame(origin, 1, "raw", "valid, before");
-        let mut bad = chat_frame(origin, 2, "raw", "corrupt me").to_vec();
+        let mut bad = chat_frame(origin, 2, "raw", "corrupt me");
         let at = bad.windows(10).position(|w| w == b"corrupt me").expect("the text is in the frame") + 3;
         bad[at] = 0xFF;
         assert!(Frame::decode_body(&bad[LEN_PREFIX..]).is_err(), "the corrupted body no longer decodes");
@@ -646,7 +647,7 @@ fn peers_that_never_read_are_cut_off_at_the_queue_cap_and_catch_up_on_reconnect(
     // Catch-up: a peer that comes back with nothing gets the history window.
     let mut back = raw_connect(port);
     let mut hello = hello_as(NodeId(0x5100), "mute");
-    hello.extend_from_slice(&Frame::Sync { marks: Vec::new(), last: true }.encode().expect("encode"));
+    hello.extend_from_slice(&empty_sync());
     back.write_all(&hello).expect("write");
     let mut got = Vec::new();
     let mut buf = vec![0u8; 64 * 1024];

@@ -2,12 +2,14 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)] // test code
 
+mod common;
+
 use std::net::SocketAddr;
 use std::time::Instant;
 
+use common::frames::{chat_frame, empty_sync, hello_as};
 use p2pchat_core::node::{Action, Direction, Node, PeerId};
 use p2pchat_core::sim::default_config;
-use p2pchat_core::wire::{Chat, Frame, Hello, PREAMBLE};
 use p2pchat_core::{Event, NodeId};
 
 fn node_with_history(n: u64) -> (Node, Instant) {
@@ -28,11 +30,7 @@ fn handshake(node: &mut Node, peer: PeerId, id: u64, now: Instant) {
     let remote: SocketAddr = "127.0.0.1:40000".parse().expect("addr");
     let local: SocketAddr = "127.0.0.1:5000".parse().expect("addr");
     node.handle_connected(peer, Direction::Inbound, remote, local, now);
-    let mut bytes = PREAMBLE.to_vec();
-    bytes.extend_from_slice(
-        &Frame::Hello(Hello { id: NodeId(id), name: format!("p{id}"), port: 1 }).encode().expect("e"),
-    );
-    node.handle_data(peer, &bytes, now);
+    node.handle_data(peer, &hello_as(NodeId(id), &format!("p{id}")), now);
 }
 
 fn written(node: &mut Node, peer: PeerId) -> usize {
@@ -51,7 +49,7 @@ fn a_sync_summary_is_answered_with_the_history_once_per_connection() {
     let peer = PeerId(1);
     handshake(&mut node, peer, 2, now);
     written(&mut node, peer);
-    let sync = Frame::Sync { marks: Vec::new(), last: true }.encode().expect("e");
+    let sync = empty_sync();
     node.handle_data(peer, &sync, now);
     assert!(written(&mut node, peer) > 50 * 20, "the history is sent");
     node.handle_data(peer, &sync, now);
@@ -67,8 +65,7 @@ fn a_chat_from_a_peer_is_delivered_once_and_forwarded_to_the_others_only() {
     handshake(&mut node, PeerId(1), 2, now);
     handshake(&mut node, PeerId(2), 3, now);
     while node.poll_transmit().is_some() {}
-    let chat =
-        Frame::Chat(Chat { origin: NodeId(9), seq: 1, name: "far".into(), text: "hi".into() }).encode().expect("e");
+    let chat = chat_frame(NodeId(9), 1, "far", "hi");
     node.handle_data(PeerId(1), &chat, now);
     node.handle_data(PeerId(2), &chat, now);
     let to: Vec<PeerId> =

@@ -5,15 +5,18 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)] // test code
 
+mod common;
+
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use common::frames::{chat_frame, hello_as};
 use p2pchat_core::NodeId;
 use p2pchat_core::id::Rng;
 use p2pchat_core::node::text::{Line, LineReader, MAX_TEXT_CLIENT_LINE};
 use p2pchat_core::node::{Direction, Node, PeerId};
 use p2pchat_core::sim::{default_config, sample_frames};
-use p2pchat_core::wire::{self, Chat, Frame, FrameDecoder, Hello, LEN_PREFIX, MAX_FRAME, PREAMBLE};
+use p2pchat_core::wire::{self, FrameDecoder, LEN_PREFIX, MAX_FRAME, PREAMBLE};
 
 /// Stop early (with what was done counted) if the machine is very slow.
 const TIME_BOUND: Duration = Duration::from_secs(60);
@@ -174,17 +177,9 @@ fn node_survives_random_handshakes_and_frames() {
     // inputs cannot have produced, or its message could rightly be a duplicate.)
     let peer = PeerId(u64::MAX - 1);
     node.handle_connected(peer, Direction::Inbound, remote, local, now);
-    let mut hello = PREAMBLE.to_vec();
-    hello.extend_from_slice(
-        &Frame::Hello(Hello { id: NodeId(0x600d_600d_600d_600d), name: "good".into(), port: 1 }).encode().expect("e"),
-    );
-    let chat = Frame::Chat(Chat {
-        origin: NodeId(0x600d_600d_600d_600d),
-        seq: 1,
-        name: "good".into(),
-        text: "still here".into(),
-    });
-    hello.extend_from_slice(&chat.encode().expect("e"));
+    let good = NodeId(0x600d_600d_600d_600d);
+    let mut hello = hello_as(good, "good");
+    hello.extend_from_slice(&chat_frame(good, 1, "good", "still here"));
     node.handle_data(peer, &hello, now);
     let mut got = false;
     while let Some(ev) = node.poll_event() {

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use common::*;
-use p2pchat_core::wire::{Frame, Hello, MAGIC, PREAMBLE};
+use p2pchat_core::wire::{Frame, MAGIC, PREAMBLE};
 use p2pchat_core::{Event, Handle, HandleError, LeftReason, NodeId, PeerAddr};
 
 // ----- delivery ---------------------------------------------------------------
@@ -439,9 +439,7 @@ fn a_burst_larger_than_one_turn_of_reads_is_read_completely() {
     let text = "y".repeat(4000);
     const N: u64 = 1000;
     for seq in 1..=N {
-        let chat =
-            p2pchat_core::wire::Chat { origin: NodeId(777), seq, name: "burst".into(), text: format!("{seq} {text}") };
-        burst.extend_from_slice(&Frame::Chat(chat).encode().expect("encode"));
+        burst.extend_from_slice(&chat_frame(NodeId(777), seq, "burst", &format!("{seq} {text}")));
     }
     raw.write_all(&burst).expect("write");
     for node in nodes.iter_mut() {
@@ -482,8 +480,7 @@ fn a_closed_peer_that_never_reads_is_dropped_after_a_bounded_wait() {
     }
     t.check(&mut nodes[1..]);
     // A protocol error makes the node close the connection, with output pending.
-    raw.write_all(&Frame::Hello(Hello { id: NodeId(12345), name: "raw".into(), port: 1 }).encode().expect("encode"))
-        .expect("write");
+    raw.write_all(&hello(NodeId(12345), "raw", 1)).expect("write");
     nodes[0].wait_error("the rejection", "second hello");
     wait_until("the driver to give up flushing", || {
         std::fs::read_to_string(&log).is_ok_and(|s| s.contains("gave up flushing"))

@@ -9,7 +9,8 @@ use std::path::Path;
 
 use p2pchat_core::NodeId;
 use p2pchat_core::sim::sample_frames;
-use p2pchat_core::wire::{Chat, Frame, PREAMBLE, Private};
+use p2pchat_core::wire::{Frame, PREAMBLE, Private};
+use p2pchat_fuzz::frames::chat;
 use p2pchat_fuzz::{GOOD_ID, hello};
 
 /// The shared sample frames of `p2pchat_core::sim` (one of every kind), then
@@ -19,8 +20,8 @@ use p2pchat_fuzz::{GOOD_ID, hello};
 fn frames() -> Vec<Vec<u8>> {
     let mut list = sample_frames();
     list.extend([
-        Frame::Chat(Chat { origin: NodeId(0xf022), seq: 1, name: "fuzzer".into(), text: "hello".into() }),
-        Frame::Chat(Chat { origin: NodeId(0xf022), seq: 3, name: "fuzzer".into(), text: "gap".into() }),
+        chat(NodeId(0xf022), 1, "fuzzer", "hello"),
+        chat(NodeId(0xf022), 3, "fuzzer", "gap"),
         Frame::Sync { marks: vec![(NodeId(2), 1), (GOOD_ID, 9)], last: true },
         Frame::Private(Private {
             from: NodeId(0xf022),

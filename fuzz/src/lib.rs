@@ -1,14 +1,21 @@
 //! Helpers shared by the fuzz targets: cutting a byte stream into chunks (the
 //! same way for the same seed), a node with one well-behaved neighbour to feed a
-//! hostile connection into, and the checks made on everything a node emits.
+//! hostile connection into, and the checks made on everything a node emits. The
+//! frames it builds by hand come from the core tests' `common/frames.rs`, included
+//! here by path, so that the fuzz seeds and the core tests spell them out once.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use p2pchat_core::node::{Direction, Node, PeerId};
 use p2pchat_core::sim::default_config;
-use p2pchat_core::wire::{Frame, Hello, PREAMBLE};
+use p2pchat_core::wire::PREAMBLE;
 use p2pchat_core::{Event, NodeId};
+
+/// The hand-built frames shared with the core's tests.
+#[path = "../../core/tests/common/frames.rs"]
+pub mod frames;
+pub use frames::hello;
 
 /// Cuts a stream into chunks and picks delays, from a one-byte seed.
 #[derive(Debug)]
@@ -87,11 +94,6 @@ impl Default for Harness {
     }
 }
 
-/// A valid hello from `id`, with its length prefix.
-pub fn hello(id: NodeId, name: &str, port: u16) -> Vec<u8> {
-    Frame::Hello(Hello { id, name: name.into(), port }).encode().expect("a hello encodes").to_vec()
-}
-
 impl Harness {
     /// The node, with "good" connected and through its handshake.
     pub fn new() -> Self {
@@ -104,8 +106,7 @@ impl Harness {
         h.connect(GOOD_PEER, Direction::Inbound);
         let mut handshake = PREAMBLE.to_vec();
         handshake.extend(hello(GOOD_ID, "good", 4001));
-        handshake
-            .extend(Frame::Sync { marks: Vec::new(), last: true }.encode().expect("a sync encodes").iter().copied());
+        handshake.extend(frames::empty_sync());
         h.feed(GOOD_PEER, &handshake);
         h
     }

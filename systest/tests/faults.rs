@@ -20,8 +20,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{
-    FAST, assert_no_errors, assert_once_in_order, is_joined, is_lost, is_notice, line, mark, texts_by_origin,
-    user_names, wait_after, wait_after_timed,
+    FAST, assert_no_errors, assert_once_in_order, is_joined, is_lost, is_message, is_notice, line, mark,
+    texts_by_origin, user_names, wait_after, wait_after_timed,
 };
 use p2pchat_systest::{Proc, TIMEOUT, Value, kind};
 
@@ -101,10 +101,8 @@ fn killing_the_middle_of_a_line_of_five_heals_it() {
     // right after the split reach the other side once it heals (catch-up).
     nodes[0].send("a after the kill");
     nodes[4].send("e after the kill");
-    let (_, at_e) =
-        wait_after_timed(&mut nodes[4], marks[4], |e| kind(e) == "message" && e["text"] == "a after the kill", HEAL);
-    let (_, at_a) =
-        wait_after_timed(&mut nodes[0], marks[0], |e| kind(e) == "message" && e["text"] == "e after the kill", HEAL);
+    let (_, at_e) = wait_after_timed(&mut nodes[4], marks[4], |e| is_message(e, "a after the kill"), HEAL);
+    let (_, at_a) = wait_after_timed(&mut nodes[0], marks[0], |e| is_message(e, "e after the kill"), HEAL);
     let heal = at_e.min(at_a).saturating_duration_since(killed);
     let healed = at_e.max(at_a).saturating_duration_since(killed);
     let mut survivors: Vec<Proc> = nodes.into_iter().enumerate().filter(|(i, _)| *i != 2).map(|(_, p)| p).collect();
@@ -206,8 +204,7 @@ fn a_stopped_node_is_reported_lost_and_rejoins_after_cont() {
     for t in &missed {
         nodes[2].wait_message(t, HEAL);
     }
-    let (_, across) =
-        wait_after_timed(&mut nodes[0], 0, |e| kind(e) == "message" && e["text"] == "sc while sb is stopped", HEAL);
+    let (_, across) = wait_after_timed(&mut nodes[0], 0, |e| is_message(e, "sc while sb is stopped"), HEAL);
     let repaired = across.saturating_duration_since(stopped);
 
     // sb comes back: it rejoins and shows what it missed, once, in order.

@@ -1,7 +1,10 @@
 //! Plain-text clients with real processes on 127.0.0.1: a real `nc` (netcat-openbsd)
 //! and raw sockets join a node of a small network as members. See DESIGN.md §4
-//! ("a connection whose first bytes are not the magic ... is a plain-text client")
-//! and issue 6.
+//! ("a connection whose first bytes are not the magic ... is a plain-text client",
+//! "asked for a name and then chats line by line as a member hosted by that node"),
+//! §3 (`--max-text-clients`, `--idle-timeout`, `--text-rate`, `--text-burst`) and
+//! §2, guarantee 7 (bad input, floods and control characters never take a node
+//! down nor reach another user's terminal).
 //!
 //! Every `nc` started here is killed by its own pid when its guard is dropped;
 //! every p2pchat process by the harness. The test that needs `nc` is skipped,

@@ -1,7 +1,8 @@
 //! Private messages (`:msg NAME TEXT`) with real processes on 127.0.0.1: they go
 //! over a direct link to the recipient (opened for the occasion when needed) and
-//! are never relayed through a third node. See DESIGN.md §2, guarantee 6, and
-//! issue 6.
+//! are never relayed through a third node, or the sender is told that it could
+//! not be sent. See DESIGN.md §2, guarantee 6 ("Private messages reach only their
+//! recipient").
 //!
 //! "B never sees it" is checked on B's raw stdout, after a settle that is bounded
 //! by events rather than by time: A and C each send a public marker after the

@@ -1,7 +1,8 @@
 //! `:snapshot DIR` with real processes on 127.0.0.1: in a ring of 6 and a tree of 7,
 //! after every node has sent two messages, one node writes `DIR/snapshot.json`,
 //! `DIR/history.json` and `DIR/topology.dot`, and they must describe exactly the
-//! live members, the real links and every message sent. See issue 6.
+//! live members, the real links and every message sent (DESIGN.md §3, the
+//! `:snapshot [DIR]` command).
 //!
 //! Each snapshot goes to a directory under the system's temporary directory with a
 //! unique name, removed when the test ends (pass or fail).

@@ -3,11 +3,16 @@
 //! of what each node said to check deliveries against (exactly once, in per-sender
 //! order), raw `TcpStream`s to play broken or hostile peers, a line of three nodes
 //! that keeps chatting while one of them is attacked ([`Net`]), and probes of this
-//! process (memory, descriptors) and of a node's sockets. Every wait is bounded by
+//! process (memory, descriptors) and of a node's sockets; and, in [`frames`], the
+//! frames that tests send as a peer (also used by `node_rules.rs`,
+//! `random_inputs.rs` and the fuzz harness). Every wait is bounded by
 //! [`DEADLINE`] and waits for an event or a socket state rather than sleeping.
 
 // Each test binary uses a different part of this module.
 #![allow(dead_code)]
+
+pub mod frames;
+pub use frames::*;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -20,8 +25,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use p2pchat_core::wire::{Chat, Frame, FrameDecoder, Hello, PREAMBLE};
+use p2pchat_core::wire::{Frame, FrameDecoder, PREAMBLE};
 use p2pchat_core::{Config, Event, Handle, NodeId};
 
 /// Upper bound for any single wait in these tests.
@@ -306,17 +310,6 @@ pub fn raw_connect(port: u16) -> TcpStream {
     s
 }
 
-/// The preamble and a hello from `id` called `name`: what a peer sends first.
-pub fn hello_as(id: NodeId, name: &str) -> Vec<u8> {
-    let mut v = PREAMBLE.to_vec();
-    v.extend_from_slice(&Frame::Hello(Hello { id, name: name.into(), port: 1 }).encode().expect("encode"));
-    v
-}
-
-pub fn raw_hello() -> Vec<u8> {
-    hello_as(NodeId(12345), "raw")
-}
-
 /// Reads until the node closes the connection; returns what it sent. Panics if
 /// it stays open past the deadline.
 pub fn read_until_closed(s: &mut TcpStream, limit: usize) -> Vec<u8> {
@@ -540,10 +533,6 @@ impl Net {
         }
         stop_all(&self.nodes);
     }
-}
-
-pub fn chat_frame(origin: NodeId, seq: u64, name: &str, text: &str) -> Bytes {
-    Frame::Chat(Chat { origin, seq, name: name.into(), text: text.into() }).encode().expect("encode")
 }
 
 /// A raw p2pchat peer that completed the handshake with the node on `port` (the

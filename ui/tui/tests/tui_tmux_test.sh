@@ -9,9 +9,9 @@
 # Usage: make && bash ui/tui/tests/tui_tmux_test.sh   (needs tmux; `make test` runs it)
 #   P2PCHAT_TUI=path/to/p2pchat-tui to test another build.
 #
-# Uses a private tmux server (-L) whose name contains $$, session names with $$
-# in them, and kills on every exit path only that server and the processes it
-# started itself (by the pid each one wrote). Every wait is bounded (10 s).
+# The harness is ui/tests/lib/tmux.sh: a private tmux server (-L, a name with $$
+# in it), session names with $$ in them, killed on every exit path with the
+# programs it started (by the pid each one wrote). Every wait is bounded (10 s).
 set -u
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -22,147 +22,36 @@ require_tool tmux tmux || exit 0
 BIN=${P2PCHAT_TUI:-$ROOT/p2pchat-tui}
 export LC_ALL=C.UTF-8 LANG=C.UTF-8
 
-SOCK="p2pchat_tui_test_$$"
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/p2pchat_tui_test.XXXXXX") || exit 1
-PASSED=0
-CURRENT="setup"
+# shellcheck source=../../tests/lib/tmux.sh
+. "$ROOT/ui/tests/lib/tmux.sh"
+tmux_setup tui_test 10
 A="alice_$$"
 B="bob_$$"
 C="carol_$$"
 
-tm() { tmux -L "$SOCK" -f /dev/null "$@"; }
-
-cleanup() {
-    tm kill-server >/dev/null 2>&1 # our private server only
-    # The programs we started, by the pid each wrote (they quit on SIGHUP when
-    # the server goes; this is for one that did not).
-    for f in "$TMP"/*.pid; do
-        [ -f "$f" ] || continue
-        pid=$(cat "$f")
-        case "$pid" in '' | *[!0-9]*) continue ;; esac
-        kill "$pid" >/dev/null 2>&1
-    done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'echo "interrupted" >&2; exit 130' INT TERM HUP
-
-capture() { tm capture-pane -p -t "$1" 2>/dev/null; }
-
 # The message pane only: every row but the last two (status and input lines),
 # without the member pane (right of the separator).
 messages() { capture "$1" | head -n -2 | sed 's/│.*//'; }
+shows_message() { messages "$1" | grep -qF -- "$2"; }
 
-fail() {
-    echo "FAIL [$CURRENT]: $*" >&2
-    for s in "$A" "$B" "$C"; do
-        echo "---- pane $s ----" >&2
-        capture "$s" >&2
-    done
-    echo "-----------------" >&2
-    echo "$PASSED passed, 1 failed" >&2
-    exit 1
-}
+# wait_messages PANE TEXT: until the message pane shows TEXT
+wait_messages() { wait_until shows_message "$1" "$2"; }
 
-pass() {
-    PASSED=$((PASSED + 1))
-    echo "ok - $CURRENT"
-}
-
-# wait_for PANE TEXT: until the pane shows TEXT (fixed string), at most 10 s
-wait_for() {
-    local i
-    for i in $(seq 1 100); do
-        capture "$1" | grep -qF -- "$2" && return 0
-        sleep 0.1
-    done
-    return 1
-}
-
-# wait_re PANE REGEX: until a line of the pane matches REGEX (extended), at most 10 s
-wait_re() {
-    local i
-    for i in $(seq 1 100); do
-        capture "$1" | grep -qE -- "$2" && return 0
-        sleep 0.1
-    done
-    return 1
-}
-
-# wait_messages PANE TEXT: until the message pane shows TEXT, at most 10 s
-wait_messages() {
-    local i
-    for i in $(seq 1 100); do
-        messages "$1" | grep -qF -- "$2" && return 0
-        sleep 0.1
-    done
-    return 1
-}
-
-# wait_file FILE: until FILE exists and is non-empty, at most 10 s
-wait_file() {
-    local i
-    for i in $(seq 1 100); do
-        [ -s "$1" ] && return 0
-        sleep 0.1
-    done
-    return 1
-}
-
-# keys PANE KEY...: key names (Enter, PPage, M-1, C-u...)
-keys() { tm send-keys -t "$1" "${@:2}" || fail "send-keys failed"; }
-
-# literal PANE TEXT: TEXT typed as it is
-literal() { tm send-keys -t "$1" -l -- "$2" || fail "send-keys failed"; }
-
-type_line() {
-    tm send-keys -t "$1" -l -- "$2" || fail "send-keys failed"
-    tm send-keys -t "$1" Enter || fail "send-keys failed"
-}
-
-# run PANE ARGS...: runs p2pchat-tui in the pane's shell (with $RUN_ENV, such
-# as VAR=value, in its environment); its pid goes to PANE.pid, its exit status
-# to PANE.exit
-RUN_ENV=
-run() {
-    local pane=$1
-    shift
-    rm -f "$TMP/$pane.exit" "$TMP/$pane.pid"
-    tm send-keys -t "$pane" -l -- \
-        "clear; env $RUN_ENV sh -c 'echo \$\$ > $pane.pid; exec \"\$0\" \"\$@\"' '$BIN' $*; echo EXIT=\$? > $pane.exit" ||
-        fail "send-keys failed"
-    tm send-keys -t "$pane" Enter
-    wait_file "$TMP/$pane.pid" || fail "$pane: did not start"
-}
-
-# check_exit PANE STATUS: p2pchat-tui ended with STATUS and left a sane terminal
-check_exit() {
-    wait_file "$TMP/$1.exit" || fail "$1: p2pchat-tui did not exit within 10 s"
-    grep -qx "EXIT=$2" "$TMP/$1.exit" || fail "$1: exit status $(cat "$TMP/$1.exit"), expected $2"
-    rm -f "$TMP/$1.stty" "$TMP/$1.pid"
-    tm send-keys -t "$1" -l -- "stty -a > $1.stty; echo SANE_$1" || fail "send-keys failed"
-    tm send-keys -t "$1" Enter
-    wait_for "$1" "SANE_$1" || fail "$1: shell not usable after exit"
-    wait_file "$TMP/$1.stty" || fail "$1: stty output missing"
-    grep -qE '(^| )icanon( |;|$)' "$TMP/$1.stty" || fail "$1: terminal left without icanon"
-    grep -qE '(^| )echo( |;|$)' "$TMP/$1.stty" || fail "$1: terminal left without echo"
-    grep -qE '(^| )icrnl( |;|$)' "$TMP/$1.stty" || fail "$1: terminal left without icrnl"
-}
+# run PANE ARGS...: p2pchat-tui in the pane (see start in lib/tmux.sh)
+run() { start "$1" "$BIN" "${@:2}"; }
 
 # ---------------------------------------------------------------------------
-command -v tmux >/dev/null 2>&1 || { echo "FAIL: tmux not found" >&2; exit 1; }
 [ -x "$BIN" ] || { echo "FAIL: $BIN not built (run make)" >&2; exit 1; }
 
 for pane in "$A" "$B" "$C"; do
-    tm new-session -d -s "$pane" -x 100 -y 24 -c "$TMP" \
-        "env TERM=screen LC_ALL=C.UTF-8 LANG=C.UTF-8 PS1='$ ' sh" || fail "cannot start tmux"
+    new_pane "$pane" 100 24
 done
 
 # ---------------------------------------------------------------------------
 CURRENT="the window starts: listening port, status line, member pane"
 run "$A" --bind 127.0.0.1 alice
 wait_for "$A" "INFO: listening on port" || fail "alice shows no listening port"
-PORT=$(messages "$A" | sed -n 's/^INFO: listening on port \([0-9]*\).*/\1/p' | head -n 1)
+PORT=$(listening_port "$A")
 [ -n "$PORT" ] || fail "no port number"
 wait_re "$A" "^ alice \| port $PORT \| 0 links \| 1 member \| \[0 public\]" || fail "no status line"
 wait_re "$A" "│ Members \(1\)" || fail "no member pane"
@@ -342,20 +231,19 @@ tm capture-pane -pJ -t "$C" | grep -qF 'terminal type "nosuchterm"' || fail "the
 pass
 
 CURRENT="not a terminal"
-( cd "$TMP" && timeout 10 "$BIN" alice </dev/null >nt.out 2>nt.err; echo "EXIT=$?" >nt.exit )
+run_plain nt "$BIN" alice
 grep -qx "EXIT=1" "$TMP/nt.exit" || fail "status $(cat "$TMP/nt.exit")"
 grep -q "must be a terminal" "$TMP/nt.err" || fail "no message: $(cat "$TMP/nt.err")"
 pass
 
 CURRENT="bad command line, --version, --help"
-( cd "$TMP" && timeout 10 "$BIN" "two words" </dev/null >bad.out 2>bad.err; echo "EXIT=$?" >bad.exit )
+run_plain bad "$BIN" "two words"
 grep -qx "EXIT=2" "$TMP/bad.exit" || fail "status $(cat "$TMP/bad.exit")"
 grep -q '^p2pchat: invalid NAME' "$TMP/bad.err" || fail "no message: $(cat "$TMP/bad.err")"
-( cd "$TMP" && timeout 10 "$BIN" --version </dev/null >v.out 2>&1; echo "EXIT=$?" >v.exit )
-grep -qx "EXIT=0" "$TMP/v.exit" && grep -q '^p2pchat ' "$TMP/v.out" || fail "--version: $(cat "$TMP/v.out")"
-( cd "$TMP" && timeout 10 "$BIN" --help </dev/null >h.out 2>&1; echo "EXIT=$?" >h.exit )
-grep -qx "EXIT=0" "$TMP/h.exit" && grep -q '^Usage: ' "$TMP/h.out" || fail "--help: $(cat "$TMP/h.out")"
+run_plain v "$BIN" --version
+grep -qx "EXIT=0" "$TMP/v.exit" && grep -q '^p2pchat ' "$TMP/v.out" || fail "--version: $(cat "$TMP/v.out" "$TMP/v.err")"
+run_plain h "$BIN" --help
+grep -qx "EXIT=0" "$TMP/h.exit" && grep -q '^Usage: ' "$TMP/h.out" || fail "--help: $(cat "$TMP/h.out" "$TMP/h.err")"
 pass
 
-echo "$PASSED passed, 0 failed"
-exit 0
+tmux_done
