@@ -541,3 +541,23 @@ fn a_newcomer_with_a_taken_name_has_its_history_shown_under_its_new_name() {
         }
     }
 }
+
+#[test]
+fn a_node_cut_off_from_all_its_neighbours_at_once_tells_one_netsplit_story() {
+    // The middle of a line 0-1-2 goes silent on both links at once (as a node
+    // stopped with SIGSTOP, then resumed, finds): it loses both neighbours in one
+    // check, which is one netsplit, and their return is its end.
+    for seed in 0..5 {
+        let mut sim = build(3, &topology::line(3), 40 + seed);
+        let from = sim.nodes[1].events.len();
+        sim.partition(&[0, 1, 0]);
+        settle(&mut sim, 4);
+        sim.heal();
+        settle(&mut sim, 20);
+        assert_eq!(sim.member_ids(1), ids(&sim, &[0, 1, 2]), "seed {seed}");
+        let shown = shown_since(&sim, 1, from);
+        assert_eq!(shown.len(), 2, "seed {seed}: {shown:?}");
+        assert_eq!(names_in(&shown[0], "netsplit: lost contact with ", ""), Some(vec!["n0".into(), "n2".into()]));
+        assert_eq!(names_in(&shown[1], "netsplit over: ", " are back"), Some(vec!["n0".into(), "n2".into()]));
+    }
+}

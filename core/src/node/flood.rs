@@ -14,7 +14,12 @@ use crate::wire::{self, Chat, Frame, MAX_TEXT, PREAMBLE, WireError};
 
 impl Node {
     /// Bytes read from a connection.
-    pub fn handle_data(&mut self, peer: PeerId, mut data: &[u8], now: Instant) {
+    pub fn handle_data(&mut self, peer: PeerId, data: &[u8], now: Instant) {
+        self.read(peer, data, now);
+        self.report_losses(now);
+    }
+
+    fn read(&mut self, peer: PeerId, mut data: &[u8], now: Instant) {
         if self.peers.get(peer).is_some_and(|p| p.phase == Phase::Text) {
             self.text_data(peer, data, now);
             return;

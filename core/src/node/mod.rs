@@ -81,6 +81,8 @@ pub struct Node {
     /// Grows whenever what [`Node::members`] shows may have changed.
     epoch: u64,
     stopping: bool,
+    /// Links to members were lost during this call: see `Node::report_losses`.
+    links_lost: bool,
     /// Set by [`Input::EndOfInput`]: quit once settled, or at this deadline.
     finishing: Option<Instant>,
     out: Outbox,
@@ -111,6 +113,7 @@ impl Node {
             stats: Stats::default(),
             epoch: 0,
             stopping: false,
+            links_lost: false,
             finishing: None,
             out: Outbox::default(),
             own: Own::new(&cfg),
@@ -264,6 +267,7 @@ impl Node {
             return;
         }
         self.check_peers(now);
+        self.report_losses(now);
         self.expire_gaps(now);
         self.update_membership(now);
         if self.notices.holds_any() {

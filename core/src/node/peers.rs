@@ -439,6 +439,7 @@ impl Node {
             self.out.log(format!("connection {} {} {} closed: {reason}", peer.0, p.dir(), p.remote));
             self.after_removal(peer, p, reason, now);
         }
+        self.report_losses(now);
         self.try_finish(now);
     }
 
@@ -508,11 +509,18 @@ impl Node {
         if self.own.unlink(id) {
             self.members.touch();
             self.repair.link_lost(now);
-            // Tell the user (and start repair) at once rather than on the next tick,
-            // so what was lost is reported before anyone has had time to reconnect.
-            if !self.stopping {
-                self.update_membership(now);
-            }
+            self.links_lost = true;
+        }
+    }
+
+    /// After links were lost: tells the user (and starts repair) before the call
+    /// that lost them returns, rather than on the next tick, so what was lost is
+    /// reported before anyone has had time to reconnect; and once per call, so
+    /// neighbours lost together (a node resumed after a stop finds them all
+    /// silent) are one netsplit, not one notice each.
+    pub(super) fn report_losses(&mut self, now: Instant) {
+        if std::mem::take(&mut self.links_lost) && !self.stopping {
+            self.update_membership(now);
         }
     }
 
