@@ -75,3 +75,24 @@ fn a_chat_from_a_peer_is_delivered_once_and_forwarded_to_the_others_only() {
     assert_eq!(shown, 1);
     assert_eq!(node.stats().duplicates, 1);
 }
+
+#[test]
+fn ipv4_mapped_addresses_are_shown_as_ipv4() {
+    let mut cfg = default_config();
+    cfg.port = 5000;
+    let now = Instant::now();
+    let mut node = Node::new(cfg, now);
+    let remote: SocketAddr = "[::ffff:127.0.0.1]:40000".parse().expect("addr");
+    let local: SocketAddr = "[::ffff:127.0.0.1]:5000".parse().expect("addr");
+    node.handle_connected(PeerId(1), Direction::Inbound, remote, local, now);
+    node.handle_data(PeerId(1), &hello_as(NodeId(9), "p9"), now);
+    assert_eq!(node.members()[0].addr, Some("127.0.0.1:5000".parse().expect("addr")));
+    while node.poll_event().is_some() {}
+    node.handle_line(":peers", now);
+    let mut shown = Vec::new();
+    while let Some(e) = node.poll_event() {
+        shown.extend(e.to_line());
+    }
+    assert!(shown.iter().any(|l| l.contains("p9 127.0.0.1:40000 (inbound)")), "{shown:?}");
+    assert!(!shown.iter().any(|l| l.contains("ffff")), "{shown:?}");
+}

@@ -397,6 +397,9 @@ impl Node {
         local: SocketAddr,
         now: Instant,
     ) {
+        // A dual-stack socket reports IPv4 peers as ::ffff:a.b.c.d: they are IPv4.
+        let canonical = |a: SocketAddr| SocketAddr::new(a.ip().to_canonical(), a.port());
+        let (remote, local) = (canonical(remote), canonical(local));
         let purpose = match direction {
             Direction::Outbound { attempt } => self.peers.attempt_done(attempt).map(|(_, p)| p),
             Direction::Inbound => None,
