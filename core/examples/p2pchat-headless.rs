@@ -8,21 +8,10 @@
 //! P2PCHAT_BIN=$PWD/target/debug/examples/p2pchat-headless cargo test -p p2pchat-systest
 //! ```
 
-use p2pchat_core::cli::{self, CliError};
-use p2pchat_core::{Mode, headless};
+use p2pchat_core::{Mode, cli, headless};
 
 fn main() {
-    let mut config = match cli::parse_args(std::env::args().skip(1)) {
-        Ok(config) => config,
-        Err(CliError::Usage(msg)) => {
-            eprintln!("p2pchat: {msg}\n{}", cli::hint("p2pchat"));
-            std::process::exit(2);
-        }
-        Err(other) => {
-            println!("{other}");
-            std::process::exit(other.exit_code());
-        }
-    };
+    let mut config = cli::parse_or_exit("p2pchat-headless");
     if config.mode == Mode::Ui {
         config.mode = Mode::Headless;
     }

@@ -32,13 +32,13 @@
 //!   the node says goodbye and [`run`] returns 0.
 //! - **Start-up failure.** If the node cannot start (the address is in use, say),
 //!   `p2pchat: cannot listen on ADDR:PORT: REASON` (or the core's own message,
-//!   when the error carries one) goes to stderr and [`run`] returns 1.
+//!   when the error carries one: [`crate::cli::start_error`], as every frontend
+//!   says it) goes to stderr and [`run`] returns 1.
 //!
 //! Reading stdin after `run` returns is not supported: the stdin thread may still
 //! own the lock of [`std::io::Stdin`].
 
 use std::io::{self, BufRead, Read, Write};
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -132,7 +132,7 @@ pub fn run(config: &Config) -> i32 {
     }) {
         Ok(handle) => handle,
         Err(e) => {
-            let _ = writeln!(io::stderr(), "p2pchat: {}", start_error(config, &e));
+            let _ = writeln!(io::stderr(), "p2pchat: {}", crate::cli::start_error(config, &e));
             return 1;
         }
     };
@@ -185,17 +185,6 @@ fn wait(wake: &Receiver<Wake>, handle: &Handle) -> Wake {
             Err(RecvTimeoutError::Timeout) if handle.is_running() => {}
             Err(_) => return Wake::Stopped,
         }
-    }
-}
-
-/// The message for a node that could not start. Errors that carry a message of
-/// their own (the core says what it was doing) are shown as they are; a bare system
-/// error is put in context as a failure to listen.
-fn start_error(config: &Config, e: &io::Error) -> String {
-    if e.get_ref().is_some() {
-        e.to_string()
-    } else {
-        format!("cannot listen on {}: {e}", SocketAddr::new(config.bind, config.port))
     }
 }
 
@@ -316,16 +305,5 @@ mod tests {
     #[test]
     fn invalid_utf8_is_replaced() {
         assert_eq!(lines(b"caf\xe9\n", 10), [Ok("caf\u{fffd}\n".into())]);
-    }
-
-    #[test]
-    fn a_start_error_with_a_message_is_shown_as_is_and_a_bare_one_gets_context() {
-        let mut config = Config::new("alice");
-        config.bind = "127.0.0.1".parse().expect("address");
-        config.port = 4000;
-        let bare = io::Error::from(io::ErrorKind::AddrInUse);
-        assert!(start_error(&config, &bare).starts_with("cannot listen on 127.0.0.1:4000: "));
-        let own = io::Error::other("cannot open the log file x: denied");
-        assert_eq!(start_error(&config, &own), "cannot open the log file x: denied");
     }
 }

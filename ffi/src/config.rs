@@ -1,7 +1,7 @@
 //! `p2pchat_config`: what a node starts with, built from a name and setters or from
 //! the command line (the core's parser, shared by every frontend).
 
-use std::ffi::{CStr, c_char, c_int};
+use std::ffi::{CStr, OsString, c_char, c_int};
 use std::io::Write as _;
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -139,43 +139,38 @@ pub unsafe extern "C" fn p2pchat_config_from_args(
                 return Err(Error::null(&format!("argv[{i}]")));
             }
             // SAFETY: not NULL, and the caller promises a NUL-terminated string.
-            let arg = unsafe { CStr::from_ptr(arg) };
-            match arg.to_str() {
-                Ok(arg) => args.push(arg),
-                Err(_) => return Err(usage(&format!("argument {i} is not valid UTF-8"))),
-            }
+            args.push(os_arg(unsafe { CStr::from_ptr(arg) }, i).map_err(reported)?);
         }
-        match cli::parse_args(args) {
-            Ok(config) => {
-                // SAFETY: `out` is not NULL and the caller promises it is writable.
-                unsafe { store(out, config) };
-                Ok(())
-            }
-            Err(CliError::Usage(message)) => Err(usage(&message)),
-            Err(CliError::Help(text)) => {
-                print_stdout(&text);
-                Err(Error::new(p2pchat_status::Help, "the help was printed"))
-            }
-            Err(CliError::Version(text)) => {
-                print_stdout(&text);
-                Err(Error::new(p2pchat_status::Version, "the version was printed"))
-            }
-        }
+        let config = cli::parse_args(PROGRAM, args).map_err(reported)?;
+        // SAFETY: `out` is not NULL and the caller promises it is writable.
+        unsafe { store(out, config) };
+        Ok(())
     })
 }
 
-/// Prints `p2pchat: MESSAGE` and the hint to stderr; the usage error to return.
-fn usage(message: &str) -> Error {
-    let mut err = std::io::stderr().lock();
-    // Nothing more can be done if stderr is closed.
-    let _ = writeln!(err, "{PROGRAM}: {message}\n{}", cli::hint(PROGRAM)).and_then(|()| err.flush());
-    Error::new(p2pchat_status::Usage, message)
+/// Prints `e` the way every frontend does (help or version on stdout, a usage
+/// error and the hint on stderr); the status to return.
+fn reported(e: CliError) -> Error {
+    e.report(PROGRAM);
+    match e {
+        CliError::Usage(message) => Error::new(p2pchat_status::Usage, message),
+        CliError::Help(_) => Error::new(p2pchat_status::Help, "the help was printed"),
+        CliError::Version(_) => Error::new(p2pchat_status::Version, "the version was printed"),
+    }
 }
 
-/// Prints `text` and a newline to stdout, flushed, ignoring a closed stdout.
-fn print_stdout(text: &str) {
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{text}").and_then(|()| out.flush());
+/// Argument `i` as the OS gave it, for the core's parser, which refuses one that is
+/// not UTF-8 and says which.
+#[cfg(unix)]
+fn os_arg(arg: &CStr, _i: usize) -> Result<OsString, CliError> {
+    use std::os::unix::ffi::OsStrExt;
+    Ok(std::ffi::OsStr::from_bytes(arg.to_bytes()).to_owned())
+}
+
+/// Argument `i`, which off Unix must be UTF-8 to become an `OsString`.
+#[cfg(not(unix))]
+fn os_arg(arg: &CStr, i: usize) -> Result<OsString, CliError> {
+    arg.to_str().map(OsString::from).map_err(|_| CliError::Usage(format!("argument {i} is not valid UTF-8")))
 }
 
 /// Sets the port to listen on; 0 (the default) lets the system choose one.

@@ -32,14 +32,23 @@ fn pair(a: &str, b: &str) -> (Proc, Proc) {
     (alice, bob)
 }
 
+/// The program's file name (`p2pchat`, `p2pchat-tui`): the help's usage line and
+/// examples name it.
+fn program() -> String {
+    binary().file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
 #[test]
 fn help_exits_0_and_prints_usage_on_stdout() {
     let (status, stdout, stderr) = run_to_end(&["--help"], TIMEOUT);
     assert_eq!(status.code(), Some(0), "stderr: {stderr}");
-    assert!(stdout.starts_with("Usage: p2pchat [OPTIONS] NAME [HOST PORT]"), "{stdout}");
-    for opt in ["--headless", "--json", "--connect", "--bind", "--port"] {
+    let program = program();
+    assert!(stdout.starts_with(&format!("Usage: {program} [OPTIONS] NAME [HOST PORT]\n")), "{stdout}");
+    assert!(stdout.contains(&format!("\n  {program} bob 127.0.0.1 ")), "the example names {program}: {stdout}");
+    for opt in ["--headless", "--json", "--connect <HOST:PORT>", "--bind <ADDR>", "--port <PORT>", "-V, --version"] {
         assert!(stdout.contains(opt), "--help mentions {opt}");
     }
+    assert!(stdout.contains("[default: 2500]"), "--help shows the defaults: {stdout}");
     assert_eq!(stderr, "");
     let (status, short, _) = run_to_end(&["-h"], TIMEOUT);
     assert_eq!((status.code(), short), (Some(0), stdout));
@@ -51,6 +60,58 @@ fn version_exits_0() {
     assert_eq!(status.code(), Some(0), "stderr: {stderr}");
     assert!(stdout.starts_with("p2pchat "), "{stdout:?}");
     assert_eq!(stdout.lines().count(), 1, "{stdout:?}");
+    assert_eq!(stderr, "");
+    let (status, short, _) = run_to_end(&["-V"], TIMEOUT);
+    assert_eq!((status.code(), short), (Some(0), stdout));
+}
+
+#[test]
+fn help_wins_over_a_bad_name_but_not_over_an_earlier_bad_value() {
+    let (status, stdout, _) = run_to_end(&["bad name", "--help"], TIMEOUT);
+    assert_eq!(status.code(), Some(0));
+    assert!(stdout.starts_with("Usage: "), "{stdout}");
+    assert_eq!(
+        usage_error(&["--port", "x", "--help"]),
+        "p2pchat: invalid value \"x\" for --port: expected a number from 0 to 65535"
+    );
+}
+
+#[test]
+fn option_values_are_checked_and_named_in_the_message() {
+    assert_eq!(
+        usage_error(&["alice", "--port", "-1"]),
+        "p2pchat: invalid value \"-1\" for --port: expected a number from 0 to 65535"
+    );
+    assert_eq!(usage_error(&["alice", "--log", "--json"]), "p2pchat: missing value for --log");
+    assert_eq!(usage_error(&["alice", "--headless=yes"]), "p2pchat: --headless does not take a value");
+    assert!(usage_error(&["alice", "--queue-cap", "2G"]).contains("for --queue-cap: expected a number of bytes"));
+    assert_eq!(
+        usage_error(&["alice", "--heartbeat", "3000"]),
+        "p2pchat: --peer-timeout (2500 ms) must be greater than --heartbeat (3000 ms)"
+    );
+}
+
+#[test]
+fn host_without_port_and_extra_arguments_are_usage_errors() {
+    assert!(usage_error(&["alice", "127.0.0.1"]).contains("given without PORT"));
+    assert_eq!(usage_error(&["alice", "h", "1", "extra"]), "p2pchat: unexpected argument \"extra\"");
+}
+
+#[test]
+fn an_argument_that_is_not_utf8_is_a_usage_error_naming_it() {
+    use std::os::unix::ffi::OsStrExt as _;
+    let out = Command::new(binary())
+        .args(["--json", "--log"])
+        .arg(std::ffi::OsStr::from_bytes(b"caf\xe9.log"))
+        .arg("alice")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run the binary");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(out.stdout.is_empty());
+    assert!(stderr.starts_with("p2pchat: argument 3 is not valid UTF-8: \"caf\\xE9.log\"\n"), "{stderr:?}");
+    assert_eq!(stderr.lines().count(), 2, "{stderr:?}");
 }
 
 #[test]

@@ -22,12 +22,11 @@
 //! unknown: the message points to `--headless`); 2 for a bad command line.
 #![forbid(unsafe_code)]
 
-use std::io::{self, IsTerminal, Write};
-use std::net::SocketAddr;
+use std::io::{self, IsTerminal};
 use std::sync::mpsc::{Receiver, TryRecvError};
 use std::time::{Duration, Instant};
 
-use p2pchat_core::cli::{self, CliError};
+use p2pchat_core::cli;
 use p2pchat_core::{Config, Event, Handle, HandleError, Mode, headless, signals};
 
 use p2pchat_tui::app::App;
@@ -46,29 +45,10 @@ const QUIT_GRACE: Duration = Duration::from_secs(5);
 const HANG_UP_READS: u32 = 50;
 
 fn main() {
-    let config = match cli::parse_args(std::env::args().skip(1)) {
-        Ok(config) => config,
-        Err(CliError::Usage(msg)) => {
-            let _ = writeln!(io::stderr(), "p2pchat: {msg}\n{}", cli::hint("p2pchat-tui"));
-            std::process::exit(2);
-        }
-        Err(other) => {
-            let _ = writeln!(io::stdout(), "{other}");
-            std::process::exit(other.exit_code());
-        }
-    };
+    let config = cli::parse_or_exit("p2pchat-tui");
     match config.mode {
         Mode::Headless | Mode::Json => std::process::exit(headless::run(&config)),
         Mode::Ui => std::process::exit(run(&config)),
-    }
-}
-
-/// The message for a node that could not start, worded like `--headless` does.
-fn start_error(config: &Config, e: &io::Error) -> String {
-    if e.get_ref().is_some() {
-        e.to_string()
-    } else {
-        format!("cannot listen on {}: {e}", SocketAddr::new(config.bind, config.port))
     }
 }
 
@@ -98,7 +78,7 @@ fn run(config: &Config) -> i32 {
         Ok(started) => started,
         Err(e) => {
             drop(terminal);
-            eprintln!("p2pchat: {}", start_error(config, &e));
+            eprintln!("p2pchat: {}", cli::start_error(config, &e));
             return 1;
         }
     };

@@ -1,0 +1,485 @@
+//! The command line as users type it: every option, check and message.
+
+use super::*;
+use crate::config::{DEFAULT_HEARTBEAT, DEFAULT_HISTORY, DEFAULT_MAX_PEERS, DEFAULT_PEER_TIMEOUT, DEFAULT_QUEUE_CAP};
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+fn parse<S: Into<std::ffi::OsString>>(args: impl IntoIterator<Item = S>) -> Result<Config, CliError> {
+    parse_args("p2pchat", args)
+}
+
+fn ok(args: &[&str]) -> Config {
+    match parse(args) {
+        Ok(config) => config,
+        Err(e) => panic!("{args:?} should parse, got {e:?}"),
+    }
+}
+
+/// The usage message for `args`, checked to be one line.
+fn usage_err(args: &[&str]) -> String {
+    match parse(args) {
+        Err(CliError::Usage(msg)) => {
+            assert!(!msg.contains('\n'), "usage message is one line: {msg:?}");
+            assert!(!msg.is_empty());
+            msg
+        }
+        other => panic!("{args:?} should be a usage error, got {other:?}"),
+    }
+}
+
+fn peer_addr(host: &str, port: u16) -> PeerAddr {
+    PeerAddr { host: host.into(), port }
+}
+
+#[test]
+fn a_name_alone_gives_every_default() {
+    let c = ok(&["alice"]);
+    assert_eq!(c.name, "alice");
+    assert_eq!(c.bind, IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    assert_eq!(c.port, 0);
+    assert!(c.connect.is_empty());
+    assert_eq!(c.mode, Mode::Ui);
+    assert_eq!(c.log, None);
+    assert_eq!(c.redundancy, 1);
+    assert_eq!(c.heartbeat, DEFAULT_HEARTBEAT);
+    assert_eq!(c.peer_timeout, DEFAULT_PEER_TIMEOUT);
+    assert_eq!(c.history, DEFAULT_HISTORY);
+    assert_eq!(c.queue_cap, DEFAULT_QUEUE_CAP);
+    assert_eq!(c.max_peers, DEFAULT_MAX_PEERS);
+    assert_eq!(c.seed, None);
+}
+
+#[test]
+fn host_and_port_add_a_peer_to_join_through() {
+    assert_eq!(ok(&["bob", "127.0.0.1", "4000"]).connect, vec![peer_addr("127.0.0.1", 4000)]);
+    assert_eq!(ok(&["bob", "example.org", "65535"]).connect, vec![peer_addr("example.org", 65535)]);
+    assert_eq!(ok(&["bob", "localhost", "1"]).connect, vec![peer_addr("localhost", 1)]);
+}
+
+#[test]
+fn an_ipv6_host_is_accepted_with_or_without_brackets() {
+    assert_eq!(ok(&["bob", "::1", "4000"]).connect, vec![peer_addr("::1", 4000)]);
+    assert_eq!(ok(&["bob", "[::1]", "4000"]).connect, vec![peer_addr("::1", 4000)]);
+    assert_eq!(ok(&["bob", "[fe80::1]", "9"]).connect, vec![peer_addr("fe80::1", 9)]);
+}
+
+#[test]
+fn options_may_come_after_positionals() {
+    let c = ok(&["bob", "--headless", "10.0.0.1", "--port", "5000", "4000", "--history=7"]);
+    assert_eq!(c.name, "bob");
+    assert_eq!(c.mode, Mode::Headless);
+    assert_eq!(c.port, 5000);
+    assert_eq!(c.history, 7);
+    assert_eq!(c.connect, vec![peer_addr("10.0.0.1", 4000)]);
+}
+
+#[test]
+fn equals_form_and_separate_value_are_the_same() {
+    let a = ok(&["x", "--port=4000", "--bind=127.0.0.1", "--connect=h:1", "--log=a.log", "--redundancy=3"]);
+    let b =
+        ok(&["x", "--port", "4000", "--bind", "127.0.0.1", "--connect", "h:1", "--log", "a.log", "--redundancy", "3"]);
+    assert_eq!((a.port, a.bind, &a.connect, &a.log, a.redundancy), (b.port, b.bind, &b.connect, &b.log, b.redundancy));
+    assert_eq!(a.port, 4000);
+}
+
+#[test]
+fn a_value_after_equals_may_contain_equals_and_dashes() {
+    assert_eq!(ok(&["x", "--log=a=b.log"]).log, Some(PathBuf::from("a=b.log")));
+    assert_eq!(ok(&["x", "--log=-odd"]).log, Some(PathBuf::from("-odd")));
+    assert_eq!(ok(&["x", "--log", "-"]).log, Some(PathBuf::from("-")));
+}
+
+#[test]
+fn double_dash_ends_options() {
+    let c = ok(&["--headless", "--", "-dash", "h", "1"]);
+    assert_eq!(c.name, "-dash");
+    assert_eq!(c.mode, Mode::Headless);
+    assert_eq!(c.connect, vec![peer_addr("h", 1)]);
+    let c = ok(&["--", "--help"]);
+    assert_eq!(c.name, "--help");
+    let msg = usage_err(&["alice", "--", "--port", "4000", "more"]);
+    assert!(msg.contains("\"more\""), "{msg}");
+}
+
+#[test]
+fn port_option_sets_the_listening_port_and_allows_zero() {
+    assert_eq!(ok(&["x", "--port", "0"]).port, 0);
+    assert_eq!(ok(&["x", "--port", "1"]).port, 1);
+    assert_eq!(ok(&["x", "--port", "65535"]).port, 65535);
+}
+
+#[test]
+fn bad_port_option_is_a_usage_error_naming_it() {
+    assert_eq!(
+        usage_err(&["x", "--port", "abc"]),
+        "invalid value \"abc\" for --port: expected a number from 0 to 65535"
+    );
+    assert!(usage_err(&["x", "--port", "65536"]).contains("--port"));
+    assert!(usage_err(&["x", "--port=-1"]).contains("--port"));
+    assert!(usage_err(&["x", "--port="]).contains("--port"));
+}
+
+#[test]
+fn bind_option_takes_an_ip_address_literal() {
+    assert_eq!(ok(&["x", "--bind", "127.0.0.1"]).bind, IpAddr::V4(Ipv4Addr::LOCALHOST));
+    assert_eq!(ok(&["x", "--bind", "::"]).bind, IpAddr::V6(Ipv6Addr::UNSPECIFIED));
+    assert_eq!(ok(&["x", "--bind", "[::1]"]).bind, IpAddr::V6(Ipv6Addr::LOCALHOST));
+}
+
+#[test]
+fn bind_option_refuses_a_host_name() {
+    assert!(usage_err(&["x", "--bind", "localhost"]).starts_with("invalid value \"localhost\" for --bind"));
+    assert!(usage_err(&["x", "--bind", "1.2.3.4.5"]).contains("--bind"));
+}
+
+#[test]
+fn connect_option_is_repeatable_and_comes_after_host_port() {
+    let c = ok(&["x", "--connect", "a.example:1", "h", "2", "--connect=[::1]:3", "--connect", "10.1.2.3:4"]);
+    assert_eq!(
+        c.connect,
+        vec![peer_addr("h", 2), peer_addr("a.example", 1), peer_addr("::1", 3), peer_addr("10.1.2.3", 4)]
+    );
+}
+
+#[test]
+fn bad_connect_option_is_a_usage_error() {
+    for bad in [
+        "host",
+        "host:",
+        ":4000",
+        "host:0",
+        "host:70000",
+        "host:abc",
+        "bad_host!:1",
+        "[::1:4000",
+        "[::1]4000",
+        "::1:4000",
+    ] {
+        let msg = usage_err(&["x", "--connect", bad]);
+        assert!(msg.starts_with(&format!("invalid value {bad:?} for --connect")), "{msg}");
+    }
+    assert!(usage_err(&["x", "--connect", "::1:4000"]).contains("brackets"));
+    assert!(usage_err(&["x", "--connect", "h:0"]).contains("1 to 65535"));
+}
+
+#[test]
+fn headless_and_json_choose_the_mode_and_json_wins() {
+    assert_eq!(ok(&["x", "--headless"]).mode, Mode::Headless);
+    assert_eq!(ok(&["x", "--json"]).mode, Mode::Json);
+    assert_eq!(ok(&["x", "--json", "--headless"]).mode, Mode::Json);
+    assert_eq!(ok(&["x", "--headless", "--json"]).mode, Mode::Json);
+}
+
+#[test]
+fn a_flag_given_a_value_is_a_usage_error() {
+    assert_eq!(usage_err(&["x", "--headless=yes"]), "--headless does not take a value");
+    assert!(usage_err(&["x", "--json=1"]).contains("--json"));
+    assert!(usage_err(&["x", "--help=1"]).contains("--help"));
+}
+
+#[test]
+fn log_option_sets_the_log_file() {
+    assert_eq!(ok(&["x", "--log", "/tmp/p2p.log"]).log, Some(PathBuf::from("/tmp/p2p.log")));
+    assert!(usage_err(&["x", "--log="]).contains("--log"));
+}
+
+#[test]
+fn redundancy_option_accepts_zero_to_sixty_four() {
+    assert_eq!(ok(&["x", "--redundancy", "0"]).redundancy, 0);
+    assert_eq!(ok(&["x", "--redundancy", "64"]).redundancy, 64);
+    assert_eq!(
+        usage_err(&["x", "--redundancy", "65"]),
+        "invalid value \"65\" for --redundancy: expected a number from 0 to 64"
+    );
+}
+
+#[test]
+fn heartbeat_option_is_in_milliseconds_within_bounds() {
+    assert_eq!(ok(&["x", "--heartbeat", "10"]).heartbeat, Duration::from_millis(10));
+    assert_eq!(ok(&["x", "--heartbeat", "60000", "--peer-timeout", "60001"]).heartbeat, Duration::from_millis(60_000));
+    assert!(usage_err(&["x", "--heartbeat", "9"]).contains("--heartbeat"));
+    assert!(usage_err(&["x", "--heartbeat", "60001"]).contains("--heartbeat"));
+    assert!(usage_err(&["x", "--heartbeat", "1s"]).contains("--heartbeat"));
+}
+
+#[test]
+fn peer_timeout_option_is_in_milliseconds_within_bounds() {
+    let c = ok(&["x", "--peer-timeout", "600000"]);
+    assert_eq!(c.peer_timeout, Duration::from_millis(600_000));
+    assert_eq!(ok(&["x", "--heartbeat", "10", "--peer-timeout", "20"]).peer_timeout, Duration::from_millis(20));
+    assert!(usage_err(&["x", "--peer-timeout", "19"]).contains("--peer-timeout"));
+    assert!(usage_err(&["x", "--peer-timeout", "600001"]).contains("--peer-timeout"));
+}
+
+#[test]
+fn peer_timeout_must_exceed_heartbeat_whatever_the_order() {
+    let msg = usage_err(&["x", "--peer-timeout", "1000", "--heartbeat", "1000"]);
+    assert_eq!(msg, "--peer-timeout (1000 ms) must be greater than --heartbeat (1000 ms)");
+    assert!(usage_err(&["x", "--heartbeat", "3000"]).contains("--peer-timeout (2500 ms)"));
+    let c = ok(&["x", "--peer-timeout", "5000", "--heartbeat", "4999"]);
+    assert_eq!((c.heartbeat.as_millis(), c.peer_timeout.as_millis()), (4999, 5000));
+}
+
+#[test]
+fn history_option_accepts_zero_to_one_hundred_thousand() {
+    assert_eq!(ok(&["x", "--history", "0"]).history, 0);
+    assert_eq!(ok(&["x", "--history", "100000"]).history, 100_000);
+    assert!(usage_err(&["x", "--history", "100001"]).contains("--history"));
+}
+
+#[test]
+fn queue_cap_option_takes_bytes_with_optional_suffixes() {
+    assert_eq!(ok(&["x", "--queue-cap", "65536"]).queue_cap, 65_536);
+    assert_eq!(ok(&["x", "--queue-cap", "64K"]).queue_cap, 65_536);
+    assert_eq!(ok(&["x", "--queue-cap", "16m"]).queue_cap, 16 << 20);
+    assert_eq!(ok(&["x", "--queue-cap", "1G"]).queue_cap, 1 << 30);
+    assert_eq!(ok(&["x", "--queue-cap", "1048576"]).queue_cap, 1 << 20);
+    for bad in ["65535", "63K", "2G", "1025M", "K", "", "1T", "x", "99999999999999999999G"] {
+        let msg = usage_err(&["x", &format!("--queue-cap={bad}")]);
+        assert!(msg.contains("for --queue-cap: expected a number of bytes from 64K to 1G"), "{msg}");
+    }
+}
+
+#[test]
+fn max_peers_option_accepts_one_to_65536() {
+    assert_eq!(ok(&["x", "--max-peers", "1"]).max_peers, 1);
+    assert_eq!(ok(&["x", "--max-peers", "65536"]).max_peers, 65_536);
+    assert!(usage_err(&["x", "--max-peers", "0"]).contains("--max-peers"));
+    assert!(usage_err(&["x", "--max-peers", "65537"]).contains("--max-peers"));
+}
+
+#[test]
+fn seed_option_takes_any_u64() {
+    assert_eq!(ok(&["x", "--seed", "0"]).seed, Some(0));
+    assert_eq!(ok(&["x", "--seed", "18446744073709551615"]).seed, Some(u64::MAX));
+    assert!(usage_err(&["x", "--seed", "18446744073709551616"]).contains("--seed"));
+    assert!(usage_err(&["x", "--seed", "-1"]).contains("--seed"));
+}
+
+#[test]
+fn the_last_of_a_repeated_option_wins() {
+    assert_eq!(ok(&["x", "--port", "1", "--port", "2"]).port, 2);
+}
+
+#[test]
+fn an_unknown_option_is_a_usage_error() {
+    assert_eq!(usage_err(&["x", "--prot", "4000"]), "unknown option \"--prot\"");
+    assert_eq!(usage_err(&["x", "--prot=4000"]), "unknown option \"--prot\"");
+    assert_eq!(usage_err(&["-p", "x"]), "unknown option \"-p\"");
+    assert!(usage_err(&["x", "-5"]).contains("-5"));
+}
+
+#[test]
+fn a_missing_value_is_a_usage_error() {
+    assert_eq!(usage_err(&["x", "--port"]), "missing value for --port");
+    assert_eq!(usage_err(&["x", "--log", "--json"]), "missing value for --log");
+    for opt in [
+        "--bind",
+        "--connect",
+        "--redundancy",
+        "--heartbeat",
+        "--peer-timeout",
+        "--history",
+        "--queue-cap",
+        "--max-peers",
+        "--seed",
+        "--idle-timeout",
+        "--max-text-clients",
+    ] {
+        assert_eq!(usage_err(&["x", opt]), format!("missing value for {opt}"));
+    }
+}
+
+#[test]
+fn a_missing_name_is_a_usage_error() {
+    assert_eq!(usage_err(&[]), "missing NAME");
+    assert_eq!(usage_err(&["--headless"]), "missing NAME");
+}
+
+#[test]
+fn bad_names_are_usage_errors() {
+    for bad in ["a b", "", "a\u{1b}[31m", "tab\there", &"x".repeat(33)] {
+        let msg = usage_err(&[bad]);
+        assert!(msg.starts_with("invalid NAME"), "{msg}");
+    }
+    assert!(usage_err(&[""]).contains("empty"));
+    assert!(usage_err(&[&"x".repeat(33)]).contains("33 bytes"));
+    assert!(!usage_err(&["a\u{1b}[31m"]).contains('\u{1b}'), "control characters are escaped");
+    assert_eq!(ok(&[&"x".repeat(32)]).name.len(), 32);
+    assert_eq!(ok(&["élodie"]).name, "élodie");
+}
+
+#[test]
+fn bad_port_is_a_usage_error() {
+    for bad in ["0", "70000", "abc", "", "65536"] {
+        let msg = usage_err(&["bob", "127.0.0.1", bad]);
+        assert_eq!(msg, format!("invalid port {bad:?}: expected a number from 1 to 65535"));
+    }
+}
+
+#[test]
+fn bad_host_is_a_usage_error() {
+    for bad in ["bad_host!", "", "trail-.example", "a..b", "[::1"] {
+        let msg = usage_err(&["bob", bad, "4000"]);
+        assert!(msg.starts_with("invalid host"), "{msg}");
+    }
+}
+
+#[test]
+fn host_without_port_is_a_usage_error() {
+    let msg = usage_err(&["bob", "127.0.0.1"]);
+    assert!(msg.contains("without PORT"), "{msg}");
+}
+
+#[test]
+fn an_extra_positional_is_a_usage_error() {
+    assert_eq!(usage_err(&["bob", "h", "1", "extra"]), "unexpected argument \"extra\"");
+    assert_eq!(usage_err(&["bob", "h", "1", "a=b c"]), "unexpected argument \"a=b c\"");
+}
+
+#[test]
+fn help_and_version_stop_parsing_with_exit_status_zero() {
+    for args in [&["--help"][..], &["-h"], &["alice", "--port", "4000", "-h"], &["bad name", "--help"]] {
+        match parse(args) {
+            Err(CliError::Help(text)) => assert_eq!(text, help_text("p2pchat")),
+            other => panic!("{args:?}: {other:?}"),
+        }
+    }
+    let expected = format!("p2pchat {}", env!("CARGO_PKG_VERSION"));
+    for args in [&["--version"][..], &["-V"], &["x", "-V"]] {
+        assert_eq!(parse(args).map(|_| ()), Err(CliError::Version(expected.clone())));
+    }
+    assert_eq!(
+        usage_err(&["--port", "x", "--help"]),
+        "invalid value \"x\" for --port: expected a number from 0 to 65535"
+    );
+}
+
+#[test]
+fn exit_codes_are_zero_for_help_and_version_and_two_for_usage() {
+    assert_eq!(CliError::Help(String::new()).exit_code(), 0);
+    assert_eq!(CliError::Version(String::new()).exit_code(), 0);
+    assert_eq!(CliError::Usage(String::new()).exit_code(), 2);
+    assert_eq!(parse(["--nope"]).map(|_| ()).map_err(|e| e.exit_code()), Err(2));
+    assert_eq!(parse(["--help"]).map(|_| ()).map_err(|e| e.exit_code()), Err(0));
+}
+
+#[test]
+fn owned_strings_are_accepted_as_arguments() {
+    let args: Vec<String> = vec!["alice".into(), "--json".into()];
+    assert_eq!(parse(args).map(|c| c.mode), Ok(Mode::Json));
+}
+
+#[test]
+fn help_text_lists_every_option_with_defaults_commands_and_an_example() {
+    let text = help_text("p2pchat");
+    assert!(text.starts_with("Usage: p2pchat [OPTIONS] NAME [HOST PORT]\n"));
+    for opt in [
+        "--port <PORT>",
+        "--bind <ADDR>",
+        "--connect <HOST:PORT>",
+        "--headless",
+        "--json",
+        "--log <FILE>",
+        "--redundancy <K>",
+        "--heartbeat <MS>",
+        "--peer-timeout <MS>",
+        "--history <N>",
+        "--queue-cap <BYTES>",
+        "--max-peers <N>",
+        "--idle-timeout <SECS>",
+        "--max-text-clients <N>",
+        "--seed <N>",
+        "-h, --help",
+        "-V, --version",
+    ] {
+        assert!(text.contains(opt), "help mentions {opt}");
+    }
+    for (opt, default) in [
+        ("--port <PORT>", "[default: 0]".to_owned()),
+        ("--bind <ADDR>", "[default: 0.0.0.0]".to_owned()),
+        ("--log <FILE>", "[default: none]".to_owned()),
+        ("--redundancy <K>", "(0-64) [default: 1]".to_owned()),
+        ("--heartbeat <MS>", format!("(10-60000) [default: {}]", DEFAULT_HEARTBEAT.as_millis())),
+        ("--peer-timeout <MS>", format!("more than --heartbeat) [default: {}]", DEFAULT_PEER_TIMEOUT.as_millis())),
+        ("--history <N>", format!("(0-100000) [default: {DEFAULT_HISTORY}]")),
+        ("--queue-cap <BYTES>", "(64K-1G) [default: 8M]".to_owned()),
+        ("--max-peers <N>", format!("(1-65536) [default: {DEFAULT_MAX_PEERS}]")),
+        ("--idle-timeout <SECS>", "(0-86400) [default: 600]".to_owned()),
+        ("--max-text-clients <N>", "(0-4096) [default: 64]".to_owned()),
+        ("--seed <N>", "[default: from the system]".to_owned()),
+    ] {
+        let entry = help_entry(&text, opt);
+        assert!(entry.contains(&default), "help shows {default} for {opt}: {entry:?}");
+    }
+    for line in command::HELP {
+        assert!(text.contains(line), "help lists {line}");
+    }
+    assert!(text.contains("p2pchat alice "));
+    assert!(text.contains("p2pchat bob 127.0.0.1 "));
+    assert!(help_text("chat").starts_with("Usage: chat [OPTIONS] NAME [HOST PORT]\n"));
+    assert!(help_text("chat").contains("  chat bob 127.0.0.1 "));
+    assert!(!text.ends_with('\n'), "println! adds the final newline");
+    assert!(text.lines().all(|l| l.chars().count() <= 100), "help lines fit a wide terminal");
+}
+
+#[test]
+fn a_negative_number_is_an_invalid_value_not_a_missing_one() {
+    assert_eq!(usage_err(&["x", "--port", "-1"]), "invalid value \"-1\" for --port: expected a number from 0 to 65535");
+    for (opt, value) in [("--history", "-1"), ("--seed", "-5"), ("--redundancy", "-3"), ("--max-peers", "-0")] {
+        let msg = usage_err(&["x", opt, value]);
+        assert!(msg.starts_with(&format!("invalid value {value:?} for {opt}")), "{msg}");
+    }
+    // An option after an option that takes a value is still a missing value.
+    assert_eq!(usage_err(&["x", "--port", "--json"]), "missing value for --port");
+}
+
+/// The lines of the help that describe `opt`: its own and its continuations.
+fn help_entry(text: &str, opt: &str) -> String {
+    let mut lines = text.lines().skip_while(|l| !l.trim_start().starts_with(opt));
+    let mut entry = lines.next().unwrap_or_default().to_owned();
+    for line in lines.take_while(|l| l.starts_with("                 ")) {
+        entry.push(' ');
+        entry.push_str(line.trim());
+    }
+    entry
+}
+
+#[test]
+fn the_help_names_the_frontend_and_the_version_is_p2pchats() {
+    match parse_args("p2pchat-tui", ["--help"]) {
+        Err(CliError::Help(text)) => {
+            assert_eq!(text, help_text("p2pchat-tui"));
+            assert!(text.starts_with("Usage: p2pchat-tui [OPTIONS] NAME [HOST PORT]\n"));
+        }
+        other => panic!("{other:?}"),
+    }
+    let expected = format!("p2pchat {}", env!("CARGO_PKG_VERSION"));
+    assert_eq!(parse_args("p2pchat-tui", ["-V"]).map(|_| ()), Err(CliError::Version(expected)));
+}
+
+#[test]
+fn values_in_messages_are_quoted_so_control_characters_stay_escaped() {
+    for args in [&["x", "--port", "\u{1b}[31m"][..], &["x", "--connect=\u{1b}]0;x\u{7}"], &["x", "--\u{1b}"]] {
+        let msg = usage_err(args);
+        assert!(!msg.contains('\u{1b}') && msg.contains("\\u{1b}"), "{msg}");
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn an_argument_that_is_not_utf8_is_a_usage_error() {
+    use std::ffi::OsString;
+    use std::os::unix::ffi::OsStringExt;
+    let bad = OsString::from_vec(b"caf\xe9".to_vec());
+    for (args, n) in [
+        (vec![bad.clone()], 1),
+        (vec!["x".into(), "--log".into(), bad.clone()], 3),
+        (vec!["x".into(), bad.clone(), "--help".into()], 2),
+    ] {
+        match parse(args.clone()) {
+            Err(CliError::Usage(msg)) => assert_eq!(msg, format!("argument {n} is not valid UTF-8: \"caf\\xE9\"")),
+            other => panic!("{args:?}: {other:?}"),
+        }
+    }
+}
