@@ -502,10 +502,12 @@ enum p2pchat_status p2pchat_node_send(const struct p2pchat_node *node, const cha
 
 /**
  * Runs a command, such as "peers", "users" or "connect 127.0.0.1 4000": the same as
- * typing it with its ':' prefix, which may be given or left out (":peers" and
- * "peers" are the same). A doubled prefix ("::x") is a chat line, not a command:
- * `P2PCHAT_STATUS_INVALID_ARGUMENT`. Otherwise as `p2pchat_node_send()`: never
- * blocks, and an unknown command comes back as an ERROR event.
+ * typing it with its ':' prefix, which may be given or left out (":peers", "/peers"
+ * and "peers" are the same). A doubled prefix ("::x", ":/x") is a chat line, not a
+ * command: `P2PCHAT_STATUS_INVALID_ARGUMENT`. Otherwise as `p2pchat_node_send()`:
+ * never blocks, `P2PCHAT_STATUS_TOO_LONG` for a command over 64 KiB, and an unknown
+ * or malformed command comes back as an ERROR event (worded with ':', whatever
+ * prefix was given).
  *
  * # Safety
  * `node` is NULL or a live node; `command` is NULL or a NUL-terminated string.

@@ -46,13 +46,16 @@ pub const HELP: &[&str] = &[
     ":quit, :q          leave the chat",
 ];
 
+/// The characters that start a command.
+const PREFIXES: [char; 2] = [':', '/'];
+
 /// Parses a line typed by the user. Errors are messages for the user.
 pub fn parse_line(line: &str) -> Result<Input, String> {
     let line = line.trim_end_matches(['\r', '\n']);
     if line.trim().is_empty() {
         return Ok(Input::Nothing);
     }
-    let Some(prefix) = line.chars().next().filter(|c| *c == ':' || *c == '/') else {
+    let Some(prefix) = line.chars().next().filter(|c| PREFIXES.contains(c)) else {
         return Ok(Input::Chat(line.to_owned()));
     };
     let rest = &line[1..];
@@ -60,6 +63,25 @@ pub fn parse_line(line: &str) -> Result<Input, String> {
         // Doubled prefix: send the line literally, minus one prefix character.
         return Ok(Input::Chat(rest.to_owned()));
     }
+    parse_command_body(prefix, rest)
+}
+
+/// Parses `text` as a command whose prefix is optional: `"peers"`, `":peers"` and
+/// `"/peers"` are the same, and leading blanks are ignored. `None` when `text` is
+/// not a command but a chat line, that is when it starts with a doubled prefix
+/// (`"::x"`, and `":/x"` too); otherwise what [`parse_line`] makes of the command,
+/// its mistakes worded with `:` (`"frob"` is "unknown command :frob; ...").
+pub fn parse_command(text: &str) -> Option<Result<Input, String>> {
+    let text = text.trim_start().trim_end_matches(['\r', '\n']);
+    let body = text.strip_prefix(PREFIXES).unwrap_or(text);
+    if body.starts_with(PREFIXES) {
+        return None;
+    }
+    Some(parse_command_body(':', body))
+}
+
+/// Parses what follows the prefix of a command; `prefix` words the mistakes.
+fn parse_command_body(prefix: char, rest: &str) -> Result<Input, String> {
     let mut words = rest.split_whitespace();
     let cmd = words.next().unwrap_or("");
     let args: Vec<&str> = words.collect();
@@ -125,6 +147,23 @@ mod tests {
         );
         assert_eq!(parse_line(":snapshot /tmp/x"), Ok(Input::Snapshot(Some("/tmp/x".into()))));
         assert_eq!(parse_line("/snapshot"), Ok(Input::Snapshot(None)));
+    }
+
+    #[test]
+    fn a_command_may_leave_its_prefix_out() {
+        assert_eq!(parse_command("peers"), Some(Ok(Input::Peers)));
+        assert_eq!(parse_command(":peers"), Some(Ok(Input::Peers)));
+        assert_eq!(parse_command("/users"), Some(Ok(Input::Users)));
+        assert_eq!(parse_command("  connect h 1"), Some(Ok(Input::Connect(PeerAddr { host: "h".into(), port: 1 }))));
+        assert_eq!(parse_command("msg bob hi"), Some(Ok(Input::Msg { name: "bob".into(), text: "hi".into() })));
+        // Mistakes are worded as for the line with a ':' prefix.
+        assert_eq!(parse_command("/quit now"), Some(parse_line(":quit now")));
+        assert_eq!(parse_command("frob"), Some(parse_line(":frob")));
+        assert_eq!(parse_command(""), Some(parse_line(":")));
+        // A doubled prefix makes a chat line, not a command.
+        assert_eq!(parse_command("::x"), None);
+        assert_eq!(parse_command(":/x"), None);
+        assert_eq!(parse_command("//x"), None);
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //! Every frontend renders events through [`Event::display`] (the lab UI's
 //! `username`/`message` pair, or `NAME: TEXT` lines in `--headless`) or
 //! [`Event::to_json`] (`--json`), so they all show the same words. Names and texts
-//! that came from the network are neutralised here with [`sanitize`].
+//! that came from the network are neutralised here with [`sanitize`]. What the
+//! driver reports (a snapshot written or not, a log file that failed) is worded
+//! here too ([`Event::snapshot_written`] and its neighbours).
 
 use std::io;
 
@@ -119,6 +121,28 @@ pub fn count(n: usize, one: &str, many: &str) -> String {
 }
 
 impl Event {
+    /// The notice for a `:snapshot` written: the directory and the files put there,
+    /// in order.
+    pub fn snapshot_written(dir: &str, files: &[&str]) -> Event {
+        Event::Notice(format!("snapshot written to {dir} ({})", files.join(", ")))
+    }
+
+    /// The error for a `:snapshot` that could not be written to `dir`.
+    pub fn snapshot_failed(dir: &str, error: &io::Error) -> Event {
+        Event::Error(format!("could not write the snapshot to {dir}: {error}"))
+    }
+
+    /// The error for a log file (`--log`) that could not be written: the node runs
+    /// on without it.
+    pub fn log_failed(error: &io::Error) -> Event {
+        Event::Error(format!("could not write to the log file: {error}; logging stopped"))
+    }
+
+    /// The error for the network loop itself failing (the node stops).
+    pub fn loop_failed(error: &io::Error) -> Event {
+        Event::Error(format!("network loop failed: {error}"))
+    }
+
     /// The `(username, message)` pair a line-oriented UI shows, `None` for events
     /// that are not shown. Both parts are sanitised.
     pub fn display(&self) -> Option<(String, String)> {
@@ -297,6 +321,25 @@ mod tests {
             r#"{"event":"renamed","id":"00000000000000ab","from":"alice","to":"alice-2"}"#
         );
         assert_eq!(e.to_line().expect("shown"), "INFO: alice (the later claim on that name) is now known as alice-2");
+    }
+
+    #[test]
+    fn what_the_driver_reports_is_worded_here() {
+        let files = ["snapshot.json", "history.json", "topology.dot"];
+        assert_eq!(
+            Event::snapshot_written("/tmp/snap", &files).to_line().expect("shown"),
+            "INFO: snapshot written to /tmp/snap (snapshot.json, history.json, topology.dot)"
+        );
+        let denied = io::Error::other("permission denied");
+        assert_eq!(
+            Event::snapshot_failed("/x", &denied).to_line().expect("shown"),
+            "ERROR: could not write the snapshot to /x: permission denied"
+        );
+        assert_eq!(
+            Event::log_failed(&denied),
+            Event::Error("could not write to the log file: permission denied; logging stopped".into())
+        );
+        assert_eq!(Event::loop_failed(&denied), Event::Error("network loop failed: permission denied".into()));
     }
 
     #[test]

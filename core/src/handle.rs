@@ -1,7 +1,7 @@
 //! A thread-safe handle to a running node, for frontends.
 //!
 //! [`Handle::start`] binds, spawns the network thread (named `p2pchat-net`, running
-//! the [`Driver`]) and returns once the node is listening. Commands go in through
+//! the [`Driver`]) and returns once the node is listening. Requests go in through
 //! a channel and the driver's waker, so no call that feeds the node ever blocks;
 //! events come out through a callback that runs on the network thread, one call at
 //! a time, or through a channel ([`Handle::start_with_channel`]).
@@ -27,7 +27,7 @@ use mio::Waker;
 use crate::addr::PeerAddr;
 use crate::command::Input;
 use crate::config::Config;
-use crate::driver::{Command, Driver};
+use crate::driver::{Driver, Request};
 use crate::event::Event;
 use crate::id::NodeId;
 use crate::node::MemberInfo;
@@ -93,7 +93,7 @@ pub struct Handle {
 struct Inner {
     /// `None` only while dropping: dropping it is how the thread learns that every
     /// handle is gone.
-    tx: Option<Sender<Command>>,
+    tx: Option<Sender<Request>>,
     waker: Arc<Waker>,
     thread: Mutex<Option<JoinHandle<()>>>,
     thread_id: ThreadId,
@@ -205,24 +205,39 @@ impl Handle {
         if line.len() > MAX_LINE {
             return Err(HandleError::TooLong { len: line.len() });
         }
-        self.send(Command::Line(line.to_owned()))
+        self.send(Request::Line(line.to_owned()))
     }
 
-    /// Sends an already parsed input. Never blocks.
+    /// Sends an already parsed input ([`crate::command::parse_line`]), as a
+    /// frontend that looks at what the user typed before the node does. Never
+    /// blocks. A chat or private text longer than [`MAX_LINE`] is refused like a
+    /// line that long.
     pub fn send_input(&self, input: Input) -> Result<(), HandleError> {
-        if let Input::Chat(text) = &input
+        if let Input::Chat(text) | Input::Msg { text, .. } = &input
             && text.len() > MAX_LINE
         {
             return Err(HandleError::TooLong { len: text.len() });
         }
-        self.send(Command::Input(input))
+        self.send(Request::Input(input))
+    }
+
+    /// Sends what [`crate::command::parse_line`] (or
+    /// [`crate::command::parse_command`]) made of a line: the input, as
+    /// [`Handle::send_input`] does, or the mistake, which comes back as
+    /// [`Event::Error`] in order with the node's other events, as it would from
+    /// [`Handle::send_line`]. Never blocks.
+    pub fn send_parsed(&self, parsed: Result<Input, String>) -> Result<(), HandleError> {
+        match parsed {
+            Ok(input) => self.send_input(input),
+            Err(mistake) => self.send(Request::Mistake(mistake)),
+        }
     }
 
     /// Opens a link to another node, like `:connect HOST PORT`; a failure comes
     /// back as [`Event::Error`]. Never blocks (host names are resolved off the
     /// network thread's loop).
     pub fn connect(&self, to: PeerAddr) -> Result<(), HandleError> {
-        self.send(Command::Input(Input::Connect(to)))
+        self.send(Request::Input(Input::Connect(to)))
     }
 
     /// Quits like `:quit` (queued messages and goodbyes are flushed, for at most
@@ -257,13 +272,13 @@ impl Handle {
         self.inner.running.load(Ordering::SeqCst)
     }
 
-    fn send(&self, command: Command) -> Result<(), HandleError> {
+    fn send(&self, request: Request) -> Result<(), HandleError> {
         if self.inner.stop_requested.load(Ordering::SeqCst) || !self.is_running() {
             return Err(HandleError::Stopped);
         }
         let tx = self.inner.tx.as_ref().ok_or(HandleError::Stopped)?;
-        tx.send(command).map_err(|_| HandleError::Stopped)?;
-        // If the wake fails, the command still runs at the node's next tick.
+        tx.send(request).map_err(|_| HandleError::Stopped)?;
+        // If the wake fails, the request still runs at the node's next tick.
         let _ = self.inner.waker.wake();
         Ok(())
     }
@@ -274,7 +289,7 @@ impl Inner {
     fn request_stop(&self) {
         if !self.stop_requested.swap(true, Ordering::SeqCst)
             && let Some(tx) = &self.tx
-            && tx.send(Command::Stop).is_ok()
+            && tx.send(Request::Stop).is_ok()
         {
             let _ = self.waker.wake();
         }
@@ -327,5 +342,25 @@ mod tests {
         shareable::<Handle>();
         assert_eq!(HandleError::Stopped.to_string(), "the node has stopped");
         assert_eq!(HandleError::TooLong { len: 70000 }.to_string(), "the line is 70000 bytes long; the limit is 65536");
+    }
+
+    #[test]
+    fn a_mistake_found_by_the_frontend_comes_back_in_order() {
+        let mut config = Config::new("alice");
+        config.bind = std::net::Ipv4Addr::LOCALHOST.into();
+        config.port = 0;
+        let (handle, events) = Handle::start_with_channel(&config).expect("the node starts");
+        handle.send_parsed(Ok(Input::Help)).expect("running");
+        handle.send_parsed(Err("that was wrong".into())).expect("running");
+        handle.send_input(Input::Help).expect("running");
+        let long = Input::Msg { name: "bob".into(), text: "x".repeat(MAX_LINE + 1) };
+        assert_eq!(handle.send_input(long), Err(HandleError::TooLong { len: MAX_LINE + 1 }));
+        handle.stop();
+        let said: Vec<Event> = events
+            .iter()
+            .filter(|e| matches!(e, Event::Error(_)) || matches!(e, Event::Notice(t) if t.starts_with(":help")))
+            .collect();
+        let help = Event::Notice(crate::command::HELP[1].to_owned());
+        assert_eq!(said, [help.clone(), Event::Error("that was wrong".into()), help]);
     }
 }

@@ -10,7 +10,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::thread::{self, ThreadId};
 
-use p2pchat_core::{Event, Handle};
+use p2pchat_core::command::parse_command;
+use p2pchat_core::handle::MAX_LINE;
+use p2pchat_core::{Event, Handle, HandleError};
 
 use crate::config::{p2pchat_config, peer_addr};
 use crate::error::{Error, ignore_sigpipe, status_boundary, str_arg, value_boundary};
@@ -170,10 +172,12 @@ pub unsafe extern "C" fn p2pchat_node_send(node: *const p2pchat_node, line: *con
 }
 
 /// Runs a command, such as "peers", "users" or "connect 127.0.0.1 4000": the same as
-/// typing it with its ':' prefix, which may be given or left out (":peers" and
-/// "peers" are the same). A doubled prefix ("::x") is a chat line, not a command:
-/// `P2PCHAT_STATUS_INVALID_ARGUMENT`. Otherwise as `p2pchat_node_send()`: never
-/// blocks, and an unknown command comes back as an ERROR event.
+/// typing it with its ':' prefix, which may be given or left out (":peers", "/peers"
+/// and "peers" are the same). A doubled prefix ("::x", ":/x") is a chat line, not a
+/// command: `P2PCHAT_STATUS_INVALID_ARGUMENT`. Otherwise as `p2pchat_node_send()`:
+/// never blocks, `P2PCHAT_STATUS_TOO_LONG` for a command over 64 KiB, and an unknown
+/// or malformed command comes back as an ERROR event (worded with ':', whatever
+/// prefix was given).
 ///
 /// # Safety
 /// `node` is NULL or a live node; `command` is NULL or a NUL-terminated string.
@@ -184,19 +188,19 @@ pub unsafe extern "C" fn p2pchat_node_command(node: *const p2pchat_node, command
         let node = unsafe { node_ref(node) }?;
         // SAFETY: forwarded from the caller's promise.
         let command = unsafe { str_arg(command, "command") }?;
-        node.handle.send_line(&command_line(command)?)?;
+        // The same limit as for a line given to `p2pchat_node_send()`.
+        if command.len() > MAX_LINE {
+            return Err(HandleError::TooLong { len: command.len() }.into());
+        }
+        let Some(parsed) = parse_command(command) else {
+            return Err(Error::invalid(format!(
+                "{:?} is a chat line (doubled prefix), not a command",
+                command.trim_start()
+            )));
+        };
+        node.handle.send_parsed(parsed)?;
         Ok(())
     })
-}
-
-/// The line that runs `command`, whose ':' or '/' prefix is optional.
-fn command_line(command: &str) -> Result<String, Error> {
-    let command = command.trim_start();
-    let body = command.strip_prefix([':', '/']).unwrap_or(command);
-    if body.starts_with([':', '/']) {
-        return Err(Error::invalid(format!("{command:?} is a chat line (doubled prefix), not a command")));
-    }
-    Ok(format!(":{body}"))
 }
 
 /// Opens a link to another node, like `:connect HOST PORT`. `host` is a host name or
@@ -341,19 +345,4 @@ pub unsafe extern "C" fn p2pchat_node_free(node: *mut p2pchat_node) {
         node.handle.stop();
         drop(node);
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_command_gets_exactly_one_prefix() {
-        assert_eq!(command_line("peers").expect("command"), ":peers");
-        assert_eq!(command_line(":peers").expect("command"), ":peers");
-        assert_eq!(command_line("/users").expect("command"), ":users");
-        assert_eq!(command_line("  connect h 1").expect("command"), ":connect h 1");
-        assert!(command_line("::x").is_err());
-        assert!(command_line(":/x").is_err());
-    }
 }

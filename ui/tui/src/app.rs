@@ -12,9 +12,12 @@
 //! - Other notices and errors (what `:users` prints, a refused command...) go to
 //!   the session shown, where the user is looking.
 //!
-//! Lines typed: the commands below are this window's own and never reach the
-//! node; every other line goes to the node as typed, except chat typed in a
-//! private conversation, which becomes `:msg NAME TEXT`.
+//! Lines typed: the commands below are this window's own ([`WindowCommand`]) and
+//! never reach the node; every other line is parsed by the core's parser
+//! ([`command::parse_line`]) and goes to the node as the [`Input`] it makes, except
+//! chat typed in a private conversation, which becomes a private message
+//! ([`Input::Msg`]) to the other member. A mistake in a line (an unknown command)
+//! is shown here, worded by the core, as the node would have said it.
 //!
 //! ```text
 //! :query NAME [TEXT]  open (and show) the private conversation with NAME
@@ -98,8 +101,8 @@ pub struct App {
     pub editor: Editor,
     /// The node's name, port, links and members, as last read.
     pub status: Status,
-    /// Lines to hand to the node.
-    outgoing: Vec<String>,
+    /// Inputs to hand to the node.
+    outgoing: Vec<Input>,
     /// The user asked to quit (the node is stopping).
     pub quitting: bool,
     /// The node has stopped: the program ends.
@@ -114,8 +117,9 @@ impl App {
         App::default()
     }
 
-    /// Lines for the node, oldest first, since the last call.
-    pub fn take_outgoing(&mut self) -> Vec<String> {
+    /// Inputs for the node ([`p2pchat_core::Handle::send_input`]), oldest first,
+    /// since the last call.
+    pub fn take_outgoing(&mut self) -> Vec<Input> {
         std::mem::take(&mut self.outgoing)
     }
 
@@ -145,7 +149,7 @@ impl App {
     pub fn quit(&mut self) {
         if !self.quitting {
             self.quitting = true;
-            self.outgoing.push(":quit".to_owned());
+            self.outgoing.push(Input::Quit);
         }
     }
 
@@ -268,7 +272,7 @@ impl App {
 
     /// A line typed by the user (Enter).
     pub fn submit(&mut self, line: &str) {
-        match parse_tui_command(line) {
+        match parse_window_command(line) {
             Some(Ok(cmd)) => return self.run(cmd),
             Some(Err(msg)) => return self.error(&msg),
             None => {}
@@ -276,19 +280,20 @@ impl App {
         match command::parse_line(line) {
             Ok(Input::Nothing) => {}
             Ok(Input::Chat(text)) => match self.sessions.active().peer() {
-                Some(name) => self.outgoing.push(format!(":msg {name} {text}")),
-                None => self.outgoing.push(line.to_owned()),
+                Some(name) => self.outgoing.push(Input::Msg { name: name.to_owned(), text }),
+                None => self.outgoing.push(Input::Chat(text)),
             },
-            Ok(Input::Msg { name, .. }) => {
+            Ok(Input::Msg { name, text }) => {
                 self.show_query(&name);
-                self.outgoing.push(line.to_owned());
+                self.outgoing.push(Input::Msg { name, text });
             }
             Ok(Input::Quit) => {
                 self.quitting = true;
-                self.outgoing.push(line.to_owned());
+                self.outgoing.push(Input::Quit);
             }
-            // Other commands, and mistakes, which the node reports.
-            Ok(_) | Err(_) => self.outgoing.push(line.to_owned()),
+            Ok(input) => self.outgoing.push(input),
+            // Shown where the node's answer would have gone: the session shown.
+            Err(mistake) => self.error(&mistake),
         }
     }
 
@@ -308,25 +313,25 @@ impl App {
         }
     }
 
-    fn run(&mut self, cmd: TuiCommand) {
+    fn run(&mut self, cmd: WindowCommand) {
         match cmd {
-            TuiCommand::Query { name, .. } if name == self.status.name => {
+            WindowCommand::Query { name, .. } if name == self.status.name => {
                 self.error("that is your own name: a private conversation needs another member");
             }
             // Like `:msg`, a conversation needs a member (one that left may still
             // have its session open: switching to it is fine).
-            TuiCommand::Query { name, .. }
+            WindowCommand::Query { name, .. }
                 if !self.status.members.iter().any(|m| m.name == name) && self.sessions.find(&name).is_none() =>
             {
                 self.error(&format!("no member named {name}; :users lists them"));
             }
-            TuiCommand::Query { name, text } => {
+            WindowCommand::Query { name, text } => {
                 self.show_query(&name);
                 if let Some(text) = text {
-                    self.outgoing.push(format!(":msg {name} {text}"));
+                    self.outgoing.push(Input::Msg { name, text });
                 }
             }
-            TuiCommand::Sessions => {
+            WindowCommand::Sessions => {
                 let list: Vec<String> = self
                     .sessions
                     .iter()
@@ -342,18 +347,18 @@ impl App {
                     self.notice(&format!("  {l}"));
                 }
             }
-            TuiCommand::Switch(n) => {
+            WindowCommand::Switch(n) => {
                 if let Err(e) = self.sessions.switch(n) {
                     self.error(&e);
                 }
             }
-            TuiCommand::Close(n) => {
+            WindowCommand::Close(n) => {
                 let n = n.unwrap_or(self.sessions.active_index());
                 if let Err(e) = self.sessions.close(n) {
                     self.error(&e);
                 }
             }
-            TuiCommand::Help => {
+            WindowCommand::Help => {
                 for line in command::HELP.iter().chain(TUI_HELP) {
                     self.notice(line);
                 }
@@ -362,9 +367,10 @@ impl App {
     }
 }
 
-/// A command of this window's own.
+/// A command of this window's own, handled here and never sent to the node (the
+/// node's commands are [`Input`]s).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TuiCommand {
+pub enum WindowCommand {
     /// `:query NAME [TEXT]`.
     Query {
         /// The other member.
@@ -384,7 +390,7 @@ pub enum TuiCommand {
 
 /// This window's own commands: `None` for anything else (chat, the node's
 /// commands, a doubled prefix), `Some(Err(message))` for one of them misused.
-pub fn parse_tui_command(line: &str) -> Option<Result<TuiCommand, String>> {
+pub fn parse_window_command(line: &str) -> Option<Result<WindowCommand, String>> {
     let line = line.trim_end();
     let prefix = line.chars().next().filter(|c| *c == ':' || *c == '/')?;
     let rest = &line[1..];
@@ -403,16 +409,16 @@ pub fn parse_tui_command(line: &str) -> Option<Result<TuiCommand, String>> {
             if name.is_empty() {
                 Err(format!("usage: {prefix}query NAME [TEXT]"))
             } else {
-                Ok(TuiCommand::Query { name: name.to_owned(), text: (!text.is_empty()).then(|| text.to_owned()) })
+                Ok(WindowCommand::Query { name: name.to_owned(), text: (!text.is_empty()).then(|| text.to_owned()) })
             }
         }
-        "sessions" | "windows" if args.is_empty() => Ok(TuiCommand::Sessions),
+        "sessions" | "windows" if args.is_empty() => Ok(WindowCommand::Sessions),
         "sessions" | "windows" => Err(format!("{prefix}{cmd} takes no arguments")),
-        "switch" | "win" => number("switch N").map(TuiCommand::Switch),
-        "close" if args.is_empty() => Ok(TuiCommand::Close(None)),
-        "close" => number("close [N]").map(|n| TuiCommand::Close(Some(n))),
+        "switch" | "win" => number("switch N").map(WindowCommand::Switch),
+        "close" if args.is_empty() => Ok(WindowCommand::Close(None)),
+        "close" => number("close [N]").map(|n| WindowCommand::Close(Some(n))),
         // With arguments it is the node's to refuse.
-        "help" | "h" | "?" if args.is_empty() => Ok(TuiCommand::Help),
+        "help" | "h" | "?" if args.is_empty() => Ok(WindowCommand::Help),
         _ => return None,
     })
 }
@@ -445,38 +451,50 @@ mod tests {
         app.on_key(Key::Enter);
     }
 
+    fn chat(text: &str) -> Input {
+        Input::Chat(text.into())
+    }
+
+    fn msg(name: &str, text: &str) -> Input {
+        Input::Msg { name: name.into(), text: text.into() }
+    }
+
     #[test]
-    fn tui_commands_are_recognised_and_others_are_not() {
-        assert_eq!(parse_tui_command(":query bob"), Some(Ok(TuiCommand::Query { name: "bob".into(), text: None })));
+    fn window_commands_are_recognised_and_others_are_not() {
         assert_eq!(
-            parse_tui_command("/query bob  hi there"),
-            Some(Ok(TuiCommand::Query { name: "bob".into(), text: Some("hi there".into()) }))
+            parse_window_command(":query bob"),
+            Some(Ok(WindowCommand::Query { name: "bob".into(), text: None }))
         );
-        assert_eq!(parse_tui_command(":sessions"), Some(Ok(TuiCommand::Sessions)));
-        assert_eq!(parse_tui_command(":switch 2"), Some(Ok(TuiCommand::Switch(2))));
-        assert_eq!(parse_tui_command(":close"), Some(Ok(TuiCommand::Close(None))));
-        assert_eq!(parse_tui_command(":close 3"), Some(Ok(TuiCommand::Close(Some(3)))));
-        assert_eq!(parse_tui_command(":help"), Some(Ok(TuiCommand::Help)));
-        assert!(matches!(parse_tui_command(":query"), Some(Err(_))));
-        assert!(matches!(parse_tui_command(":switch x"), Some(Err(_))));
-        assert!(matches!(parse_tui_command(":sessions 1"), Some(Err(_))));
+        assert_eq!(
+            parse_window_command("/query bob  hi there"),
+            Some(Ok(WindowCommand::Query { name: "bob".into(), text: Some("hi there".into()) }))
+        );
+        assert_eq!(parse_window_command(":sessions"), Some(Ok(WindowCommand::Sessions)));
+        assert_eq!(parse_window_command(":switch 2"), Some(Ok(WindowCommand::Switch(2))));
+        assert_eq!(parse_window_command(":close"), Some(Ok(WindowCommand::Close(None))));
+        assert_eq!(parse_window_command(":close 3"), Some(Ok(WindowCommand::Close(Some(3)))));
+        assert_eq!(parse_window_command(":help"), Some(Ok(WindowCommand::Help)));
+        assert!(matches!(parse_window_command(":query"), Some(Err(_))));
+        assert!(matches!(parse_window_command(":switch x"), Some(Err(_))));
+        assert!(matches!(parse_window_command(":sessions 1"), Some(Err(_))));
         for other in ["hello", "::query bob", "//sessions", ":msg bob hi", ":q", ":users", ":help me", ""] {
-            assert_eq!(parse_tui_command(other), None, "{other:?}");
+            assert_eq!(parse_window_command(other), None, "{other:?}");
         }
     }
 
     #[test]
-    fn chat_and_node_commands_go_to_the_node_as_typed() {
+    fn chat_and_node_commands_go_to_the_node_parsed() {
         let mut app = App::new();
         typed(&mut app, "hello all");
         typed(&mut app, ":users");
         typed(&mut app, "::literal");
         typed(&mut app, ":nope");
         typed(&mut app, "   ");
-        assert_eq!(app.take_outgoing(), ["hello all", ":users", "::literal", ":nope"]);
+        assert_eq!(app.take_outgoing(), [chat("hello all"), Input::Users, chat(":literal")]);
+        assert_eq!(texts(&app, 0), ["ERROR: unknown command :nope; type :help for the list"]);
         assert!(!app.quitting);
         typed(&mut app, ":q");
-        assert_eq!(app.take_outgoing(), [":q"]);
+        assert_eq!(app.take_outgoing(), [Input::Quit]);
         assert!(app.quitting);
     }
 
@@ -501,14 +519,14 @@ mod tests {
     }
 
     #[test]
-    fn tui_commands_never_reach_the_node() {
+    fn window_commands_never_reach_the_node() {
         let mut app = app_with(&["bob"]);
         typed(&mut app, ":query bob");
         typed(&mut app, ":sessions");
         typed(&mut app, ":switch 0");
         typed(&mut app, ":switch 9");
         typed(&mut app, ":help");
-        assert_eq!(app.take_outgoing(), Vec::<String>::new());
+        assert_eq!(app.take_outgoing(), Vec::<Input>::new());
         let public = texts(&app, 0);
         assert!(public.iter().any(|l| l.starts_with("ERROR: no session 9")), "{public:?}");
         assert!(public.iter().any(|l| l.contains(":query NAME")), "help lists the TUI commands");
@@ -525,9 +543,13 @@ mod tests {
         typed(&mut app, "psst");
         typed(&mut app, "::colon");
         typed(&mut app, ":users");
-        assert_eq!(app.take_outgoing(), [":msg bob psst", ":msg bob :colon", ":users"]);
+        typed(&mut app, "  indented");
+        assert_eq!(
+            app.take_outgoing(),
+            [msg("bob", "psst"), msg("bob", ":colon"), Input::Users, msg("bob", "  indented")]
+        );
         typed(&mut app, ":query carol hi carol");
-        assert_eq!(app.take_outgoing(), [":msg carol hi carol"]);
+        assert_eq!(app.take_outgoing(), [msg("carol", "hi carol")]);
         assert_eq!(app.sessions.active().peer(), Some("carol"));
     }
 
@@ -535,7 +557,7 @@ mod tests {
     fn msg_shows_the_conversation_and_goes_to_the_node() {
         let mut app = App::new();
         typed(&mut app, ":msg bob hi bob");
-        assert_eq!(app.take_outgoing(), [":msg bob hi bob"]);
+        assert_eq!(app.take_outgoing(), [msg("bob", "hi bob")]);
         assert_eq!(app.sessions.active().peer(), Some("bob"));
     }
 
@@ -546,7 +568,7 @@ mod tests {
         typed(&mut app, ":query alice");
         typed(&mut app, ":msg alice hi me");
         // The node answers the :msg with its own error.
-        assert_eq!(app.take_outgoing(), [":msg alice hi me"]);
+        assert_eq!(app.take_outgoing(), [msg("alice", "hi me")]);
         assert_eq!(app.sessions.len(), 1);
         assert!(texts(&app, 0).iter().any(|l| l.starts_with("ERROR: that is your own name")));
     }
@@ -631,7 +653,7 @@ mod tests {
         app.on_key(Key::Ctrl('d'));
         app.on_key(Key::Ctrl('c'));
         assert!(app.quitting);
-        assert_eq!(app.take_outgoing(), [":quit"]);
+        assert_eq!(app.take_outgoing(), [Input::Quit]);
     }
 
     #[test]

@@ -126,9 +126,9 @@ fn ui_loop(terminal: &mut Terminal, handle: &Handle, events: &Receiver<Event>) -
             dirty |= app.set_status(handle.status());
             status_at = Instant::now();
         }
-        for line in app.take_outgoing() {
+        for input in app.take_outgoing() {
             dirty = true;
-            match handle.send_line(&line) {
+            match handle.send_input(input) {
                 Ok(()) => {}
                 Err(HandleError::Stopped) => app.quitting = true,
                 Err(e) => app.error(&format!("{e}; it was not sent")),
