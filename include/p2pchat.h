@@ -491,9 +491,12 @@ enum p2pchat_status p2pchat_node_new(const struct p2pchat_config *cfg,
  * or a command if it starts with ':' or '/' (`:quit`, `:msg NAME TEXT`, ...; a
  * doubled prefix sends the line literally). Never blocks: the line is queued for
  * the network thread, so it is safe from the lab UI's input callback and from the
- * event callback. Mistakes in the line (an unknown command, a text over the limit)
- * come back as ERROR events; `P2PCHAT_STATUS_STOPPED` once the node has stopped or
- * is stopping; `P2PCHAT_STATUS_TOO_LONG` for a line over 64 KiB.
+ * event callback. A chat or private text over 4096 bytes is refused at once with
+ * `P2PCHAT_STATUS_TOO_LONG` and nothing is sent (`p2pchat_last_error()` says
+ * "message not sent: it is N bytes long; the limit is 4096 bytes"), so a UI can
+ * keep the text for editing; so is a line over 64 KiB. Other mistakes in the line
+ * (an unknown command, say) come back as ERROR events. `P2PCHAT_STATUS_STOPPED`
+ * once the node has stopped or is stopping.
  *
  * # Safety
  * `node` is NULL or a live node; `line` is NULL or a NUL-terminated string.

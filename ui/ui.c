@@ -58,8 +58,12 @@
 #endif
 
 #define UI_MAX_LINES 1000       /* lines kept for redrawing */
-#define UI_MAX_LINE_CHARS 4096  /* characters kept per line */
-#define UI_MAX_INPUT 4096       /* characters in the input field */
+/* characters kept per line: a whole legal message (4096 bytes of text) with
+ * its "[private to NAME] NAME: " prefix (names are at most 32 bytes) */
+#define UI_MAX_LINE_CHARS (4096 + 128)
+/* characters in the input field: more than any legal line, so a paste that is
+ * too long reaches the node whole and is refused with its length, not cut */
+#define UI_MAX_INPUT 16384
 #define UI_POLL_MS 50           /* ui_exit() latency bound */
 #define UI_KEYS_PER_BATCH 1024  /* keys handled before letting others in */
 #define UI_EOF_POLLS 20         /* "readable" polls without a key = hang-up */
@@ -83,6 +87,10 @@ static atomic_int running;        /* ui_run() is inside its loop */
 
 static int active;                /* a curses screen exists */
 static input_callback_t callback;
+/* The line being handed to the callback (NULL otherwise): an ERROR shown from
+ * inside the callback (the line was refused) puts it back into the field. */
+static wchar_t *handing;
+static size_t handing_len;
 static SCREEN *screen;
 static WINDOW *msg_win, *sep_win, *in_win;
 static int utf8_locale;
@@ -560,17 +568,38 @@ static void send_line(const char *line)
 static void submit(void)
 {
     char *line;
+    wchar_t *copy;
 
     if (input_len == 0)
         return;
     line = input_to_utf8();
+    copy = malloc(input_len * sizeof(wchar_t));
+    if (copy)
+        memcpy(copy, input, input_len * sizeof(wchar_t));
+    handing_len = input_len;
     input_len = input_cur = input_off = 0;
     draw_input();
     doupdate();
     if (line) {
+        handing = copy;
         send_line(line);
+        handing = NULL;
         free(line);
     }
+    free(copy);
+}
+
+/* The line handed to the callback was refused: give it back for editing
+ * (unless something was typed meanwhile, which cannot happen on this thread). */
+static void restore_handed(void)
+{
+    if (!handing || input_len != 0 || !input)
+        return;
+    memcpy(input, handing, handing_len * sizeof(wchar_t));
+    input_len = input_cur = handing_len;
+    input_off = 0;
+    handing = NULL;
+    draw_input();
 }
 
 static void quit_key(void)
@@ -857,6 +886,8 @@ void ui_display(const char *username, const char *message)
         struct ui_line l;
         if (make_line(&l, username, message) == 0)
             push_line(l);
+        if (handing && username && strcmp(username, "ERROR") == 0)
+            restore_handed();
         draw_messages();
         if (in_win)
             wnoutrefresh(in_win); /* cursor back into the input field */

@@ -10,8 +10,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::thread::{self, ThreadId};
 
-use p2pchat_core::command::parse_command;
+use p2pchat_core::command::{self, Input, parse_command};
 use p2pchat_core::handle::MAX_LINE;
+use p2pchat_core::node::too_long;
+use p2pchat_core::wire::MAX_TEXT;
 use p2pchat_core::{Event, Handle, HandleError};
 
 use crate::config::{p2pchat_config, peer_addr};
@@ -153,9 +155,12 @@ pub unsafe extern "C" fn p2pchat_node_new(
 /// or a command if it starts with ':' or '/' (`:quit`, `:msg NAME TEXT`, ...; a
 /// doubled prefix sends the line literally). Never blocks: the line is queued for
 /// the network thread, so it is safe from the lab UI's input callback and from the
-/// event callback. Mistakes in the line (an unknown command, a text over the limit)
-/// come back as ERROR events; `P2PCHAT_STATUS_STOPPED` once the node has stopped or
-/// is stopping; `P2PCHAT_STATUS_TOO_LONG` for a line over 64 KiB.
+/// event callback. A chat or private text over 4096 bytes is refused at once with
+/// `P2PCHAT_STATUS_TOO_LONG` and nothing is sent (`p2pchat_last_error()` says
+/// "message not sent: it is N bytes long; the limit is 4096 bytes"), so a UI can
+/// keep the text for editing; so is a line over 64 KiB. Other mistakes in the line
+/// (an unknown command, say) come back as ERROR events. `P2PCHAT_STATUS_STOPPED`
+/// once the node has stopped or is stopping.
 ///
 /// # Safety
 /// `node` is NULL or a live node; `line` is NULL or a NUL-terminated string.
@@ -166,7 +171,16 @@ pub unsafe extern "C" fn p2pchat_node_send(node: *const p2pchat_node, line: *con
         let node = unsafe { node_ref(node) }?;
         // SAFETY: forwarded from the caller's promise.
         let line = unsafe { str_arg(line, "line") }?;
-        node.handle.send_line(line)?;
+        if line.len() > MAX_LINE {
+            return Err(HandleError::TooLong { len: line.len() }.into());
+        }
+        let parsed = command::parse_line(line);
+        if let Ok(Input::Chat(text) | Input::Msg { text, .. }) = &parsed
+            && text.len() > MAX_TEXT
+        {
+            return Err(Error::new(p2pchat_status::TooLong, too_long(Some(text.len()))));
+        }
+        node.handle.send_parsed(parsed)?;
         Ok(())
     })
 }

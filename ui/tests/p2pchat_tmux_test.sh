@@ -63,6 +63,21 @@ wait_for alice "ERROR: unknown command :nope" || fail "unknown command not repor
 capture bob | grep -qF ":nope" && fail "the unknown command was sent as chat"
 pass
 
+CURRENT="a legal 4096-byte message is shown whole; a longer one is refused and kept in the field"
+LEGAL="S$(printf 'y%.0s' $(seq 1 4090))E0123"
+[ "${#LEGAL}" -eq 4096 ] || fail "the test message is ${#LEGAL} bytes"
+type_line bob "$LEGAL"
+wait_for alice "yyyyE0123" || fail "the end of a 4096-byte message is not shown"
+capture alice | grep -qF "[...]" && fail "a legal message was shown cut"
+literal bob "$(printf 'z%.0s' $(seq 1 4097))"
+keys bob Enter
+wait_for bob "ERROR: message not sent: it is 4097 bytes long; the limit is 4096 bytes" ||
+    fail "the oversize line was not refused with its length"
+capture bob | tail -n 1 | grep -qF "zzzzzzzzzz" || fail "the refused text is not kept in the input field"
+keys bob C-u
+capture alice | grep -qF "zzzzzzzzzz" && fail "the refused line reached alice"
+pass
+
 CURRENT="a port in use is reported and the terminal restored"
 start carol "$BIN" --bind 127.0.0.1 --port "$PORT" carol
 check_exit carol 1

@@ -47,7 +47,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-pub(crate) use types::too_long;
+pub use types::too_long;
 pub use types::{Action, Direction, FINISH_TIMEOUT, MAX_ORIGINS, MemberInfo, NodeConfig, PeerId, Stats};
 
 use crate::addr::PeerAddr;

@@ -158,7 +158,7 @@ pub struct MemberInfo {
 /// The one sentence for a chat or private text over [`MAX_TEXT`] bytes, whoever
 /// typed it (this node's user or a text client); `len` is `None` when the line was
 /// too long to be kept at all.
-pub(crate) fn too_long(len: Option<usize>) -> String {
+pub fn too_long(len: Option<usize>) -> String {
     match len {
         Some(len) => format!("message not sent: it is {len} bytes long; the limit is {MAX_TEXT} bytes"),
         None => format!("message not sent: it is too long; the limit is {MAX_TEXT} bytes"),

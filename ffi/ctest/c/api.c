@@ -6,6 +6,7 @@
 
 #include <p2pchat.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #define SENTINEL ((void *)0x1)
@@ -76,6 +77,19 @@ int ctest_null_arguments(void)
         CHECK_STATUS(p2pchat_node_connect(node, NULL, 1), P2PCHAT_STATUS_NULL_ARGUMENT);
         CHECK_STATUS(p2pchat_node_port(node, NULL), P2PCHAT_STATUS_NULL_ARGUMENT);
         CHECK_STATUS(p2pchat_node_id(node, NULL), P2PCHAT_STATUS_NULL_ARGUMENT);
+        {
+            /* a text over 4096 bytes is refused at once, with its length */
+            static char text[4097 + 1];
+            static char private_line[4097 + 16];
+            memset(text, 'x', 4097);
+            CHECK_STATUS(p2pchat_node_send(node, text), P2PCHAT_STATUS_TOO_LONG);
+            CHECK(strcmp(p2pchat_last_error(),
+                         "message not sent: it is 4097 bytes long; the limit is 4096 bytes") == 0);
+            snprintf(private_line, sizeof private_line, ":msg bob %s", text);
+            CHECK_STATUS(p2pchat_node_send(node, private_line), P2PCHAT_STATUS_TOO_LONG);
+            text[4096] = '\0';
+            CHECK_STATUS(p2pchat_node_send(node, text), P2PCHAT_STATUS_OK);
+        }
         p2pchat_node_free(node);
     }
     {
