@@ -93,6 +93,9 @@ pub enum Event {
         from: String,
         /// The name it is shown with from now on.
         to: String,
+        /// It was not a reachable member yet: one arriving with a name already
+        /// taken here (otherwise two reachable members had the name).
+        newcomer: bool,
     },
     /// The node has stopped; frontends should exit. Not shown.
     Stopped,
@@ -164,8 +167,11 @@ impl Event {
             Event::Left { name, reason: LeftReason::Lost, .. } => info(format!("lost contact with {name}")),
             Event::Notice(t) => info(t.clone()),
             Event::Error(t) => Some(("ERROR".to_owned(), sanitize(t))),
-            Event::Renamed { from, to, .. } => {
-                info(format!("{from} (the later claim on that name) is now known as {to}"))
+            Event::Renamed { from, to, newcomer: true, .. } => {
+                info(format!("the newcomer {from} is shown as {to}: the name {from} was taken"))
+            }
+            Event::Renamed { from, to, newcomer: false, .. } => {
+                info(format!("of the two members named {from}, the later one is now known as {to}"))
             }
         }
     }
@@ -191,7 +197,7 @@ impl Event {
             Event::Left { name, id, reason, .. } => Json::Left { name, id: id.to_string(), reason: reason.as_str() },
             Event::Notice(text) => Json::Notice { text },
             Event::Error(text) => Json::Error { text },
-            Event::Renamed { id, from, to } => Json::Renamed { id: id.to_string(), from, to },
+            Event::Renamed { id, from, to, .. } => Json::Renamed { id: id.to_string(), from, to },
             Event::Stopped => return None,
         };
         let mut out = Vec::with_capacity(96);
@@ -315,12 +321,20 @@ mod tests {
 
     #[test]
     fn a_rename_is_a_renamed_event_and_says_who() {
-        let e = Event::Renamed { id: NodeId(0xab), from: "alice".into(), to: "alice-2".into() };
+        let e = Event::Renamed { id: NodeId(0xab), from: "alice".into(), to: "alice-2".into(), newcomer: true };
         assert_eq!(
             e.to_json().expect("shown"),
             r#"{"event":"renamed","id":"00000000000000ab","from":"alice","to":"alice-2"}"#
         );
-        assert_eq!(e.to_line().expect("shown"), "INFO: alice (the later claim on that name) is now known as alice-2");
+        assert_eq!(
+            e.to_line().expect("shown"),
+            "INFO: the newcomer alice is shown as alice-2: the name alice was taken"
+        );
+        let e = Event::Renamed { id: NodeId(0xab), from: "bob".into(), to: "bob-2".into(), newcomer: false };
+        assert_eq!(
+            e.to_line().expect("shown"),
+            "INFO: of the two members named bob, the later one is now known as bob-2"
+        );
     }
 
     #[test]

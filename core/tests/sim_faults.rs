@@ -281,7 +281,7 @@ fn two_members_with_one_name_end_with_distinct_names() {
     let renamed = sim.nodes[a]
         .events
         .iter()
-        .any(|e| matches!(e, Event::Renamed { id, from, to } if *id == c_id && from == "bob" && to == "bob-2"));
+        .any(|e| matches!(e, Event::Renamed { id, from, to, .. } if *id == c_id && from == "bob" && to == "bob-2"));
     assert!(renamed, "{:?}", sim.nodes[a].events);
     // Every node agrees on the names.
     for i in 0..3 {
@@ -505,7 +505,9 @@ fn story_of(sim: &Sim, at: usize, from: usize) -> Vec<String> {
             story.push(format!("M {} {}", m.from, m.text));
         }
         match e {
-            Event::Renamed { id: r, from, to } if *r == id => story.push(format!("R {from} {to}")),
+            Event::Renamed { id: r, from, to, newcomer } if *r == id => {
+                story.push(format!("R {from} {to}{}", if *newcomer { " (newcomer)" } else { "" }))
+            }
             Event::Joined { id: j, name, announce: true } if *j == id => story.push(format!("J {name}")),
             _ => {}
         }
@@ -535,7 +537,12 @@ fn a_newcomer_with_a_taken_name_has_its_history_shown_under_its_new_name() {
             let story = story_of(&sim, at, second);
             assert_eq!(
                 story,
-                ["R alice alice-2", "M alice-2 hello from the second alice", "M alice-2 still me", "J alice-2"],
+                [
+                    "R alice alice-2 (newcomer)",
+                    "M alice-2 hello from the second alice",
+                    "M alice-2 still me",
+                    "J alice-2"
+                ],
                 "seed {seed}, node {at}"
             );
         }

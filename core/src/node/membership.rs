@@ -54,10 +54,11 @@ impl Node {
                 // renamed itself because of that clash: both sides are told).
                 let clash =
                     |old: &str| self.own.name() == old || self.members.holders_of(old).any(|r| r.state.id != id);
+                let reachable = self.members.get(id).is_some_and(|r| r.reachable);
                 if let Some(old) = old
-                    && (self.members.get(id).is_some_and(|r| r.reachable) || clash(&old))
+                    && (reachable || clash(&old))
                 {
-                    self.publish(Event::Renamed { id, from: old, to: name });
+                    self.publish(Event::Renamed { id, from: old, to: name, newcomer: !reachable });
                     if self.notices.holds(id) {
                         self.release_held(now, Some(id));
                     }
