@@ -58,7 +58,9 @@ impl Node {
                 if let Some(old) = old
                     && (reachable || clash(&old))
                 {
-                    self.publish(Event::Renamed { id, from: old, to: name, newcomer: !reachable });
+                    // Not announced yet: not reachable, or its arrival held for this.
+                    let newcomer = !reachable || self.notices.holds(id);
+                    self.publish(Event::Renamed { id, from: old, to: name, newcomer });
                     if self.notices.holds(id) {
                         self.release_held(now, Some(id));
                     }
