@@ -1,7 +1,7 @@
 //! A thread-safe handle to a running node, for frontends.
 //!
 //! [`Handle::start`] binds, spawns the network thread (named `p2pchat-net`, running
-//! the [`Driver`]) and returns once the node is listening. Requests go in through
+//! the driver) and returns once the node is listening. Requests go in through
 //! a channel and the driver's waker, so no call that feeds the node ever blocks;
 //! events come out through a callback that runs on the network thread, one call at
 //! a time, or through a channel ([`Handle::start_with_channel`]).

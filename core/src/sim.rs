@@ -24,6 +24,9 @@ use crate::id::{NodeId, Rng};
 use crate::node::{Action, Direction, Node, NodeConfig, PeerId};
 use crate::wire::{Chat, Frame, Hello, MAX_TEXT, MemberState, Private, Report};
 
+/// Test seam: replaces the driver's host-name lookups (see `set_lookup_hook`).
+pub use crate::driver::{LookupHook, set_lookup_hook};
+
 /// A message as a node displayed it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Seen {

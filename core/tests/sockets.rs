@@ -126,7 +126,7 @@ fn hanging_state() -> (u32, bool) {
 
 #[test]
 fn host_names_are_resolved_off_the_loop() {
-    assert!(p2pchat_core::driver::set_lookup_hook(hanging_lookup), "only this test installs a lookup hook");
+    assert!(p2pchat_core::sim::set_lookup_hook(hanging_lookup), "only this test installs a lookup hook");
     let mut nodes = start_all(&["waiting", "talker"]);
     link(&nodes[1], &nodes[0]);
     wait_all_joined(&mut nodes);
@@ -148,7 +148,7 @@ fn host_names_are_resolved_off_the_loop() {
     // Its timers too: the attempt is given up while the lookup still hangs.
     let err = nodes[0].wait_error("the lookup to time out", "resolving the host name timed out");
     assert!(err.contains(&format!("{HANGING_HOST}:4242")), "{err}");
-    assert!(asked.elapsed() >= p2pchat_core::driver::CONNECT_TIMEOUT, "gave up after {:?}", asked.elapsed());
+    assert!(asked.elapsed() >= p2pchat_core::CONNECT_TIMEOUT, "gave up after {:?}", asked.elapsed());
     assert_eq!(hanging_state(), (1, false), "the time-out did not wait for the lookup");
 
     // The late answer is ignored; the node goes on.

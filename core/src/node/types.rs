@@ -17,8 +17,8 @@ pub struct PeerId(pub u64);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     /// Open a connection; report the outcome with the same `attempt` number
-    /// ([`Node::handle_connected`] with [`Direction::Outbound`] or
-    /// [`Node::handle_connect_failed`]).
+    /// ([`Node::handle_connected`](super::Node::handle_connected) with [`Direction::Outbound`] or
+    /// [`Node::handle_connect_failed`](super::Node::handle_connect_failed)).
     Connect {
         /// Identifies this attempt.
         attempt: u64,
@@ -165,7 +165,7 @@ pub fn too_long(len: Option<usize>) -> String {
     }
 }
 
-/// Longest [`Input::EndOfInput`] waits for joins in progress and for the first
+/// Longest [`Input::EndOfInput`](crate::command::Input::EndOfInput) waits for joins in progress and for the first
 /// exchange with each neighbour before quitting anyway.
 pub const FINISH_TIMEOUT: Duration = Duration::from_secs(10);
 
