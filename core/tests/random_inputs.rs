@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use common::frames::{chat_frame, hello_as};
 use p2pchat_core::NodeId;
 use p2pchat_core::id::Rng;
-use p2pchat_core::node::text::{Line, LineReader, MAX_TEXT_CLIENT_LINE};
+use p2pchat_core::node::netcat::{Line, LineReader, MAX_NETCAT_LINE};
 use p2pchat_core::node::{Direction, Node, PeerId};
 use p2pchat_core::sim::{default_config, sample_frames};
 use p2pchat_core::wire::{self, FrameDecoder, LEN_PREFIX, MAX_FRAME, PREAMBLE};
@@ -204,7 +204,7 @@ fn line_reader_survives_random_input_with_bounded_memory() {
         }
         let mut chunk = random_bytes(&mut rng, 300);
         if rng.chance(0.01) {
-            chunk.extend(std::iter::repeat_n(b'x', MAX_TEXT_CLIENT_LINE + 5));
+            chunk.extend(std::iter::repeat_n(b'x', MAX_NETCAT_LINE + 5));
         }
         if rng.chance(0.5) {
             chunk.push(b'\n');
@@ -213,7 +213,7 @@ fn line_reader_survives_random_input_with_bounded_memory() {
             match l {
                 // Invalid UTF-8 is replaced by U+FFFD (3 bytes): at most 3 bytes
                 // out per byte of the line, which had at most the cap.
-                Line::Text(t) => assert!(t.len() <= MAX_TEXT_CLIENT_LINE * 3, "a line longer than the cap came out"),
+                Line::Text(t) => assert!(t.len() <= MAX_NETCAT_LINE * 3, "a line longer than the cap came out"),
                 Line::TooLong => too_long += 1,
             }
             lines += 1;
@@ -221,10 +221,10 @@ fn line_reader_survives_random_input_with_bounded_memory() {
         // The memory: what the reader holds for an unfinished line stays within
         // twice the line cap (a Vec's growth), even while a too-long line streams in.
         most_held = most_held.max(reader.held());
-        assert!(reader.held() <= MAX_TEXT_CLIENT_LINE * 2, "the reader holds {} bytes", reader.held());
+        assert!(reader.held() <= MAX_NETCAT_LINE * 2, "the reader holds {} bytes", reader.held());
     }
     assert!(lines > 10_000);
     assert!(too_long > 0, "no line over the cap was fed");
-    assert!(most_held > MAX_TEXT_CLIENT_LINE / 2, "the buffer never grew near the cap ({most_held} bytes)");
+    assert!(most_held > MAX_NETCAT_LINE / 2, "the buffer never grew near the cap ({most_held} bytes)");
     let _ = wire::MAX_TEXT;
 }

@@ -72,7 +72,7 @@ fn main() {
     );
     // a line over the cap (discarded, with a notice), then a good one
     let mut long = b"\x03alice\n".to_vec();
-    long.extend(std::iter::repeat_n(b'x', p2pchat_core::node::text::MAX_TEXT_CLIENT_LINE + 10));
+    long.extend(std::iter::repeat_n(b'x', p2pchat_core::node::netcat::MAX_NETCAT_LINE + 10));
     long.extend_from_slice(b"\nafter the long line\n");
     write(&dir, "seed-long-line", &long);
     write(&dir, "seed-escapes", b"\x11\x1b[31mred\x1b[0m\nbob\n\x1b]0;title\x07 and \xff\xfe\n\x00nul\n");

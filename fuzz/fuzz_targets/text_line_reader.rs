@@ -12,7 +12,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use p2pchat_core::node::Direction;
-use p2pchat_core::node::text::{Line, LineReader, MAX_TEXT_CLIENT_LINE};
+use p2pchat_core::node::netcat::{Line, LineReader, MAX_NETCAT_LINE};
 use p2pchat_core::wire::MAGIC;
 use p2pchat_fuzz::{FUZZ_PEER, Harness, Splitter};
 
@@ -23,7 +23,7 @@ fn lines(chunks: &[&[u8]]) -> Vec<Line> {
         reader.feed(chunk, |line| {
             if let Line::Text(text) = &line {
                 // U+FFFD (3 bytes) replaces each invalid byte at worst.
-                assert!(text.len() <= 3 * MAX_TEXT_CLIENT_LINE, "a line of {} bytes came out", text.len());
+                assert!(text.len() <= 3 * MAX_NETCAT_LINE, "a line of {} bytes came out", text.len());
                 assert!(!text.contains('\n'));
             }
             out.push(line);

@@ -22,7 +22,7 @@ use common::{FAST, RawClient, assert_never_printed, is_message, join_as, line, m
 use p2pchat_systest::{Proc, TIMEOUT, Value, kind, require_tool};
 
 /// The longest line a text client may send
-/// (`p2pchat_core::node::text::MAX_TEXT_CLIENT_LINE`: the 4 KiB text cap plus room
+/// (`p2pchat_core::node::netcat::MAX_NETCAT_LINE`: the 4 KiB text cap plus room
 /// for a command and a name). The tests are black-box tests of a binary, so the
 /// number is repeated here.
 const MAX_LINE: usize = 4096 + 64;

@@ -20,8 +20,8 @@ impl Node {
     }
 
     fn read(&mut self, peer: PeerId, mut data: &[u8], now: Instant) {
-        if self.peers.get(peer).is_some_and(|p| p.phase == Phase::Text) {
-            self.text_data(peer, data, now);
+        if self.peers.get(peer).is_some_and(|p| p.phase == Phase::Netcat) {
+            self.netcat_data(peer, data, now);
             return;
         }
         match self.peers.read_start(peer, &mut data, now) {
@@ -29,7 +29,7 @@ impl Node {
             Some(Start::Peer) => {}
             Some(Start::Person(first)) => {
                 // Not a p2pchat peer: a person on nc or telnet.
-                self.become_text(peer, &first, now);
+                self.become_netcat(peer, &first, now);
                 return;
             }
             Some(Start::Refused(e)) => {

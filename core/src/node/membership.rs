@@ -76,7 +76,7 @@ impl Node {
         }
         let changes = self.members.recompute(self.own.state(), now);
         self.epoch += 1;
-        self.check_name(now);
+        self.resolve_name_clashes(now);
         // A rename goes out at once, so others do not see two members with one name
         // for longer than it takes to cross the network.
         self.flood_own(now);

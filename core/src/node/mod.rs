@@ -21,7 +21,7 @@
 //! | `names` | (rules) | unique names: the earlier claim keeps a name |
 //! | `notices` | held arrivals, members cut off by a netsplit | what the user is told when membership changes |
 //! | `repair` | members to reach again, backoff | reconnecting after losses; `--redundancy` links |
-//! | [`text`] | the plain-text clients hosted here | `nc` users: names, lines, rate limits |
+//! | [`netcat`] | the plain-text (netcat) clients hosted here | `nc` users: names, lines, rate limits |
 //! | `private` | private counter, messages waiting for a link | `:msg` over direct links only |
 //! | `snapshot` | the snapshot being taken, request routes | `:snapshot` |
 //! | `outbox` | bytes, events, actions, log lines | what the `poll_*` calls drain |
@@ -32,6 +32,7 @@ mod flood;
 pub mod members;
 mod membership;
 mod names;
+pub mod netcat;
 mod notices;
 mod outbox;
 mod own;
@@ -39,7 +40,6 @@ mod peers;
 mod private;
 mod repair;
 mod snapshot;
-pub mod text;
 mod types;
 mod views;
 
@@ -58,6 +58,7 @@ use crate::wire;
 use catchup::CatchUp;
 use delivery::{Delivery, Held};
 use members::Members;
+use netcat::NetcatClients;
 use notices::Notices;
 use outbox::Outbox;
 use own::Own;
@@ -65,7 +66,6 @@ use peers::{Peers, Phase, Purpose};
 use private::Privates;
 use repair::Repair;
 use snapshot::Snapshots;
-use text::Texts;
 
 /// The protocol state machine. See the module documentation.
 #[derive(Debug)]
@@ -95,7 +95,7 @@ pub struct Node {
     members: Members,
     notices: Notices,
     repair: Repair,
-    texts: Texts,
+    netcats: NetcatClients,
     private: Privates,
     snapshots: Snapshots,
 }
@@ -124,7 +124,7 @@ impl Node {
             members: Members::default(),
             notices: Notices::default(),
             repair: Repair::new(now),
-            texts: Texts::default(),
+            netcats: NetcatClients::default(),
             private: Privates::default(),
             snapshots: Snapshots::default(),
             cfg,
@@ -325,8 +325,8 @@ impl Node {
             let what = crate::event::count(undelivered as usize, "message", "messages");
             self.out.error(format!("{what} could not be delivered: no neighbour received them"));
         }
-        for peer in self.peers.in_phase(Phase::Text) {
-            self.send_text(peer, "p2pchat: this node is shutting down; goodbye");
+        for peer in self.peers.in_phase(Phase::Netcat) {
+            self.send_netcat(peer, "p2pchat: this node is shutting down; goodbye");
             self.close(peer, "node quit".into(), false, now);
         }
         self.own.leave();

@@ -44,7 +44,7 @@ impl Node {
 
     /// Whether a name is used by a reachable member, this node, or a text client here.
     pub(super) fn name_taken(&self, name: &str) -> bool {
-        self.own.name() == name || self.members.holders_of(name).next().is_some() || self.texts.name_used(name)
+        self.own.name() == name || self.members.holders_of(name).next().is_some() || self.netcats.name_used(name)
     }
 
     /// Whether someone reachable (or this node, or a text client here) has an
@@ -54,11 +54,11 @@ impl Node {
         let me = self.own.state();
         (me.name == r.state.name && (me.claimed, me.id) < theirs)
             || beaten(&self.members, &r.state.name, r.state.claimed, r.state.id)
-            || self.texts.named().any(|(_, t, n)| n == r.state.name && (t.claimed, t.id) < theirs)
+            || self.netcats.named().any(|(_, t, n)| n == r.state.name && (t.claimed, t.id) < theirs)
     }
 
     /// Renames this node and the text clients it hosts where they lost a claim.
-    pub(super) fn check_name(&mut self, now: Instant) {
+    pub(super) fn resolve_name_clashes(&mut self, now: Instant) {
         let me = self.own.state();
         if beaten(&self.members, &me.name, me.claimed, me.id) {
             let base = me.name.clone();
@@ -68,19 +68,19 @@ impl Node {
             self.refresh_own();
         }
         let texts: Vec<(PeerId, String, u64, NodeId)> =
-            self.texts.named().map(|(k, t, n)| (k, n.to_owned(), t.claimed, t.id)).collect();
+            self.netcats.named().map(|(k, t, n)| (k, n.to_owned(), t.claimed, t.id)).collect();
         for (peer, name, claimed, id) in texts {
             if !beaten(&self.members, &name, claimed, id) {
                 continue;
             }
             let new = free_name(&name, |n| self.name_taken(n));
-            self.send_text(peer, &format!("p2pchat: {}", taken_notice(&name, &new)));
+            self.send_netcat(peer, &format!("p2pchat: {}", taken_notice(&name, &new)));
             let claimed = self.wall_now(now);
-            if let Some(t) = self.texts.get_mut(peer) {
+            if let Some(t) = self.netcats.get_mut(peer) {
                 t.name = Some(new);
                 t.claimed = claimed;
             }
-            self.announce_text(peer, false, now);
+            self.announce_netcat(peer, false, now);
         }
     }
 }

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use super::outbox::Outbox;
-use super::{Action, Direction, Node, PeerId, text};
+use super::{Action, Direction, Node, PeerId, netcat};
 use crate::addr::PeerAddr;
 use crate::event::sanitize;
 use crate::id::NodeId;
@@ -24,8 +24,8 @@ pub(super) enum Phase {
     Preamble,
     Hello,
     Ready,
-    /// A plain-text client (`nc`); its state is in [`text::Texts`].
-    Text,
+    /// A plain-text client (`nc`); its state is in [`netcat::NetcatClients`].
+    Netcat,
 }
 
 /// Why this node opened a connection.
@@ -182,7 +182,7 @@ impl Peers {
             || self.map.values().any(|p| match p.phase {
                 Phase::Preamble | Phase::Hello => p.direction != Direction::Inbound,
                 Phase::Ready => !p.synced,
-                Phase::Text => false,
+                Phase::Netcat => false,
             })
     }
 
@@ -306,11 +306,11 @@ impl Peers {
         let mut scan = Scan::default();
         for (id, p) in self.iter() {
             match p.phase {
-                Phase::Text => {}
+                Phase::Netcat => {}
                 Phase::Preamble
                     if p.direction == Direction::Inbound
                         && p.preamble.is_empty()
-                        && now.saturating_duration_since(p.opened) >= text::DETECT_AFTER =>
+                        && now.saturating_duration_since(p.opened) >= netcat::DETECT_AFTER =>
                 {
                     scan.greet.push(id)
                 }
@@ -500,8 +500,8 @@ impl Node {
             };
             self.fail_private(endpoint, why);
         }
-        if p.phase == Phase::Text {
-            self.text_gone(peer, now);
+        if p.phase == Phase::Netcat {
+            self.netcat_gone(peer, now);
             return;
         }
         let Some(id) = p.remote_id() else { return };
@@ -535,11 +535,11 @@ impl Node {
             self.close(id, reason, true, now);
         }
         for id in scan.greet {
-            self.become_text(id, &[], now);
+            self.become_netcat(id, &[], now);
         }
         if let Some(limit) = self.cfg.idle_timeout {
-            for id in self.texts.idle(now, limit) {
-                self.text_idle(id, now);
+            for id in self.netcats.idle(now, limit) {
+                self.netcat_idle(id, now);
             }
         }
         if !scan.beat.is_empty()

@@ -57,7 +57,7 @@ impl Privates {
 }
 
 /// A private message as a text client sees it.
-fn text_line(from: NodeId, from_name: &str, to: Option<&str>, seq: u64, text: String) -> Option<String> {
+fn netcat_line(from: NodeId, from_name: &str, to: Option<&str>, seq: u64, text: String) -> Option<String> {
     let to = to.map(str::to_owned);
     Event::Message { from: from_name.to_owned(), text, origin: from, seq, private: true, to }.to_line()
 }
@@ -67,7 +67,7 @@ impl Node {
         match sender {
             Sender::User => Some((self.cfg.id, self.own.name().to_owned())),
             Sender::Text(peer) => {
-                let tc = self.texts.get(peer)?;
+                let tc = self.netcats.get(peer)?;
                 Some((tc.id, tc.name.clone()?))
             }
         }
@@ -77,7 +77,7 @@ impl Node {
         match sender {
             Sender::User if error => self.out.error(text),
             Sender::User => self.out.notice(text),
-            Sender::Text(peer) => self.send_text(peer, &format!("p2pchat: {}", sanitize(&text))),
+            Sender::Text(peer) => self.send_netcat(peer, &format!("p2pchat: {}", sanitize(&text))),
         }
     }
 
@@ -94,7 +94,7 @@ impl Node {
             found.push((self.cfg.id, None));
         }
         found.extend(self.members.holders_of(name).map(|r| (r.state.id, r.state.host)));
-        for (_, t, n) in self.texts.named() {
+        for (_, t, n) in self.netcats.named() {
             if n == name && !found.iter().any(|(id, _)| *id == t.id) {
                 found.push((t.id, Some(self.cfg.id)));
             }
@@ -176,8 +176,8 @@ impl Node {
                 to: Some(to_name.to_owned()),
             }),
             Sender::Text(peer) => {
-                if let Some(line) = text_line(from, from_name, Some(to_name), seq, text) {
-                    self.send_text(peer, &line);
+                if let Some(line) = netcat_line(from, from_name, Some(to_name), seq, text) {
+                    self.send_netcat(peer, &line);
                 }
             }
         }
@@ -201,9 +201,9 @@ impl Node {
                 private: true,
                 to: None,
             });
-        } else if let Some(peer) = self.texts.peer_of(p.to) {
-            if let Some(line) = text_line(p.from, &p.name, None, p.seq, p.text) {
-                self.send_text(peer, &line);
+        } else if let Some(peer) = self.netcats.peer_of(p.to) {
+            if let Some(line) = netcat_line(p.from, &p.name, None, p.seq, p.text) {
+                self.send_netcat(peer, &line);
             }
         } else {
             self.out.log(format!("dropping a private message for {}: not here", p.to));

@@ -76,7 +76,7 @@ impl Node {
             received: self.stats.received,
             forwarded: self.stats.forwarded,
         }];
-        v.extend(self.texts.named().map(|(_, t, name)| Report {
+        v.extend(self.netcats.named().map(|(_, t, name)| Report {
             requester,
             request,
             member: t.id,

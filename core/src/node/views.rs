@@ -57,9 +57,9 @@ impl Node {
             .iter()
             .filter_map(|(k, p)| {
                 let dir = if p.direction == super::Direction::Inbound { "inbound" } else { "outbound" };
-                match (&p.phase, &p.hello, self.texts.get(k)) {
+                match (&p.phase, &p.hello, self.netcats.get(k)) {
                     (Phase::Ready, Some(h), _) => Some(format!("  {} {} ({dir})", sanitize(&h.name), p.remote)),
-                    (Phase::Text, _, Some(t)) => {
+                    (Phase::Netcat, _, Some(t)) => {
                         let name = t.name.as_deref().map_or_else(|| "(no name yet)".to_owned(), sanitize);
                         Some(format!("  {name} {} (plain-text client)", p.remote))
                     }

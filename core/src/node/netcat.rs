@@ -21,7 +21,7 @@ use crate::wire::{Frame, MAX_TEXT, MemberState, validate_name};
 /// Longest line a text client may send, in bytes: a chat text plus room for a
 /// command word and a name (`:msg NAME TEXT`). Only the text's own limit,
 /// [`MAX_TEXT`], is ever shown to the client: one limit, one message.
-pub const MAX_TEXT_CLIENT_LINE: usize = MAX_TEXT + 64;
+pub const MAX_NETCAT_LINE: usize = MAX_TEXT + 64;
 /// Lines per second a text client may send on average.
 pub const RATE_PER_SEC: f64 = 10.0;
 /// Lines a text client may send in a burst.
@@ -35,7 +35,7 @@ pub const DETECT_AFTER: Duration = Duration::from_millis(400);
 pub enum Line {
     /// A complete line, CR/LF removed, invalid UTF-8 replaced.
     Text(String),
-    /// A line longer than [`MAX_TEXT_CLIENT_LINE`]: it was discarded.
+    /// A line longer than [`MAX_NETCAT_LINE`]: it was discarded.
     TooLong,
 }
 
@@ -48,7 +48,7 @@ pub struct LineReader {
 
 impl LineReader {
     /// Bytes of memory the reader holds for a line not yet complete (its buffer's
-    /// capacity): at most twice [`MAX_TEXT_CLIENT_LINE`], whatever it is fed.
+    /// capacity): at most twice [`MAX_NETCAT_LINE`], whatever it is fed.
     pub fn held(&self) -> usize {
         self.buf.capacity()
     }
@@ -59,7 +59,7 @@ impl LineReader {
             let complete = chunk.last() == Some(&b'\n');
             let body = if complete { &chunk[..chunk.len() - 1] } else { chunk };
             if !self.discarding {
-                if self.buf.len() + body.len() > MAX_TEXT_CLIENT_LINE {
+                if self.buf.len() + body.len() > MAX_NETCAT_LINE {
                     self.buf.clear();
                     self.discarding = true;
                     out(Line::TooLong);
@@ -83,7 +83,7 @@ impl LineReader {
 
 /// One connected text client.
 #[derive(Debug)]
-pub struct TextClient {
+pub struct NetcatClient {
     /// Its member id (chosen by the host).
     pub id: NodeId,
     /// Its name, once it gave a valid one.
@@ -105,10 +105,10 @@ pub struct TextClient {
     warned: Option<Instant>,
 }
 
-impl TextClient {
+impl NetcatClient {
     /// A client that has not given its name yet.
     pub fn new(id: NodeId, now: Instant) -> Self {
-        TextClient {
+        NetcatClient {
             id,
             name: None,
             claimed: 0,
@@ -153,25 +153,25 @@ pub const HELP: &[&str] = &[
 
 /// Every text client hosted by this node, by connection.
 #[derive(Debug, Default)]
-pub(super) struct Texts {
-    clients: BTreeMap<PeerId, TextClient>,
+pub(super) struct NetcatClients {
+    clients: BTreeMap<PeerId, NetcatClient>,
 }
 
-impl Texts {
+impl NetcatClients {
     pub fn len(&self) -> usize {
         self.clients.len()
     }
 
-    pub fn get(&self, peer: PeerId) -> Option<&TextClient> {
+    pub fn get(&self, peer: PeerId) -> Option<&NetcatClient> {
         self.clients.get(&peer)
     }
 
-    pub fn get_mut(&mut self, peer: PeerId) -> Option<&mut TextClient> {
+    pub fn get_mut(&mut self, peer: PeerId) -> Option<&mut NetcatClient> {
         self.clients.get_mut(&peer)
     }
 
     /// The clients that gave their name: connection, client, name.
-    pub fn named(&self) -> impl Iterator<Item = (PeerId, &TextClient, &str)> {
+    pub fn named(&self) -> impl Iterator<Item = (PeerId, &NetcatClient, &str)> {
         self.clients.iter().filter_map(|(k, t)| t.name.as_deref().map(|n| (*k, t, n)))
     }
 
@@ -187,7 +187,7 @@ impl Texts {
 
     /// Clients silent for `limit` or more.
     pub fn idle(&self, now: Instant, limit: Duration) -> Vec<PeerId> {
-        let idle = |t: &&TextClient| now.saturating_duration_since(t.last_active) >= limit;
+        let idle = |t: &&NetcatClient| now.saturating_duration_since(t.last_active) >= limit;
         self.clients.iter().filter(|(_, t)| idle(t)).map(|(k, _)| *k).collect()
     }
 
@@ -230,14 +230,14 @@ impl Texts {
 
 impl Node {
     /// Writes a line (CRLF added) to a text client.
-    pub(super) fn send_text(&mut self, peer: PeerId, line: &str) {
+    pub(super) fn send_netcat(&mut self, peer: PeerId, line: &str) {
         self.out.send_line(peer, line);
     }
 
     /// An event from the network: for the user, and as a line for every text client
     /// (except the one it is about).
     pub(super) fn publish(&mut self, ev: Event) {
-        self.texts.publish(&mut self.out, &ev);
+        self.netcats.publish(&mut self.out, &ev);
         self.out.event(ev);
     }
 
@@ -245,34 +245,34 @@ impl Node {
     /// gets the whole list; each text client hosted here gets it without its own
     /// name, and not at all when only its own name would be left.
     pub(super) fn publish_list(&mut self, members: &[(NodeId, String)], text: impl Fn(&[&str]) -> String) {
-        self.texts.publish_list(&mut self.out, members, &text);
+        self.netcats.publish_list(&mut self.out, members, &text);
         let all: Vec<&str> = members.iter().map(|(_, n)| n.as_str()).collect();
         self.out.notice(text(&all));
     }
 
     /// Turns an inbound connection into a text client and asks for its name.
-    pub(super) fn become_text(&mut self, peer: PeerId, first: &[u8], now: Instant) {
-        if self.texts.len() >= self.cfg.max_text_clients {
-            self.send_text(peer, "p2pchat: this node has no room for more plain-text clients; try another node");
+    pub(super) fn become_netcat(&mut self, peer: PeerId, first: &[u8], now: Instant) {
+        if self.netcats.len() >= self.cfg.max_text_clients {
+            self.send_netcat(peer, "p2pchat: this node has no room for more plain-text clients; try another node");
             self.close(peer, "too many text clients".into(), false, now);
             return;
         }
         let id = NodeId(self.rng.next_u64());
         let Some(p) = self.peers.get_mut(peer) else { return };
-        p.phase = Phase::Text;
+        p.phase = Phase::Netcat;
         let remote = p.remote;
-        self.texts.clients.insert(peer, TextClient::new(id, now));
+        self.netcats.clients.insert(peer, NetcatClient::new(id, now));
         self.out.log(format!("connection {} from {remote} is a plain-text client", peer.0));
         let host = sanitize(self.own.name());
-        self.send_text(peer, &format!("Welcome to p2pchat (node of {host}). What is your name?"));
+        self.send_netcat(peer, &format!("Welcome to p2pchat (node of {host}). What is your name?"));
         if !first.is_empty() {
-            self.text_data(peer, first, now);
+            self.netcat_data(peer, first, now);
         }
     }
 
-    pub(super) fn text_data(&mut self, peer: PeerId, data: &[u8], now: Instant) {
+    pub(super) fn netcat_data(&mut self, peer: PeerId, data: &[u8], now: Instant) {
         let mut lines = Vec::new();
-        match self.texts.get_mut(peer) {
+        match self.netcats.get_mut(peer) {
             Some(tc) => tc.reader.feed(data, |l| lines.push(l)),
             None => return,
         }
@@ -280,17 +280,17 @@ impl Node {
             if !self.peers.contains(peer) {
                 return;
             }
-            self.text_line(peer, line, now);
+            self.netcat_line(peer, line, now);
         }
     }
 
-    fn text_line(&mut self, peer: PeerId, line: Line, now: Instant) {
-        let Some(tc) = self.texts.get_mut(peer) else { return };
+    fn netcat_line(&mut self, peer: PeerId, line: Line, now: Instant) {
+        let Some(tc) = self.netcats.get_mut(peer) else { return };
         tc.last_active = now;
         let named = tc.name.is_some();
         let line = match line {
             Line::TooLong => {
-                self.send_text(peer, &format!("p2pchat: {}", super::too_long(None)));
+                self.send_netcat(peer, &format!("p2pchat: {}", super::too_long(None)));
                 return;
             }
             Line::Text(l) => l,
@@ -298,79 +298,79 @@ impl Node {
         if !named {
             // `:quit` leaves even before a name is given; it is never a name.
             if matches!(command::parse_line(line.trim()), Ok(Input::Quit)) {
-                self.send_text(peer, "p2pchat: goodbye");
+                self.send_netcat(peer, "p2pchat: goodbye");
                 self.close(peer, "text client quit".into(), false, now);
             } else {
-                self.text_name(peer, line.trim(), now);
+                self.netcat_name(peer, line.trim(), now);
             }
             return;
         }
         match tc.take_token(now) {
             Ok(()) => {}
             Err(true) => {
-                self.send_text(peer, "p2pchat: slow down: at most 10 lines a second; lines were dropped");
+                self.send_netcat(peer, "p2pchat: slow down: at most 10 lines a second; lines were dropped");
                 return;
             }
             Err(false) => return,
         }
         match command::parse_line(&line) {
             Ok(Input::Nothing) => {}
-            Ok(Input::Chat(text)) => self.text_chat(peer, text, now),
+            Ok(Input::Chat(text)) => self.netcat_chat(peer, text, now),
             Ok(Input::Quit) => {
-                self.send_text(peer, "p2pchat: goodbye");
+                self.send_netcat(peer, "p2pchat: goodbye");
                 self.close(peer, "text client quit".into(), false, now);
             }
             Ok(Input::Users) => {
-                let viewer = self.texts.get(peer).map_or(self.cfg.id, |t| t.id);
+                let viewer = self.netcats.get(peer).map_or(self.cfg.id, |t| t.id);
                 for l in self.users_lines(now, viewer) {
-                    self.send_text(peer, &l);
+                    self.send_netcat(peer, &l);
                 }
             }
             Ok(Input::Help) => {
                 for l in HELP {
-                    self.send_text(peer, l);
+                    self.send_netcat(peer, l);
                 }
             }
             Ok(Input::Msg { name, text }) => self.send_private(super::private::Sender::Text(peer), &name, text, now),
-            Ok(_) => self.send_text(peer, "p2pchat: that command is not available here; type :help"),
-            Err(e) => self.send_text(peer, &format!("p2pchat: {}", sanitize(&e))),
+            Ok(_) => self.send_netcat(peer, "p2pchat: that command is not available here; type :help"),
+            Err(e) => self.send_netcat(peer, &format!("p2pchat: {}", sanitize(&e))),
         }
     }
 
-    fn text_name(&mut self, peer: PeerId, name: &str, now: Instant) {
+    fn netcat_name(&mut self, peer: PeerId, name: &str, now: Instant) {
         if let Err(e) = validate_name(name) {
-            self.send_text(peer, &format!("p2pchat: that name cannot be used: {}. What is your name?", sanitize(&e)));
+            self.send_netcat(peer, &format!("p2pchat: that name cannot be used: {}. What is your name?", sanitize(&e)));
             return;
         }
         if self.name_taken(name) {
-            self.send_text(peer, &format!("p2pchat: the name {name} is taken. What is your name?"));
+            self.send_netcat(peer, &format!("p2pchat: the name {name} is taken. What is your name?"));
             return;
         }
         let claimed = self.wall_now(now);
-        let Some(tc) = self.texts.get_mut(peer) else { return };
+        let Some(tc) = self.netcats.get_mut(peer) else { return };
         tc.name = Some(name.to_owned());
         tc.claimed = claimed;
         let id = tc.id;
         self.own.link(id);
-        self.announce_text(peer, false, now);
+        self.announce_netcat(peer, false, now);
         // Everyone else here: the host, the reachable members, and the other named
         // text clients of this host (whose records may not be counted reachable
         // until the next membership recomputation).
         let mut ids: BTreeSet<NodeId> = self.members.reachable().into_iter().map(|r| r.state.id).collect();
         ids.insert(self.cfg.id);
-        ids.extend(self.texts.named().map(|(_, t, _)| t.id));
+        ids.extend(self.netcats.named().map(|(_, t, _)| t.id));
         ids.remove(&id);
         let here = match ids.len() {
             1 => "1 other member is".to_owned(),
             n => format!("{n} other members are"),
         };
-        self.send_text(peer, &format!("Welcome, {name}! {here} here. Type to chat; :help lists the commands."));
+        self.send_netcat(peer, &format!("Welcome, {name}! {here} here. Type to chat; :help lists the commands."));
     }
 
     /// Sends (and stores) the member record of a text client hosted here.
-    pub(super) fn announce_text(&mut self, peer: PeerId, leaving: bool, now: Instant) {
+    pub(super) fn announce_netcat(&mut self, peer: PeerId, leaving: bool, now: Instant) {
         let host = self.cfg.id;
-        let Some(tc) = self.texts.get_mut(peer) else { return };
+        let Some(tc) = self.netcats.get_mut(peer) else { return };
         let Some(name) = tc.name.clone() else { return };
         tc.version += 1;
         let state = MemberState {
@@ -396,12 +396,12 @@ impl Node {
         }
     }
 
-    fn text_chat(&mut self, peer: PeerId, text: String, now: Instant) {
+    fn netcat_chat(&mut self, peer: PeerId, text: String, now: Instant) {
         if text.len() > crate::wire::MAX_TEXT {
-            self.send_text(peer, &format!("p2pchat: {}", super::too_long(Some(text.len()))));
+            self.send_netcat(peer, &format!("p2pchat: {}", super::too_long(Some(text.len()))));
             return;
         }
-        let Some(tc) = self.texts.get_mut(peer) else { return };
+        let Some(tc) = self.netcats.get_mut(peer) else { return };
         let Some(name) = tc.name.clone() else { return };
         tc.seq += 1;
         let chat = crate::wire::Chat { origin: tc.id, seq: tc.seq, name, text };
@@ -409,15 +409,15 @@ impl Node {
     }
 
     /// Disconnects an idle text client with a goodbye line.
-    pub(super) fn text_idle(&mut self, peer: PeerId, now: Instant) {
+    pub(super) fn netcat_idle(&mut self, peer: PeerId, now: Instant) {
         let secs = self.cfg.idle_timeout.map_or(0, |d| d.as_secs());
-        self.send_text(peer, &format!("p2pchat: disconnected after {secs} s without activity; goodbye"));
+        self.send_netcat(peer, &format!("p2pchat: disconnected after {secs} s without activity; goodbye"));
         self.close(peer, "idle text client".into(), false, now);
     }
 
     /// A text client's connection is gone: it leaves the network.
-    pub(super) fn text_gone(&mut self, peer: PeerId, now: Instant) {
-        let Some(tc) = self.texts.clients.remove(&peer) else { return };
+    pub(super) fn netcat_gone(&mut self, peer: PeerId, now: Instant) {
+        let Some(tc) = self.netcats.clients.remove(&peer) else { return };
         let Some(name) = tc.name else { return };
         self.own.unlink(tc.id);
         let state = MemberState {
@@ -462,12 +462,12 @@ mod tests {
 
     #[test]
     fn overlong_lines_are_discarded_with_bounded_memory() {
-        let long = vec![b'x'; MAX_TEXT_CLIENT_LINE + 10];
+        let long = vec![b'x'; MAX_NETCAT_LINE + 10];
         let mut r = LineReader::default();
         let mut out = Vec::new();
         r.feed(&long, |l| out.push(l));
         r.feed(&long, |l| out.push(l));
-        assert!(r.buf.capacity() <= MAX_TEXT_CLIENT_LINE * 2);
+        assert!(r.buf.capacity() <= MAX_NETCAT_LINE * 2);
         r.feed(b"tail\nnext\n", |l| out.push(l));
         assert_eq!(out, [Line::TooLong, Line::Text("next".into())]);
     }
@@ -475,7 +475,7 @@ mod tests {
     #[test]
     fn rate_limit_allows_a_burst_then_throttles() {
         let now = Instant::now();
-        let mut c = TextClient::new(NodeId(1), now);
+        let mut c = NetcatClient::new(NodeId(1), now);
         let ok = (0..30).filter(|_| c.take_token(now).is_ok()).count();
         assert_eq!(ok, RATE_BURST as usize);
         assert!(c.take_token(now + Duration::from_secs(1)).is_ok());
