@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # tui_tmux_test.sh - drives ./p2pchat-tui (the Rust ncurses window, ui/tui) in
 # detached tmux sessions: two nodes on 127.0.0.1 chat, the member pane and the
-# status line, the input line's editing keys, scrollback with PageUp and the
-# unseen-lines indicator, private sessions kept out of the public pane,
-# resizes, :q and Ctrl+C with exit status 0 and a sane terminal afterwards, a
-# port in use, no terminal, a bad command line.
+# status line (its unread counts kept at 40 columns), the input line's editing
+# keys, scrollback with PageUp and the unseen-lines indicator, private sessions
+# kept out of the public pane, resizes, :q and Ctrl+C with exit status 0 and a
+# sane terminal afterwards, a port in use, no terminal, a bad command line.
 #
 # Usage: make && bash ui/tui/tests/tui_tmux_test.sh   (needs tmux; `make test` runs it)
 #   P2PCHAT_TUI=path/to/p2pchat-tui to test another build.
@@ -150,6 +150,16 @@ capture "$A" | tail -n 1 | grep -q '^\[bob\] *$' || fail "prompt does not name b
 type_line "$A" "top secret 42"
 wait_messages "$A" "alice: top secret 42" || fail "alice's session does not show her message"
 wait_re "$B" "\[0 public\] 1 alice \(1\)" || fail "bob has no unread private message"
+# At 40 columns the unread count stays on the status line (the port and the
+# member count give way).
+tm resize-window -t "$B" -x 40 -y 12 || fail "resize-window 40 12"
+wait_size "$B" 40x12 || fail "bob's pane is not 40x12"
+wait_re "$B" "^ bob \| 1 link \| \[0 public\] 1 alice \(1\) *$" ||
+    fail "at 40 columns bob's status line hides the unread count"
+tm resize-window -t "$B" -x 100 -y 24 || fail "resize-window 100 24"
+wait_size "$B" 100x24 || fail "bob's pane is not 100x24 again"
+wait_re "$B" "^ bob \| port [0-9]+ \| 1 link \| 2 members \| \[0 public\] 1 alice \(1\)" ||
+    fail "bob's status line is not whole again at 100 columns"
 messages "$B" | grep -qF "top secret" && fail "the private message is in bob's public pane"
 keys "$B" M-1
 wait_messages "$B" "alice: top secret 42" || fail "bob's session 1 does not show it"
