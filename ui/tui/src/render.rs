@@ -244,9 +244,25 @@ pub fn scroll_indicator(buffer: &Scrollback) -> Option<String> {
     }
 }
 
-/// The input line's prompt: where the line goes.
-pub fn prompt(sessions: &Sessions) -> String {
-    format!("[{}] ", sanitize(sessions.active().label()))
+/// The input line's prompt on a line `cols` columns wide: where the line goes
+/// (`[public] `), shortened as a whole so that it never takes more than half the
+/// line: a long name is cut (`[carol_~] `), then the session's number stands for
+/// it (`[2] `), and a line too narrow even for that (under 8 columns) has none.
+/// It always ends with its space, so the text typed never runs into it.
+pub fn prompt(sessions: &Sessions, cols: usize) -> String {
+    let room = cols / 2;
+    let label = sanitize(sessions.active().label());
+    let whole = format!("[{label}] ");
+    if width(&whole) <= room {
+        return whole;
+    }
+    // Brackets and space take 3 columns; a cut name keeps 3 and its `~`.
+    let label_room = room.saturating_sub(3);
+    if label_room >= 4 {
+        return format!("[{}] ", fit_marked(&label, label_room));
+    }
+    let number = format!("[{}] ", sessions.active_index());
+    if width(&number) <= room { number } else { String::new() }
 }
 
 fn to_i32(n: usize) -> i32 {
@@ -362,18 +378,19 @@ fn draw_members(status: &Status, rect: Rect, colors: bool) {
 
 fn draw_input(app: &mut App, lay: &Layout) {
     let cols = lay.size.1;
-    let prompt = prompt(&app.sessions);
-    // At most a third of the line for the prompt; the last column stays empty
-    // (writing the bottom-right cell may scroll some terminals).
-    let prompt = fit(&prompt, cols / 3).to_owned();
+    let prompt = prompt(&app.sessions, cols);
+    // The last column stays empty (writing the bottom-right cell may scroll some
+    // terminals); the text scrolls horizontally in the field between.
     let field = cols.saturating_sub(width(&prompt) + 1);
     attr(nc::A_BOLD);
     put(lay.input_row, 0, &prompt);
     attr(nc::A_NORMAL);
-    let view = app.editor.view(field);
     let x = width(&prompt);
-    put(lay.input_row, x, view.text);
-    nc::mv(to_i32(lay.input_row), to_i32(x + view.cursor));
+    let view = app.editor.view(field);
+    if field > 0 {
+        put(lay.input_row, x, view.text);
+    }
+    nc::mv(to_i32(lay.input_row), to_i32((x + view.cursor).min(cols.saturating_sub(1))));
 }
 
 #[cfg(test)]
@@ -464,7 +481,7 @@ mod tests {
         sessions.switch(bob).expect("switch");
         let line = status_line(&status(), &sessions, true, 100);
         assert!(line.ends_with("0 public [1 bob] | quitting..."), "{line}");
-        assert_eq!(prompt(&sessions), "[bob] ");
+        assert_eq!(prompt(&sessions, 100), "[bob] ");
     }
 
     /// Sessions: 0 public (shown), 1 bob (1 unread), 2 carol_the_second (none),
@@ -502,6 +519,27 @@ mod tests {
         // With one session only, the link count outlives the member count.
         let alone = Sessions::new();
         assert_eq!(status_line(&status(), &alone, false, 30), " alice | 1 link | [0 public]");
+    }
+
+    #[test]
+    fn the_prompt_is_shortened_whole_and_never_takes_more_than_half_the_line() {
+        let mut sessions = Sessions::new();
+        assert_eq!(prompt(&sessions, 100), "[public] ");
+        assert_eq!(prompt(&sessions, 20), "[public] ");
+        assert_eq!(prompt(&sessions, 16), "[publ~] ");
+        assert_eq!(prompt(&sessions, 13), "[0] ");
+        assert_eq!(prompt(&sessions, 8), "[0] ");
+        assert_eq!(prompt(&sessions, 7), "");
+        assert_eq!(prompt(&sessions, 0), "");
+        let carol = sessions.open("carol_the_second").expect("open");
+        sessions.switch(carol).expect("switch");
+        assert_eq!(prompt(&sessions, 80), "[carol_the_second] ");
+        assert_eq!(prompt(&sessions, 30), "[carol_the_s~] ");
+        for cols in 0..60 {
+            let p = prompt(&sessions, cols);
+            assert!(width(&p) <= cols / 2, "{cols}: {p:?}");
+            assert!(p.is_empty() || (p.starts_with('[') && p.ends_with("] ")), "{cols}: {p:?}");
+        }
     }
 
     #[test]

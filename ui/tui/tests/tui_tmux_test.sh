@@ -3,8 +3,9 @@
 # detached tmux sessions: two nodes on 127.0.0.1 chat, the member pane and the
 # status line (its unread counts kept at 40 columns), the input line's editing
 # keys, scrollback with PageUp and the unseen-lines indicator, private sessions
-# kept out of the public pane, resizes, :q and Ctrl+C with exit status 0 and a
-# sane terminal afterwards, a port in use, no terminal, a bad command line.
+# kept out of the public pane, resizes (at 20x4 the prompt kept whole), :q and
+# Ctrl+C with exit status 0 and a sane terminal afterwards, a port in use, no
+# terminal, a bad command line.
 #
 # Usage: make && bash ui/tui/tests/tui_tmux_test.sh   (needs tmux; `make test` runs it)
 #   P2PCHAT_TUI=path/to/p2pchat-tui to test another build.
@@ -193,6 +194,22 @@ type_line "$B" "still alive after resizing"
 wait_messages "$A" "bob: still alive after resizing" || fail "bob's line after resizing"
 wait_messages "$B" "bob: still alive after resizing" || fail "bob's pane after resizing"
 wait_re "$B" "│ alice +direct *$" || fail "bob's member pane after resizing"
+pass
+
+CURRENT="at 20x4 the prompt stays whole and the input line scrolls after it"
+tm resize-window -t "$B" -x 20 -y 4 || fail "resize-window 20 4"
+wait_size "$B" 20x4 || fail "bob's pane is not 20x4"
+wait_re "$B" '^\[public\] *$' || fail "the prompt is not whole at 20 columns"
+wait_re "$B" '^ bob \| \[0 public\] *$' || fail "bob's status line at 20 columns"
+literal "$B" "hello world this is long"
+wait_re "$B" '^\[public\] s is long *$' || fail "the input line does not scroll after the prompt"
+keys "$B" Home
+wait_re "$B" '^\[public\] hello worl *$' || fail "Home does not scroll back after the prompt"
+keys "$B" Enter
+wait_messages "$A" "bob: hello world this is long" || fail "the line typed at 20x4"
+tm resize-window -t "$B" -x 100 -y 24 || fail "resize-window 100 24"
+wait_size "$B" 100x24 || fail "bob's pane is not 100x24 again"
+wait_re "$B" "^ bob \| port [0-9]+ \| 1 link \| 2 members" || fail "bob's window not redrawn at 100x24"
 pass
 
 CURRENT="a port in use is reported and the terminal restored"
