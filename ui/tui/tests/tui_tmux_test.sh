@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # tui_tmux_test.sh - drives ./p2pchat-tui (the Rust ncurses window, ui/tui) in
 # detached tmux sessions: two nodes on 127.0.0.1 chat, the member pane and the
-# status line (its unread counts kept at 40 columns), the input line's editing
-# keys, scrollback with PageUp and the unseen-lines indicator, private sessions
-# kept out of the public pane, resizes (at 20x4 the prompt kept whole), :q and
-# Ctrl+C with exit status 0 and a sane terminal afterwards, a port in use, no
-# terminal, a bad command line.
+# status line (its unread counts kept at 40 columns), Tab completion, the input
+# line's editing keys, scrollback with PageUp and the unseen-lines indicator,
+# private sessions kept out of the public pane, resizes (at 20x4 the prompt kept
+# whole), :q and Ctrl+C with exit status 0 and a sane terminal afterwards, a
+# port in use, no terminal, a bad command line.
 #
 # Usage: make && bash ui/tui/tests/tui_tmux_test.sh   (needs tmux; `make test` runs it)
 #   P2PCHAT_TUI=path/to/p2pchat-tui to test another build.
@@ -76,6 +76,25 @@ wait_re "$A" "│ bob +direct *$" || fail "alice's member pane does not list bob
 wait_re "$A" "│ Members \(2\)" || fail "alice's member pane does not count 2"
 wait_re "$A" "^ alice \| port $PORT \| 1 link \| 2 members \|" || fail "alice's status line"
 wait_re "$B" "│ alice +direct *$" || fail "bob's member pane does not list alice"
+pass
+
+CURRENT="Tab completes a name, and pressed again cycles through the names that fit"
+run "$C" --bind 127.0.0.1 bob-2 127.0.0.1 "$PORT"
+wait_re "$A" "│ bob-2 +direct *$" || fail "alice's member pane does not list bob-2"
+literal "$A" "hi b"
+keys "$A" Tab
+wait_re "$A" '^\[public\] hi bob *$' || fail "Tab does not complete as far as bob and bob-2 agree"
+keys "$A" Tab Tab
+wait_re "$A" '^\[public\] hi bob-2 *$' || fail "Tab again does not reach bob-2"
+keys "$A" Tab
+wait_re "$A" '^\[public\] hi bob *$' || fail "Tab after the last name does not come back to bob"
+literal "$A" "!"
+keys "$A" Enter
+wait_messages "$B" "alice: hi bob !" || fail "the completed line"
+type_line "$C" ":q"
+check_exit "$C" 0
+wait_re "$A" "│ Members \(2\)" || fail "alice's member pane still lists bob-2"
+wait_re "$B" "│ Members \(2\)" || fail "bob's member pane still lists bob-2"
 pass
 
 CURRENT="commands run in the core; unknown ones are not chat"
