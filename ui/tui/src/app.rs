@@ -48,6 +48,16 @@ pub const TUI_HELP: &[&str] = &[
     "      (Shift+Tab: backwards)",
 ];
 
+/// This window's section of `p2pchat-tui --help`: [`TUI_HELP`] under a heading
+/// (for [`p2pchat_core::cli::parse_or_exit_with`]).
+pub fn command_line_help() -> String {
+    let mut text = String::from("Commands and keys of the window (:help there lists them too):\n");
+    for line in TUI_HELP {
+        text.push_str(&format!("  {line}\n"));
+    }
+    text
+}
+
 /// A key, as the terminal layer decodes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Key {
@@ -782,6 +792,17 @@ mod tests {
         for c in text.chars() {
             app.on_key(Key::Char(c));
         }
+    }
+
+    #[test]
+    fn the_command_line_help_names_the_window_commands_and_keys() {
+        let extra = command_line_help();
+        let help = p2pchat_core::cli::help_text_with("p2pchat-tui", &extra);
+        for item in [":query NAME", ":sessions", ":switch N", ":close [N]", "Alt+N", "PageUp", "Tab completes"] {
+            assert!(help.contains(item), "--help names {item}: {help}");
+        }
+        assert!(help.lines().all(|l| l.chars().count() <= 100), "help lines fit a wide terminal: {help}");
+        assert!(!p2pchat_core::cli::help_text("p2pchat").contains(":query"), "only this window's help");
     }
 
     #[test]

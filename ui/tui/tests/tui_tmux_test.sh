@@ -290,6 +290,9 @@ run_plain v "$BIN" --version
 grep -qx "EXIT=0" "$TMP/v.exit" && grep -q '^p2pchat ' "$TMP/v.out" || fail "--version: $(cat "$TMP/v.out" "$TMP/v.err")"
 run_plain h "$BIN" --help
 grep -qx "EXIT=0" "$TMP/h.exit" && grep -q '^Usage: ' "$TMP/h.out" || fail "--help: $(cat "$TMP/h.out" "$TMP/h.err")"
+for item in ":query NAME" ":sessions" ":switch N" ":close [N]" "Tab completes"; do
+    grep -qF -- "$item" "$TMP/h.out" || fail "--help does not name $item: $(cat "$TMP/h.out")"
+done
 pass
 
 tmux_done
