@@ -55,6 +55,24 @@ fn help_exits_0_and_prints_usage_on_stdout() {
 }
 
 #[test]
+fn the_tuis_help_names_its_window_commands_and_the_others_do_not() {
+    let (status, stdout, _) = run_to_end(&["--help"], TIMEOUT);
+    assert_eq!(status.code(), Some(0));
+    let window = [":query NAME", ":sessions", ":switch N", ":close [N]", "Tab completes"];
+    if program() == "p2pchat-tui" {
+        for item in window {
+            assert!(stdout.contains(item), "p2pchat-tui --help names {item}: {stdout}");
+        }
+        // Its own section comes before the example, which ends the help.
+        assert!(stdout.find(":query NAME") < stdout.find("\nExample:"), "{stdout}");
+    } else {
+        for item in window {
+            assert!(!stdout.contains(item), "{} --help has the TUI's {item}: {stdout}", program());
+        }
+    }
+}
+
+#[test]
 fn version_exits_0() {
     let (status, stdout, stderr) = run_to_end(&["--version"], TIMEOUT);
     assert_eq!(status.code(), Some(0), "stderr: {stderr}");

@@ -1,5 +1,6 @@
 //! The command line, parsed the same way by every frontend ([`parse_args`],
-//! [`parse_or_exit`]), and what every frontend prints when it cannot go on
+//! [`parse_or_exit`]; a frontend with commands or keys of its own adds a section
+//! to the help with [`parse_or_exit_with`]), and what every frontend prints when it cannot go on
 //! ([`CliError::report`], [`terminal_error`], [`start_error`]).
 //!
 //! ```text
@@ -225,14 +226,21 @@ impl Args {
     }
 }
 
-/// The parser, with `program` in its usage and example lines.
-fn command(program: &str) -> clap::Command {
+/// The parser, with `program` in its usage and example lines and a frontend's
+/// own section of help (`extra_help`, possibly empty) after the chat commands.
+fn command(program: &str, extra_help: &str) -> clap::Command {
     let mut after = String::from(
         "Options may come before or after NAME; --opt VALUE and --opt=VALUE are the same;\n-- ends the options.\n",
     );
     after.push_str("\nCommands in the chat:\n");
     for line in command::HELP {
         after.push_str(&format!("  {line}\n"));
+    }
+    let extra_help = extra_help.trim_end();
+    if !extra_help.is_empty() {
+        after.push('\n');
+        after.push_str(extra_help);
+        after.push('\n');
     }
     after.push_str("\nExample: two nodes on this machine\n");
     after.push_str(&format!("  {program} alice                  # shows INFO: listening on port 41234\n"));
@@ -251,12 +259,24 @@ where
     I: IntoIterator<Item = S>,
     S: Into<OsString>,
 {
+    parse_args_with(program, "", args)
+}
+
+/// [`parse_args`] for a frontend that has more to say in its help: `extra_help`
+/// (its own commands, its keys; a heading line, then indented lines, no wider
+/// than 100 columns) goes after the chat commands, before the example. Empty, it
+/// is [`parse_args`].
+pub fn parse_args_with<I, S>(program: &str, extra_help: &str, args: I) -> Result<Config, CliError>
+where
+    I: IntoIterator<Item = S>,
+    S: Into<OsString>,
+{
     let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
     // Said here, where the argument's place is known (clap only says "invalid UTF-8").
     if let Some((i, bad)) = args.iter().enumerate().find(|(_, a)| a.to_str().is_none()) {
         return Err(CliError::Usage(format!("argument {} is not valid UTF-8: {bad:?}", i + 1)));
     }
-    let matches = command(program).try_get_matches_from(args).map_err(from_clap)?;
+    let matches = command(program, extra_help).try_get_matches_from(args).map_err(from_clap)?;
     let args = Args::from_arg_matches(&matches).map_err(from_clap)?;
     args.into_config().map_err(CliError::Usage)
 }
@@ -265,7 +285,13 @@ where
 /// `--version` or a usage error, prints it ([`CliError::report`]) and exits with
 /// its status (0 or 2).
 pub fn parse_or_exit(program: &str) -> Config {
-    match parse_args(program, std::env::args_os().skip(1)) {
+    parse_or_exit_with(program, "")
+}
+
+/// [`parse_or_exit`] with a frontend's own section of help, as in
+/// [`parse_args_with`].
+pub fn parse_or_exit_with(program: &str, extra_help: &str) -> Config {
+    match parse_args_with(program, extra_help, std::env::args_os().skip(1)) {
         Ok(config) => config,
         Err(e) => std::process::exit(e.report(program)),
     }
@@ -273,7 +299,12 @@ pub fn parse_or_exit(program: &str) -> Config {
 
 /// The help text, without a final newline; `program` as in [`parse_args`].
 pub fn help_text(program: &str) -> String {
-    command(program).render_help().to_string().trim_end().to_owned()
+    help_text_with(program, "")
+}
+
+/// The help text with a frontend's own section, as in [`parse_args_with`].
+pub fn help_text_with(program: &str, extra_help: &str) -> String {
+    command(program, extra_help).render_help().to_string().trim_end().to_owned()
 }
 
 fn from_clap(err: clap::Error) -> CliError {

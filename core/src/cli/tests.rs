@@ -459,6 +459,29 @@ fn the_help_names_the_frontend_and_the_version_is_p2pchats() {
 }
 
 #[test]
+fn a_frontend_adds_its_own_section_to_the_help_and_the_others_keep_theirs() {
+    let extra = "Keys of this window:\n  Tab  completes a name\n";
+    let text = help_text_with("chat", extra);
+    let (Some(commands), Some(section), Some(example)) = (
+        text.find("Commands in the chat:"),
+        text.find("Keys of this window:\n  Tab  completes a name\n"),
+        text.find("Example:"),
+    ) else {
+        panic!("{text}");
+    };
+    assert!(commands < section && section < example, "after the chat commands, before the example: {text}");
+    assert!(text.contains("completes a name\n\nExample:"), "one blank line around it: {text}");
+    match parse_args_with("chat", extra, ["x", "--help"]) {
+        Err(CliError::Help(help)) => assert_eq!(help, text),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(parse_args_with("chat", extra, ["bob"]).map(|c| c.name), Ok("bob".to_owned()));
+    // Without one, the help is the same as ever.
+    assert_eq!(help_text_with("p2pchat", ""), help_text("p2pchat"));
+    assert!(!help_text("p2pchat").contains("Keys of this window"));
+}
+
+#[test]
 fn values_in_messages_are_quoted_so_control_characters_stay_escaped() {
     for args in [&["x", "--port", "\u{1b}[31m"][..], &["x", "--connect=\u{1b}]0;x\u{7}"], &["x", "--\u{1b}"]] {
         let msg = usage_err(args);

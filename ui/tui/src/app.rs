@@ -42,9 +42,21 @@ pub const TUI_HELP: &[&str] = &[
     ":sessions          list the conversations; 0 is the public room",
     ":switch N          show conversation N (or Alt+N; Ctrl+N / Ctrl+P: next, previous)",
     ":close [N]         close a private conversation (the one shown by default)",
-    "keys: PageUp/PageDown or the mouse wheel scroll, Up/Down recall lines, Tab completes names,",
-    "      Ctrl+A/E start/end, Ctrl+U/K/W delete, Ctrl+Y paste back, Ctrl+L redraw, Ctrl+C quit",
+    "keys: PageUp/PageDown or the mouse wheel scroll, Up/Down recall lines, Ctrl+A/E start/end,",
+    "      Ctrl+U/K/W delete, Ctrl+Y paste back, Ctrl+L redraw, Ctrl+C quit",
+    "      Tab completes a member's name; pressed again, it cycles through every name that fits",
+    "      (Shift+Tab: backwards)",
 ];
+
+/// This window's section of `p2pchat-tui --help`: [`TUI_HELP`] under a heading
+/// (for [`p2pchat_core::cli::parse_or_exit_with`]).
+pub fn command_line_help() -> String {
+    let mut text = String::from("Commands and keys of the window (:help there lists them too):\n");
+    for line in TUI_HELP {
+        text.push_str(&format!("  {line}\n"));
+    }
+    text
+}
 
 /// A key, as the terminal layer decodes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,6 +95,8 @@ pub enum Key {
     WheelDown,
     /// Tab.
     Tab,
+    /// Shift+Tab.
+    BackTab,
     /// Ctrl and a letter (`Ctrl('u')`).
     Ctrl(char),
     /// Alt (or Esc) and a character.
@@ -109,6 +123,24 @@ pub struct App {
     pub stopped: bool,
     /// The screen must be repainted from scratch (Ctrl+L).
     pub repaint: bool,
+    /// Names that Tab goes through, while it is pressed again and again.
+    cycle: Option<Cycle>,
+}
+
+/// Tab pressed again and again on a word several member names start with: the
+/// names, in order, and the one in the line now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Cycle {
+    /// Byte offset in the line where the completed word starts.
+    start: usize,
+    /// The candidates, sorted, without duplicates (at least two).
+    names: Vec<String>,
+    /// The one in the line now.
+    index: usize,
+    /// The line and the cursor as the last Tab left them: if they changed since,
+    /// the next Tab completes afresh.
+    line: String,
+    cursor: usize,
 }
 
 impl App {
@@ -200,6 +232,9 @@ impl App {
 
     /// Takes a key.
     pub fn on_key(&mut self, key: Key) {
+        if !matches!(key, Key::Tab | Key::BackTab) {
+            self.cycle = None;
+        }
         let e = &mut self.editor;
         match key {
             Key::Char(c) => {
@@ -240,22 +275,43 @@ impl App {
             Key::PageDown => self.sessions.active_mut().buffer.page_down(),
             Key::WheelUp => self.sessions.active_mut().buffer.scroll_up(WHEEL_ROWS),
             Key::WheelDown => self.sessions.active_mut().buffer.scroll_down(WHEEL_ROWS),
-            Key::Tab => self.complete(),
+            Key::Tab => self.complete(true),
+            Key::BackTab => self.complete(false),
             Key::Ctrl(_) | Key::Alt(_) => {}
         }
     }
 
-    /// Tab: completes the word before the cursor to the one member name it
-    /// starts (a space after it), or to the longest prefix the names share.
-    fn complete(&mut self) {
-        let before = self.editor.text().get(..self.editor.cursor()).unwrap_or("");
+    /// Tab (`forward`) and Shift+Tab: completes the word before the cursor to a
+    /// member's name, bash and irssi style. One name starts with it: that name
+    /// and a space. Several: as far as they all agree; when that adds nothing
+    /// (the word is already their common start), the first of them whole and a
+    /// space, then each Tab in a row the next one instead (after the last, the
+    /// first again), Shift+Tab the one before.
+    fn complete(&mut self, forward: bool) {
+        if let Some(cycle) = self.cycle.take()
+            && cycle.line == self.editor.text()
+            && cycle.cursor == self.editor.cursor()
+        {
+            let n = cycle.names.len();
+            let index = if forward { (cycle.index + 1) % n } else { (cycle.index + n - 1) % n };
+            return self.put_candidate(cycle, index);
+        }
+        let cursor = self.editor.cursor();
+        let before = self.editor.text().get(..cursor).unwrap_or("");
         let word = before.rsplit(char::is_whitespace).next().unwrap_or("");
         if word.is_empty() {
             return;
         }
-        let names: Vec<&str> =
+        let start = cursor - word.len();
+        let names: std::collections::BTreeSet<&str> =
             self.status.members.iter().map(|m| m.name.as_str()).filter(|n| n.starts_with(word)).collect();
+        let names: Vec<String> = names.into_iter().map(str::to_owned).collect();
         let Some(first) = names.first() else { return };
+        if names.len() == 1 {
+            let add = format!("{} ", &first[word.len()..]);
+            self.editor.insert_str(&add);
+            return;
+        }
         let mut common = first.len();
         for n in &names[1..] {
             common = common.min(first.bytes().zip(n.bytes()).take_while(|(a, b)| a == b).count());
@@ -263,11 +319,24 @@ impl App {
         while !first.is_char_boundary(common) {
             common -= 1;
         }
-        let mut add = first[word.len()..common.max(word.len())].to_owned();
-        if names.len() == 1 {
-            add.push(' ');
+        if common > word.len() {
+            let add = first[word.len()..common].to_owned();
+            self.editor.insert_str(&add);
+            return;
         }
-        self.editor.insert_str(&add);
+        let index = if forward { 0 } else { names.len() - 1 };
+        self.put_candidate(Cycle { start, names, index, line: String::new(), cursor: 0 }, index);
+    }
+
+    /// Puts candidate `index` of `cycle` (and a space) in place of what the
+    /// cycle's word became, and keeps the cycle for the next Tab.
+    fn put_candidate(&mut self, mut cycle: Cycle, index: usize) {
+        let Some(name) = cycle.names.get(index) else { return };
+        self.editor.replace_before_cursor(cycle.start, &format!("{name} "));
+        cycle.index = index;
+        cycle.line = self.editor.text().to_owned();
+        cycle.cursor = self.editor.cursor();
+        self.cycle = Some(cycle);
     }
 
     /// A line typed by the user (Enter).
@@ -531,6 +600,7 @@ mod tests {
         assert!(public.iter().any(|l| l.starts_with("ERROR: no session 9")), "{public:?}");
         assert!(public.iter().any(|l| l.contains(":query NAME")), "help lists the TUI commands");
         assert!(public.iter().any(|l| l.contains(":users")), "help lists the node's commands");
+        assert!(public.iter().any(|l| l.contains("Tab completes") && l.contains("cycles")), "help says what Tab does");
         let bob = texts(&app, 1);
         assert!(bob.iter().any(|l| l == "INFO:   1: bob (shown)"), "{bob:?}");
     }
@@ -680,6 +750,59 @@ mod tests {
         app.editor.insert_str("hi\u{3000}al");
         app.on_key(Key::Tab);
         assert_eq!(app.editor.text(), "hi\u{3000}alice ");
+    }
+
+    #[test]
+    fn repeated_tab_cycles_through_the_names_a_word_starts() {
+        let mut app = app_with(&["alice", "bob-2", "bob", "carol", "bob"]);
+        typed_only(&mut app, "hi b");
+        app.on_key(Key::Tab);
+        assert_eq!(app.editor.text(), "hi bob", "first as far as the names agree");
+        app.on_key(Key::Tab);
+        assert_eq!(app.editor.text(), "hi bob ");
+        app.on_key(Key::Tab);
+        assert_eq!(app.editor.text(), "hi bob-2 ");
+        app.on_key(Key::Tab);
+        assert_eq!(app.editor.text(), "hi bob ", "after the last, the first again");
+        app.on_key(Key::BackTab);
+        assert_eq!(app.editor.text(), "hi bob-2 ");
+        assert_eq!(app.editor.cursor(), app.editor.text().len());
+        // Typing ends the cycle: the next Tab completes the new word.
+        typed_only(&mut app, "and c");
+        app.on_key(Key::Tab);
+        assert_eq!(app.editor.text(), "hi bob-2 and carol ");
+        // In the middle of a line, the rest stays.
+        app.editor.clear();
+        typed_only(&mut app, "bob said");
+        for _ in 0..5 {
+            app.on_key(Key::Left);
+        }
+        app.on_key(Key::Tab);
+        app.on_key(Key::Tab);
+        assert_eq!(app.editor.text(), "bob-2  said");
+        // Shift+Tab first: the last name.
+        app.editor.clear();
+        typed_only(&mut app, "bo");
+        app.on_key(Key::Tab);
+        app.on_key(Key::BackTab);
+        assert_eq!(app.editor.text(), "bob-2 ");
+    }
+
+    fn typed_only(app: &mut App, text: &str) {
+        for c in text.chars() {
+            app.on_key(Key::Char(c));
+        }
+    }
+
+    #[test]
+    fn the_command_line_help_names_the_window_commands_and_keys() {
+        let extra = command_line_help();
+        let help = p2pchat_core::cli::help_text_with("p2pchat-tui", &extra);
+        for item in [":query NAME", ":sessions", ":switch N", ":close [N]", "Alt+N", "PageUp", "Tab completes"] {
+            assert!(help.contains(item), "--help names {item}: {help}");
+        }
+        assert!(help.lines().all(|l| l.chars().count() <= 100), "help lines fit a wide terminal: {help}");
+        assert!(!p2pchat_core::cli::help_text("p2pchat").contains(":query"), "only this window's help");
     }
 
     #[test]

@@ -106,6 +106,19 @@ impl Editor {
         all
     }
 
+    /// Replaces the text from byte offset `start` to the cursor with `with`
+    /// (control characters dropped, bounded by [`MAX_INPUT`]), the cursor after
+    /// it: a completion put in place of the word it completes. Nothing happens
+    /// if `start` is after the cursor or not a character boundary.
+    pub fn replace_before_cursor(&mut self, start: usize, with: &str) {
+        if start > self.cursor || !self.text.is_char_boundary(start) {
+            return;
+        }
+        self.text.replace_range(start..self.cursor, "");
+        self.cursor = start;
+        self.insert_str(with);
+    }
+
     /// Backspace: deletes the grapheme before the cursor.
     pub fn backspace(&mut self) {
         let start = self.prev_boundary(self.cursor);

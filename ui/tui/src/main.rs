@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use p2pchat_core::cli;
 use p2pchat_core::{Config, Event, Handle, HandleError, Mode, headless, signals};
 
-use p2pchat_tui::app::App;
+use p2pchat_tui::app::{self, App};
 use p2pchat_tui::render;
 use p2pchat_tui::term::{self, Input, Terminal};
 
@@ -45,7 +45,7 @@ const QUIT_GRACE: Duration = Duration::from_secs(5);
 const HANG_UP_READS: u32 = 50;
 
 fn main() {
-    let config = cli::parse_or_exit("p2pchat-tui");
+    let config = cli::parse_or_exit_with("p2pchat-tui", &app::command_line_help());
     match config.mode {
         Mode::Headless | Mode::Json => std::process::exit(headless::run(&config)),
         Mode::Ui => std::process::exit(run(&config)),

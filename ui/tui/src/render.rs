@@ -149,19 +149,38 @@ fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
-/// The status line: own name, listening port, direct links, members, then the
-/// sessions (the one shown in brackets, unread counts in parentheses).
-pub fn status_line(status: &Status, sessions: &Sessions, quitting: bool) -> String {
-    let mut s = format!(
-        " {} | port {} | {} | {} |",
-        sanitize(&status.name),
-        status.port,
-        plural(status.links, "link", "links"),
-        plural(status.members.len(), "member", "members")
-    );
+/// How much the status line says about the sessions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Detail {
+    /// Every session, its number and name.
+    Full,
+    /// Every session, names cut to [`SHORT_LABEL`] columns.
+    Short,
+    /// The session shown and those with unread messages, names cut.
+    Busy,
+    /// The session shown and those with unread messages, by number alone.
+    Numbers,
+}
+
+/// Columns of a session's name in the shortened status line.
+const SHORT_LABEL: usize = 8;
+
+/// The status line's sessions (the one shown in brackets, unread counts in
+/// parentheses), each after a space.
+fn session_list(sessions: &Sessions, detail: Detail) -> String {
+    let mut s = String::new();
     for (i, session) in sessions.iter().enumerate() {
-        let label = format!("{i} {}", sanitize(session.label()));
-        if i == sessions.active_index() {
+        let shown = i == sessions.active_index();
+        if !shown && session.unread == 0 && matches!(detail, Detail::Busy | Detail::Numbers) {
+            continue;
+        }
+        let label = sanitize(session.label());
+        let label = match detail {
+            Detail::Full => format!("{i} {label}"),
+            Detail::Short | Detail::Busy => format!("{i} {}", fit_marked(&label, SHORT_LABEL)),
+            Detail::Numbers => i.to_string(),
+        };
+        if shown {
             s.push_str(&format!(" [{label}]"));
         } else {
             s.push_str(&format!(" {label}"));
@@ -170,10 +189,50 @@ pub fn status_line(status: &Status, sessions: &Sessions, quitting: bool) -> Stri
             s.push_str(&format!(" ({})", session.unread));
         }
     }
-    if quitting {
-        s.push_str(" | quitting...");
-    }
     s
+}
+
+/// The status line, at most `cols` columns wide: own name, listening port,
+/// direct links, members, then the sessions (the one shown in brackets, unread
+/// counts in parentheses).
+///
+/// When the whole line does not fit, the less important parts give way first,
+/// so that the unread counts of the other conversations stay in sight: the port
+/// goes (it is shown at start-up), then the member count, then the link count;
+/// then the sessions' names are shortened, the sessions with nothing unread
+/// (except the one shown) are left out, the own name goes, and last the sessions
+/// are shown by number alone. Only then is the line cut.
+pub fn status_line(status: &Status, sessions: &Sessions, quitting: bool, cols: usize) -> String {
+    let name = sanitize(&status.name);
+    let links = plural(status.links, "link", "links");
+    let members = plural(status.members.len(), "member", "members");
+    let heads = [
+        format!(" {name} | port {} | {links} | {members} |", status.port),
+        format!(" {name} | {links} | {members} |"),
+        format!(" {name} | {links} |"),
+        format!(" {name} |"),
+        String::new(),
+    ];
+    let tail = if quitting { " | quitting..." } else { "" };
+    // (head, detail of the sessions), from the most said to the least.
+    const STEPS: [(usize, Detail); 8] = [
+        (0, Detail::Full),
+        (1, Detail::Full),
+        (2, Detail::Full),
+        (3, Detail::Full),
+        (3, Detail::Short),
+        (3, Detail::Busy),
+        (4, Detail::Busy),
+        (4, Detail::Numbers),
+    ];
+    let mut line = String::new();
+    for (head, detail) in STEPS {
+        line = format!("{}{}{tail}", heads[head], session_list(sessions, detail));
+        if width(&line) <= cols {
+            return line;
+        }
+    }
+    fit(&line, cols).to_owned()
 }
 
 /// What the last row of the message pane says while the user has scrolled up.
@@ -185,9 +244,25 @@ pub fn scroll_indicator(buffer: &Scrollback) -> Option<String> {
     }
 }
 
-/// The input line's prompt: where the line goes.
-pub fn prompt(sessions: &Sessions) -> String {
-    format!("[{}] ", sanitize(sessions.active().label()))
+/// The input line's prompt on a line `cols` columns wide: where the line goes
+/// (`[public] `), shortened as a whole so that it never takes more than half the
+/// line: a long name is cut (`[carol_~] `), then the session's number stands for
+/// it (`[2] `), and a line too narrow even for that (under 8 columns) has none.
+/// It always ends with its space, so the text typed never runs into it.
+pub fn prompt(sessions: &Sessions, cols: usize) -> String {
+    let room = cols / 2;
+    let label = sanitize(sessions.active().label());
+    let whole = format!("[{label}] ");
+    if width(&whole) <= room {
+        return whole;
+    }
+    // Brackets and space take 3 columns; a cut name keeps 3 and its `~`.
+    let label_room = room.saturating_sub(3);
+    if label_room >= 4 {
+        return format!("[{}] ", fit_marked(&label, label_room));
+    }
+    let number = format!("[{}] ", sessions.active_index());
+    if width(&number) <= room { number } else { String::new() }
 }
 
 fn to_i32(n: usize) -> i32 {
@@ -225,7 +300,7 @@ pub fn draw(app: &mut App, lay: &Layout, colors: bool) {
     }
     if let Some(row) = lay.status_row {
         attr(nc::A_REVERSE);
-        let text = status_line(&app.status, &app.sessions, app.quitting);
+        let text = status_line(&app.status, &app.sessions, app.quitting, lay.size.1);
         let text = fit(&text, lay.size.1);
         let pad = lay.size.1.saturating_sub(width(text));
         put(row, 0, &format!("{text}{}", " ".repeat(pad)));
@@ -303,18 +378,19 @@ fn draw_members(status: &Status, rect: Rect, colors: bool) {
 
 fn draw_input(app: &mut App, lay: &Layout) {
     let cols = lay.size.1;
-    let prompt = prompt(&app.sessions);
-    // At most a third of the line for the prompt; the last column stays empty
-    // (writing the bottom-right cell may scroll some terminals).
-    let prompt = fit(&prompt, cols / 3).to_owned();
+    let prompt = prompt(&app.sessions, cols);
+    // The last column stays empty (writing the bottom-right cell may scroll some
+    // terminals); the text scrolls horizontally in the field between.
     let field = cols.saturating_sub(width(&prompt) + 1);
     attr(nc::A_BOLD);
     put(lay.input_row, 0, &prompt);
     attr(nc::A_NORMAL);
-    let view = app.editor.view(field);
     let x = width(&prompt);
-    put(lay.input_row, x, view.text);
-    nc::mv(to_i32(lay.input_row), to_i32(x + view.cursor));
+    let view = app.editor.view(field);
+    if field > 0 {
+        put(lay.input_row, x, view.text);
+    }
+    nc::mv(to_i32(lay.input_row), to_i32((x + view.cursor).min(cols.saturating_sub(1))));
 }
 
 #[cfg(test)]
@@ -400,12 +476,70 @@ mod tests {
         let mut sessions = Sessions::new();
         let bob = sessions.open("bob").expect("open");
         sessions.add(bob, crate::scrollback::Line::plain(Style::Chat, "bob: hi"), true);
-        let line = status_line(&status(), &sessions, false);
+        let line = status_line(&status(), &sessions, false, 100);
         assert_eq!(line, " alice | port 41234 | 1 link | 3 members | [0 public] 1 bob (1)");
         sessions.switch(bob).expect("switch");
-        let line = status_line(&status(), &sessions, true);
+        let line = status_line(&status(), &sessions, true, 100);
         assert!(line.ends_with("0 public [1 bob] | quitting..."), "{line}");
-        assert_eq!(prompt(&sessions), "[bob] ");
+        assert_eq!(prompt(&sessions, 100), "[bob] ");
+    }
+
+    /// Sessions: 0 public (shown), 1 bob (1 unread), 2 carol_the_second (none),
+    /// 3 dave (12 unread).
+    fn busy_sessions() -> Sessions {
+        let mut sessions = Sessions::new();
+        for (name, unread) in [("bob", 1), ("carol_the_second", 0), ("dave", 12)] {
+            let i = sessions.open(name).expect("open");
+            for _ in 0..unread {
+                sessions.add(i, crate::scrollback::Line::plain(Style::Chat, "hi"), true);
+            }
+        }
+        sessions
+    }
+
+    #[test]
+    fn a_narrow_status_line_gives_up_the_port_and_counts_before_the_unread_counts() {
+        let sessions = busy_sessions();
+        let full = " alice | port 41234 | 1 link | 3 members | [0 public] 1 bob (1) 2 carol_the_second 3 dave (12)";
+        assert_eq!(status_line(&status(), &sessions, false, 200), full);
+        let at = |cols| status_line(&status(), &sessions, false, cols);
+        assert_eq!(at(90), " alice | 1 link | 3 members | [0 public] 1 bob (1) 2 carol_the_second 3 dave (12)");
+        assert_eq!(at(70), " alice | 1 link | [0 public] 1 bob (1) 2 carol_the_second 3 dave (12)");
+        assert_eq!(at(60), " alice | [0 public] 1 bob (1) 2 carol_the_second 3 dave (12)");
+        assert_eq!(at(55), " alice | [0 public] 1 bob (1) 2 carol_t~ 3 dave (12)");
+        assert_eq!(at(45), " alice | [0 public] 1 bob (1) 3 dave (12)");
+        assert_eq!(at(40), " [0 public] 1 bob (1) 3 dave (12)");
+        assert_eq!(at(20), " [0] 1 (1) 3 (12)");
+        // Cut, at last.
+        assert_eq!(at(10), " [0] 1 (1)");
+        for cols in 0..120 {
+            let line = status_line(&status(), &sessions, true, cols);
+            assert!(width(&line) <= cols, "{cols}: {line:?}");
+        }
+        // With one session only, the link count outlives the member count.
+        let alone = Sessions::new();
+        assert_eq!(status_line(&status(), &alone, false, 30), " alice | 1 link | [0 public]");
+    }
+
+    #[test]
+    fn the_prompt_is_shortened_whole_and_never_takes_more_than_half_the_line() {
+        let mut sessions = Sessions::new();
+        assert_eq!(prompt(&sessions, 100), "[public] ");
+        assert_eq!(prompt(&sessions, 20), "[public] ");
+        assert_eq!(prompt(&sessions, 16), "[publ~] ");
+        assert_eq!(prompt(&sessions, 13), "[0] ");
+        assert_eq!(prompt(&sessions, 8), "[0] ");
+        assert_eq!(prompt(&sessions, 7), "");
+        assert_eq!(prompt(&sessions, 0), "");
+        let carol = sessions.open("carol_the_second").expect("open");
+        sessions.switch(carol).expect("switch");
+        assert_eq!(prompt(&sessions, 80), "[carol_the_second] ");
+        assert_eq!(prompt(&sessions, 30), "[carol_the_s~] ");
+        for cols in 0..60 {
+            let p = prompt(&sessions, cols);
+            assert!(width(&p) <= cols / 2, "{cols}: {p:?}");
+            assert!(p.is_empty() || (p.starts_with('[') && p.ends_with("] ")), "{cols}: {p:?}");
+        }
     }
 
     #[test]

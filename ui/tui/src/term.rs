@@ -233,6 +233,7 @@ fn decode_code(code: i32) -> Input {
         nc::KEY_END | nc::KEY_SELECT => Key::End,
         nc::KEY_PPAGE => Key::PageUp,
         nc::KEY_NPAGE => Key::PageDown,
+        nc::KEY_BTAB => Key::BackTab,
         nc::KEY_RESIZE => return Input::Resize,
         nc::KEY_MOUSE => return wheel(),
         _ => match nc::keyname(code).as_deref() {
@@ -274,6 +275,7 @@ fn decode_sequence(seq: &str) -> Input {
         "B" => Key::Down,
         "C" => Key::Right,
         "D" => Key::Left,
+        "Z" => Key::BackTab,
         _ => return Input::Ignored,
     };
     Input::Key(key)
@@ -300,6 +302,7 @@ mod tests {
     fn unknown_sequences_are_swallowed_whole() {
         assert_eq!(decode_sequence("1;5D"), Input::Key(Key::WordLeft));
         assert_eq!(decode_sequence("5~"), Input::Key(Key::PageUp));
+        assert_eq!(decode_sequence("Z"), Input::Key(Key::BackTab));
         assert_eq!(decode_sequence("200~"), Input::Ignored);
     }
 }

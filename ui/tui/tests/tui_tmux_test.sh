@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # tui_tmux_test.sh - drives ./p2pchat-tui (the Rust ncurses window, ui/tui) in
 # detached tmux sessions: two nodes on 127.0.0.1 chat, the member pane and the
-# status line, the input line's editing keys, scrollback with PageUp and the
-# unseen-lines indicator, private sessions kept out of the public pane,
-# resizes, :q and Ctrl+C with exit status 0 and a sane terminal afterwards, a
+# status line (its unread counts kept at 40 columns), Tab completion, the input
+# line's editing keys, scrollback with PageUp and the unseen-lines indicator,
+# private sessions kept out of the public pane, resizes (at 20x4 the prompt kept
+# whole), :q and Ctrl+C with exit status 0 and a sane terminal afterwards, a
 # port in use, no terminal, a bad command line.
 #
 # Usage: make && bash ui/tui/tests/tui_tmux_test.sh   (needs tmux; `make test` runs it)
@@ -75,6 +76,25 @@ wait_re "$A" "│ bob +direct *$" || fail "alice's member pane does not list bob
 wait_re "$A" "│ Members \(2\)" || fail "alice's member pane does not count 2"
 wait_re "$A" "^ alice \| port $PORT \| 1 link \| 2 members \|" || fail "alice's status line"
 wait_re "$B" "│ alice +direct *$" || fail "bob's member pane does not list alice"
+pass
+
+CURRENT="Tab completes a name, and pressed again cycles through the names that fit"
+run "$C" --bind 127.0.0.1 bob-2 127.0.0.1 "$PORT"
+wait_re "$A" "│ bob-2 +direct *$" || fail "alice's member pane does not list bob-2"
+literal "$A" "hi b"
+keys "$A" Tab
+wait_re "$A" '^\[public\] hi bob *$' || fail "Tab does not complete as far as bob and bob-2 agree"
+keys "$A" Tab Tab
+wait_re "$A" '^\[public\] hi bob-2 *$' || fail "Tab again does not reach bob-2"
+keys "$A" Tab
+wait_re "$A" '^\[public\] hi bob *$' || fail "Tab after the last name does not come back to bob"
+literal "$A" "!"
+keys "$A" Enter
+wait_messages "$B" "alice: hi bob !" || fail "the completed line"
+type_line "$C" ":q"
+check_exit "$C" 0
+wait_re "$A" "│ Members \(2\)" || fail "alice's member pane still lists bob-2"
+wait_re "$B" "│ Members \(2\)" || fail "bob's member pane still lists bob-2"
 pass
 
 CURRENT="commands run in the core; unknown ones are not chat"
@@ -150,6 +170,16 @@ capture "$A" | tail -n 1 | grep -q '^\[bob\] *$' || fail "prompt does not name b
 type_line "$A" "top secret 42"
 wait_messages "$A" "alice: top secret 42" || fail "alice's session does not show her message"
 wait_re "$B" "\[0 public\] 1 alice \(1\)" || fail "bob has no unread private message"
+# At 40 columns the unread count stays on the status line (the port and the
+# member count give way).
+tm resize-window -t "$B" -x 40 -y 12 || fail "resize-window 40 12"
+wait_size "$B" 40x12 || fail "bob's pane is not 40x12"
+wait_re "$B" "^ bob \| 1 link \| \[0 public\] 1 alice \(1\) *$" ||
+    fail "at 40 columns bob's status line hides the unread count"
+tm resize-window -t "$B" -x 100 -y 24 || fail "resize-window 100 24"
+wait_size "$B" 100x24 || fail "bob's pane is not 100x24 again"
+wait_re "$B" "^ bob \| port [0-9]+ \| 1 link \| 2 members \| \[0 public\] 1 alice \(1\)" ||
+    fail "bob's status line is not whole again at 100 columns"
 messages "$B" | grep -qF "top secret" && fail "the private message is in bob's public pane"
 keys "$B" M-1
 wait_messages "$B" "alice: top secret 42" || fail "bob's session 1 does not show it"
@@ -183,6 +213,22 @@ type_line "$B" "still alive after resizing"
 wait_messages "$A" "bob: still alive after resizing" || fail "bob's line after resizing"
 wait_messages "$B" "bob: still alive after resizing" || fail "bob's pane after resizing"
 wait_re "$B" "│ alice +direct *$" || fail "bob's member pane after resizing"
+pass
+
+CURRENT="at 20x4 the prompt stays whole and the input line scrolls after it"
+tm resize-window -t "$B" -x 20 -y 4 || fail "resize-window 20 4"
+wait_size "$B" 20x4 || fail "bob's pane is not 20x4"
+wait_re "$B" '^\[public\] *$' || fail "the prompt is not whole at 20 columns"
+wait_re "$B" '^ bob \| \[0 public\] *$' || fail "bob's status line at 20 columns"
+literal "$B" "hello world this is long"
+wait_re "$B" '^\[public\] s is long *$' || fail "the input line does not scroll after the prompt"
+keys "$B" Home
+wait_re "$B" '^\[public\] hello worl *$' || fail "Home does not scroll back after the prompt"
+keys "$B" Enter
+wait_messages "$A" "bob: hello world this is long" || fail "the line typed at 20x4"
+tm resize-window -t "$B" -x 100 -y 24 || fail "resize-window 100 24"
+wait_size "$B" 100x24 || fail "bob's pane is not 100x24 again"
+wait_re "$B" "^ bob \| port [0-9]+ \| 1 link \| 2 members" || fail "bob's window not redrawn at 100x24"
 pass
 
 CURRENT="a port in use is reported and the terminal restored"
@@ -244,6 +290,9 @@ run_plain v "$BIN" --version
 grep -qx "EXIT=0" "$TMP/v.exit" && grep -q '^p2pchat ' "$TMP/v.out" || fail "--version: $(cat "$TMP/v.out" "$TMP/v.err")"
 run_plain h "$BIN" --help
 grep -qx "EXIT=0" "$TMP/h.exit" && grep -q '^Usage: ' "$TMP/h.out" || fail "--help: $(cat "$TMP/h.out" "$TMP/h.err")"
+for item in ":query NAME" ":sessions" ":switch N" ":close [N]" "Tab completes"; do
+    grep -qF -- "$item" "$TMP/h.out" || fail "--help does not name $item: $(cat "$TMP/h.out")"
+done
 pass
 
 tmux_done
