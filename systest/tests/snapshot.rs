@@ -473,3 +473,27 @@ fn text_clients_are_in_the_snapshot_as_members_of_their_host() {
     let texts: Vec<&str> = hist.as_array().expect("list").iter().filter_map(|e| e["text"].as_str()).collect();
     assert_eq!(texts, ["dave was here"], "{hist:#}");
 }
+
+#[test]
+fn a_lone_nodes_snapshot_notices_come_in_the_order_they_happened() {
+    let mut a = Proc::node("a", &[], FAST);
+    let tmp = TempDir::new("order");
+    let d = tmp.0.join("snap");
+    let from = mark(&mut a);
+    a.send(&format!(":snapshot {}", d.display()));
+    wait_after(&mut a, from, |e| is_notice(e, "snapshot written to"), TIMEOUT);
+    wait_after(&mut a, from, |e| is_notice(e, "snapshot: asking"), TIMEOUT);
+    let texts: Vec<String> = a.events()[from..]
+        .iter()
+        .filter(|e| is_notice(e, "snapshot"))
+        .map(|e| e["text"].as_str().unwrap_or("").to_owned())
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            format!("snapshot: asking 1 members; it will be written to {}", d.display()),
+            format!("snapshot written to {} (snapshot.json, history.json, topology.dot)", d.display()),
+        ],
+        "the notice of the request, then the one of the write"
+    );
+}

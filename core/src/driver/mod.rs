@@ -465,15 +465,27 @@ impl Driver {
     /// Drains every output of the node once. True if there was any. Called after
     /// every read too, so that what a flood makes (a transmit per frame per peer,
     /// an event per frame) never piles up in the node.
+    ///
+    /// The node keeps its events and its actions in separate queues, so the order
+    /// between the two is lost by the time they are drained: an action's outcome
+    /// that the driver reports (a snapshot written) must not overtake the events
+    /// the node had queued when it asked for the action ("snapshot: asking ...",
+    /// queued just before its write on a lone node). So actions are carried out
+    /// first, as before, but what they report waits until the node's events of
+    /// this drain have been delivered.
     fn pump(&mut self, now: Instant) -> bool {
         let mut progress = self.file_transmits(now);
+        let mut reports = Vec::new();
         while let Some(action) = self.node.poll_action() {
             progress = true;
-            self.act(action, now);
+            reports.extend(self.act(action, now));
         }
         while let Some(ev) = self.node.poll_event() {
             progress = true;
             (self.on_event)(&ev);
+        }
+        for ev in &reports {
+            (self.on_event)(ev);
         }
         while let Some(line) = self.node.poll_log() {
             progress = true;
@@ -519,20 +531,22 @@ impl Driver {
         progress
     }
 
-    fn act(&mut self, action: Action, now: Instant) {
+    /// Carries out an action; returns what the user is to be told of its outcome
+    /// (see [`Driver::pump`] for when that is delivered).
+    fn act(&mut self, action: Action, now: Instant) -> Option<Event> {
         match action {
             Action::Connect { attempt, target } => {
-                if self.stop_deadline.is_some() {
-                    return;
+                if self.stop_deadline.is_none() {
+                    match target.ip() {
+                        Some(addr) => self.start_connect(attempt, addr, now),
+                        None => self.resolve(attempt, target.host, target.port, now),
+                    }
                 }
-                match target.ip() {
-                    Some(addr) => self.start_connect(attempt, addr, now),
-                    None => self.resolve(attempt, target.host, target.port, now),
-                }
+                None
             }
             Action::Disconnect { peer, reason } => {
                 let token = Token(peer.0 as usize);
-                let Some(conn) = self.conns.get_mut(token) else { return };
+                let conn = self.conns.get_mut(token)?;
                 let deadline = now + CLOSE_TIMEOUT;
                 let deadline = self.stop_deadline.map_or(deadline, |d| d.min(deadline));
                 match conn.state {
@@ -543,8 +557,12 @@ impl Driver {
                     State::Closing { .. } => {}
                 }
                 self.write_log(&format!("peer {}: closing ({})", token.0, reason));
+                None
             }
-            Action::Stop => self.begin_stop(now),
+            Action::Stop => {
+                self.begin_stop(now);
+                None
+            }
             Action::WriteSnapshot { dir, files } => {
                 let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
                 let ev = match write_files(&dir, &files) {
@@ -552,7 +570,7 @@ impl Driver {
                     Err(e) => Event::snapshot_failed(&dir, &e),
                 };
                 self.write_log(&format!("snapshot: {ev:?}"));
-                (self.on_event)(&ev);
+                Some(ev)
             }
         }
     }
