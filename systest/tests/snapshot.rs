@@ -497,3 +497,12 @@ fn a_lone_nodes_snapshot_notices_come_in_the_order_they_happened() {
         "the notice of the request, then the one of the write"
     );
 }
+
+#[test]
+fn a_snapshot_directory_may_have_spaces_in_its_name() {
+    let mut a = Proc::node("a", &[], FAST);
+    let tmp = TempDir::new("spaces");
+    let dir = tmp.0.join("my snaps");
+    let (snap, _, _) = snapshot(&mut a, &dir, 1);
+    assert_eq!(snap["members"].as_array().map(Vec::len), Some(1), "{snap:#}");
+}
