@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::{FAST, is_notice, mark, start, wait_after};
+use common::{FAST, is_message, is_notice, mark, start, wait_after};
 use p2pchat_systest::{Proc, TIMEOUT, Value, kind};
 
 /// Messages each node sends.
@@ -505,4 +505,91 @@ fn a_snapshot_directory_may_have_spaces_in_its_name() {
     let dir = tmp.0.join("my snaps");
     let (snap, _, _) = snapshot(&mut a, &dir, 1);
     assert_eq!(snap["members"].as_array().map(Vec::len), Some(1), "{snap:#}");
+}
+
+/// The files of a snapshot that is not this test's to overwrite.
+fn plant_snapshot(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
+    for f in ["snapshot.json", "history.json", "topology.dot"] {
+        std::fs::write(dir.join(f), format!("an earlier {f}")).unwrap_or_else(|e| panic!("{f}: {e}"));
+    }
+}
+
+fn assert_planted(dir: &Path) {
+    for f in ["snapshot.json", "history.json", "topology.dot"] {
+        let got = std::fs::read_to_string(dir.join(f)).unwrap_or_else(|e| panic!("{}/{f}: {e}", dir.display()));
+        assert_eq!(got, format!("an earlier {f}"), "{}/{f} was written over", dir.display());
+    }
+}
+
+#[test]
+fn a_directory_that_holds_a_snapshot_is_not_written_over() {
+    let mut a = Proc::node("a", &[], FAST);
+    let tmp = TempDir::new("exists");
+    let planted = tmp.0.join("planted");
+    plant_snapshot(&planted);
+    // One of the files is enough to refuse: nothing is written beside it either.
+    let partial = tmp.0.join("partial");
+    std::fs::create_dir(&partial).expect("create partial");
+    std::fs::write(partial.join("history.json"), "mine").expect("write history.json");
+    for dir in [&planted, &partial] {
+        let from = mark(&mut a);
+        a.send(&format!(":snapshot {}", dir.display()));
+        let e = wait_after(&mut a, from, |e| kind(e) == "error" || is_notice(e, "snapshot written to"), TIMEOUT);
+        assert_eq!(
+            e["text"].as_str().unwrap_or(""),
+            format!("cannot take the snapshot: {} already holds a snapshot", dir.display()),
+            "{e}"
+        );
+        a.send("still here");
+        wait_after(&mut a, from, |e| is_message(e, "still here"), TIMEOUT);
+        let snapshot_notices = a.events()[from..].iter().filter(|e| is_notice(e, "snapshot")).count();
+        assert_eq!(snapshot_notices, 0, "no snapshot asked for nor written: {:?}", &a.events()[from..]);
+    }
+    assert_planted(&planted);
+    let left: BTreeSet<String> = std::fs::read_dir(&partial)
+        .expect("read partial")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, BTreeSet::from(["history.json".to_owned()]), "nothing written beside it");
+    assert_eq!(std::fs::read_to_string(partial.join("history.json")).expect("read"), "mine");
+}
+
+#[test]
+fn the_default_directory_gets_a_suffix_rather_than_write_over_a_snapshot() {
+    let tmp = TempDir::new("default");
+    // Whatever second the node takes its default name from, that name is taken.
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).expect("after 1970").as_secs();
+    let planted: Vec<PathBuf> =
+        (now.saturating_sub(2)..now + 30).map(|s| tmp.0.join(format!("p2pchat-snapshot-{s}"))).collect();
+    for dir in &planted {
+        plant_snapshot(dir);
+    }
+    let mut command = std::process::Command::new(p2pchat_systest::binary());
+    command.args(["--json", "--bind", "127.0.0.1", "a"]).args(FAST).current_dir(&tmp.0);
+    let mut a = Proc::spawn_command("a", command, true);
+    a.wait_listening();
+    let mut dirs = BTreeSet::new();
+    for _ in 0..2 {
+        let from = mark(&mut a);
+        a.send(":snapshot");
+        let done = wait_after(&mut a, from, |e| is_notice(e, "snapshot written to") || kind(e) == "error", TIMEOUT);
+        let text = done["text"].as_str().unwrap_or("");
+        let dir = text
+            .strip_prefix("snapshot written to ")
+            .and_then(|t| t.strip_suffix(" (snapshot.json, history.json, topology.dot)"))
+            .unwrap_or_else(|| panic!("{done}"));
+        let (base, suffix) = dir.rsplit_once('-').unwrap_or_else(|| panic!("a suffix on {dir}"));
+        assert!(planted.iter().any(|p| p.ends_with(base)), "{dir}: the default name with a suffix");
+        assert!(suffix.parse::<u32>().is_ok_and(|n| n >= 2), "{dir}");
+        let snap: Value =
+            serde_json::from_str(&std::fs::read_to_string(tmp.0.join(dir).join("snapshot.json")).expect("read"))
+                .expect("snapshot.json is JSON");
+        assert_eq!(snap["taken_by"]["id"], a.id.as_str(), "{snap:#}");
+        dirs.insert(dir.to_owned());
+    }
+    assert_eq!(dirs.len(), 2, "two snapshots, two directories: {dirs:?}");
+    for dir in &planted {
+        assert_planted(dir);
+    }
 }
