@@ -288,6 +288,44 @@ fn check(snap: &Value, hist: &Value, dot: &str, x: &Expect<'_>) {
     }
 }
 
+/// Freezes `p` with SIGSTOP and waits (bounded) until every thread of it is
+/// stopped. `kill` returns once the signal is sent, not once it took effect: the
+/// kernel stops a thread only when that thread next runs, and until then the
+/// process's network thread may still run, and answer a snapshot asked for right
+/// after (seen once on a loaded machine; right after `kill -STOP` returns, a few
+/// in a hundred tries find a thread of the process not yet stopped).
+fn freeze(p: &mut Proc) {
+    p.signal("STOP");
+    let tasks = PathBuf::from(format!("/proc/{}/task", p.pid()));
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        match all_stopped(&tasks) {
+            Ok(true) => return,
+            Ok(false) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(1)),
+            Ok(false) => p.fail(&format!("not all its threads stopped within {TIMEOUT:?} of SIGSTOP")),
+            Err(e) => p.fail(&format!("cannot read {}: {e}", tasks.display())),
+        }
+    }
+}
+
+/// Whether every thread listed in `tasks` (`/proc/PID/task`) is stopped: state `T`
+/// in its `stat`, the field after the command name in parentheses.
+fn all_stopped(tasks: &Path) -> std::io::Result<bool> {
+    for entry in std::fs::read_dir(tasks)? {
+        let stat = match std::fs::read_to_string(entry?.path().join("stat")) {
+            Ok(stat) => stat,
+            // A thread that ended meanwhile runs no more.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.trim_start().chars().next());
+        if state != Some('T') {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
 fn ring6(i: usize) -> Vec<usize> {
     match i {
         0 => vec![],
@@ -392,7 +430,7 @@ fn snapshots_of_a_tree_of_seven_before_and_after_losing_leaves() {
     // Freeze a leaf (SIGSTOP: its sockets stay open, it says nothing) and take a
     // snapshot at once: it is still a member, and is listed as not answering. Two
     // nodes take one at the same time; their answers do not mix.
-    nodes[5].signal("STOP");
+    freeze(&mut nodes[5]);
     let (frozen, second) = (tmp.0.join("frozen"), tmp.0.join("second"));
     let from0 = start_snapshot(&mut nodes[0], &frozen, 6);
     let from1 = start_snapshot(&mut nodes[1], &second, 6);
