@@ -24,7 +24,8 @@ pub enum Input {
         /// The text.
         text: String,
     },
-    /// `:snapshot [DIR]`: a network-wide snapshot written to DIR.
+    /// `:snapshot [DIR]`: a network-wide snapshot written to DIR (the rest of the
+    /// line, trimmed: it may have spaces in it).
     Snapshot(Option<String>),
     /// Nothing to do (an empty line).
     Nothing,
@@ -110,11 +111,12 @@ fn parse_command_body(prefix: char, rest: &str) -> Result<Input, String> {
             }
             Ok(Input::Msg { name: name.to_owned(), text: text.to_owned() })
         }
-        "snapshot" => match args.as_slice() {
-            [] => Ok(Input::Snapshot(None)),
-            [dir] => Ok(Input::Snapshot(Some((*dir).to_owned()))),
-            _ => Err(format!("usage: {prefix}snapshot [DIR]")),
-        },
+        "snapshot" => {
+            // The rest of the line is the directory, spaces and all, as the rest
+            // of a `:msg` line is its text.
+            let dir = rest.trim_start()[cmd.len()..].trim();
+            Ok(Input::Snapshot((!dir.is_empty()).then(|| dir.to_owned())))
+        }
         "" => Err(format!("empty command; type {prefix}help for the list")),
         other => Err(format!("unknown command {prefix}{other}; type {prefix}help for the list")),
     }
@@ -147,6 +149,17 @@ mod tests {
         );
         assert_eq!(parse_line(":snapshot /tmp/x"), Ok(Input::Snapshot(Some("/tmp/x".into()))));
         assert_eq!(parse_line("/snapshot"), Ok(Input::Snapshot(None)));
+    }
+
+    #[test]
+    fn snapshot_takes_the_rest_of_the_line_as_its_directory() {
+        let dir = |d: &str| Ok(Input::Snapshot(Some(d.into())));
+        assert_eq!(parse_line(":snapshot /tmp/my snaps"), dir("/tmp/my snaps"));
+        assert_eq!(parse_line(":snapshot   /tmp/my  snaps  "), dir("/tmp/my  snaps"));
+        assert_eq!(parse_line("/snapshot a b c\r\n"), dir("a b c"));
+        assert_eq!(parse_line(":snapshot\tx\ty"), dir("x\ty"));
+        assert_eq!(parse_command("snapshot my dir"), Some(dir("my dir")));
+        assert_eq!(parse_line(":snapshot   "), Ok(Input::Snapshot(None)));
     }
 
     #[test]

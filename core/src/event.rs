@@ -135,6 +135,18 @@ impl Event {
         Event::Error(format!("could not write the snapshot to {dir}: {error}"))
     }
 
+    /// The error for a `:snapshot DIR` refused before the network is asked: `dir`
+    /// already holds a snapshot's files, which are not written over.
+    pub fn snapshot_refused(dir: &str) -> Event {
+        Event::Error(format!("cannot take the snapshot: {dir} already holds a snapshot"))
+    }
+
+    /// The error for a snapshot whose directory came to hold another snapshot's
+    /// files while it was being taken: nothing was written.
+    pub fn snapshot_exists(dir: &str) -> Event {
+        Event::Error(format!("could not write the snapshot to {dir}: it already holds a snapshot"))
+    }
+
     /// The error for a log file (`--log`) that could not be written: the node runs
     /// on without it.
     pub fn log_failed(error: &io::Error) -> Event {
@@ -348,6 +360,14 @@ mod tests {
         assert_eq!(
             Event::snapshot_failed("/x", &denied).to_line().expect("shown"),
             "ERROR: could not write the snapshot to /x: permission denied"
+        );
+        assert_eq!(
+            Event::snapshot_refused("/x").to_line().expect("shown"),
+            "ERROR: cannot take the snapshot: /x already holds a snapshot"
+        );
+        assert_eq!(
+            Event::snapshot_exists("/x").to_line().expect("shown"),
+            "ERROR: could not write the snapshot to /x: it already holds a snapshot"
         );
         assert_eq!(
             Event::log_failed(&denied),

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::{FAST, is_notice, mark, start, wait_after};
+use common::{FAST, is_message, is_notice, mark, start, wait_after};
 use p2pchat_systest::{Proc, TIMEOUT, Value, kind};
 
 /// Messages each node sends.
@@ -288,6 +288,44 @@ fn check(snap: &Value, hist: &Value, dot: &str, x: &Expect<'_>) {
     }
 }
 
+/// Freezes `p` with SIGSTOP and waits (bounded) until every thread of it is
+/// stopped. `kill` returns once the signal is sent, not once it took effect: the
+/// kernel stops a thread only when that thread next runs, and until then the
+/// process's network thread may still run, and answer a snapshot asked for right
+/// after (seen once on a loaded machine; right after `kill -STOP` returns, a few
+/// in a hundred tries find a thread of the process not yet stopped).
+fn freeze(p: &mut Proc) {
+    p.signal("STOP");
+    let tasks = PathBuf::from(format!("/proc/{}/task", p.pid()));
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        match all_stopped(&tasks) {
+            Ok(true) => return,
+            Ok(false) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(1)),
+            Ok(false) => p.fail(&format!("not all its threads stopped within {TIMEOUT:?} of SIGSTOP")),
+            Err(e) => p.fail(&format!("cannot read {}: {e}", tasks.display())),
+        }
+    }
+}
+
+/// Whether every thread listed in `tasks` (`/proc/PID/task`) is stopped: state `T`
+/// in its `stat`, the field after the command name in parentheses.
+fn all_stopped(tasks: &Path) -> std::io::Result<bool> {
+    for entry in std::fs::read_dir(tasks)? {
+        let stat = match std::fs::read_to_string(entry?.path().join("stat")) {
+            Ok(stat) => stat,
+            // A thread that ended meanwhile runs no more.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.trim_start().chars().next());
+        if state != Some('T') {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
 fn ring6(i: usize) -> Vec<usize> {
     match i {
         0 => vec![],
@@ -392,7 +430,7 @@ fn snapshots_of_a_tree_of_seven_before_and_after_losing_leaves() {
     // Freeze a leaf (SIGSTOP: its sockets stay open, it says nothing) and take a
     // snapshot at once: it is still a member, and is listed as not answering. Two
     // nodes take one at the same time; their answers do not mix.
-    nodes[5].signal("STOP");
+    freeze(&mut nodes[5]);
     let (frozen, second) = (tmp.0.join("frozen"), tmp.0.join("second"));
     let from0 = start_snapshot(&mut nodes[0], &frozen, 6);
     let from1 = start_snapshot(&mut nodes[1], &second, 6);
@@ -472,4 +510,124 @@ fn text_clients_are_in_the_snapshot_as_members_of_their_host() {
     assert_eq!(dot.lines().filter(|l| l.contains(" -- ")).count(), 2, "{dot}");
     let texts: Vec<&str> = hist.as_array().expect("list").iter().filter_map(|e| e["text"].as_str()).collect();
     assert_eq!(texts, ["dave was here"], "{hist:#}");
+}
+
+#[test]
+fn a_lone_nodes_snapshot_notices_come_in_the_order_they_happened() {
+    let mut a = Proc::node("a", &[], FAST);
+    let tmp = TempDir::new("order");
+    let d = tmp.0.join("snap");
+    let from = mark(&mut a);
+    a.send(&format!(":snapshot {}", d.display()));
+    wait_after(&mut a, from, |e| is_notice(e, "snapshot written to"), TIMEOUT);
+    wait_after(&mut a, from, |e| is_notice(e, "snapshot: asking"), TIMEOUT);
+    let texts: Vec<String> = a.events()[from..]
+        .iter()
+        .filter(|e| is_notice(e, "snapshot"))
+        .map(|e| e["text"].as_str().unwrap_or("").to_owned())
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            format!("snapshot: asking 1 members; it will be written to {}", d.display()),
+            format!("snapshot written to {} (snapshot.json, history.json, topology.dot)", d.display()),
+        ],
+        "the notice of the request, then the one of the write"
+    );
+}
+
+#[test]
+fn a_snapshot_directory_may_have_spaces_in_its_name() {
+    let mut a = Proc::node("a", &[], FAST);
+    let tmp = TempDir::new("spaces");
+    let dir = tmp.0.join("my snaps");
+    let (snap, _, _) = snapshot(&mut a, &dir, 1);
+    assert_eq!(snap["members"].as_array().map(Vec::len), Some(1), "{snap:#}");
+}
+
+/// The files of a snapshot that is not this test's to overwrite.
+fn plant_snapshot(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
+    for f in ["snapshot.json", "history.json", "topology.dot"] {
+        std::fs::write(dir.join(f), format!("an earlier {f}")).unwrap_or_else(|e| panic!("{f}: {e}"));
+    }
+}
+
+fn assert_planted(dir: &Path) {
+    for f in ["snapshot.json", "history.json", "topology.dot"] {
+        let got = std::fs::read_to_string(dir.join(f)).unwrap_or_else(|e| panic!("{}/{f}: {e}", dir.display()));
+        assert_eq!(got, format!("an earlier {f}"), "{}/{f} was written over", dir.display());
+    }
+}
+
+#[test]
+fn a_directory_that_holds_a_snapshot_is_not_written_over() {
+    let mut a = Proc::node("a", &[], FAST);
+    let tmp = TempDir::new("exists");
+    let planted = tmp.0.join("planted");
+    plant_snapshot(&planted);
+    // One of the files is enough to refuse: nothing is written beside it either.
+    let partial = tmp.0.join("partial");
+    std::fs::create_dir(&partial).expect("create partial");
+    std::fs::write(partial.join("history.json"), "mine").expect("write history.json");
+    for dir in [&planted, &partial] {
+        let from = mark(&mut a);
+        a.send(&format!(":snapshot {}", dir.display()));
+        let e = wait_after(&mut a, from, |e| kind(e) == "error" || is_notice(e, "snapshot written to"), TIMEOUT);
+        assert_eq!(
+            e["text"].as_str().unwrap_or(""),
+            format!("cannot take the snapshot: {} already holds a snapshot", dir.display()),
+            "{e}"
+        );
+        a.send("still here");
+        wait_after(&mut a, from, |e| is_message(e, "still here"), TIMEOUT);
+        let snapshot_notices = a.events()[from..].iter().filter(|e| is_notice(e, "snapshot")).count();
+        assert_eq!(snapshot_notices, 0, "no snapshot asked for nor written: {:?}", &a.events()[from..]);
+    }
+    assert_planted(&planted);
+    let left: BTreeSet<String> = std::fs::read_dir(&partial)
+        .expect("read partial")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, BTreeSet::from(["history.json".to_owned()]), "nothing written beside it");
+    assert_eq!(std::fs::read_to_string(partial.join("history.json")).expect("read"), "mine");
+}
+
+#[test]
+fn the_default_directory_gets_a_suffix_rather_than_write_over_a_snapshot() {
+    let tmp = TempDir::new("default");
+    // Whatever second the node takes its default name from, that name is taken.
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).expect("after 1970").as_secs();
+    let planted: Vec<PathBuf> =
+        (now.saturating_sub(2)..now + 30).map(|s| tmp.0.join(format!("p2pchat-snapshot-{s}"))).collect();
+    for dir in &planted {
+        plant_snapshot(dir);
+    }
+    let mut command = std::process::Command::new(p2pchat_systest::binary());
+    command.args(["--json", "--bind", "127.0.0.1", "a"]).args(FAST).current_dir(&tmp.0);
+    let mut a = Proc::spawn_command("a", command, true);
+    a.wait_listening();
+    let mut dirs = BTreeSet::new();
+    for _ in 0..2 {
+        let from = mark(&mut a);
+        a.send(":snapshot");
+        let done = wait_after(&mut a, from, |e| is_notice(e, "snapshot written to") || kind(e) == "error", TIMEOUT);
+        let text = done["text"].as_str().unwrap_or("");
+        let dir = text
+            .strip_prefix("snapshot written to ")
+            .and_then(|t| t.strip_suffix(" (snapshot.json, history.json, topology.dot)"))
+            .unwrap_or_else(|| panic!("{done}"));
+        let (base, suffix) = dir.rsplit_once('-').unwrap_or_else(|| panic!("a suffix on {dir}"));
+        assert!(planted.iter().any(|p| p.ends_with(base)), "{dir}: the default name with a suffix");
+        assert!(suffix.parse::<u32>().is_ok_and(|n| n >= 2), "{dir}");
+        let snap: Value =
+            serde_json::from_str(&std::fs::read_to_string(tmp.0.join(dir).join("snapshot.json")).expect("read"))
+                .expect("snapshot.json is JSON");
+        assert_eq!(snap["taken_by"]["id"], a.id.as_str(), "{snap:#}");
+        dirs.insert(dir.to_owned());
+    }
+    assert_eq!(dirs.len(), 2, "two snapshots, two directories: {dirs:?}");
+    for dir in &planted {
+        assert_planted(dir);
+    }
 }

@@ -17,9 +17,11 @@
 //! and a closing connection gets a bounded time to flush what is queued for it.
 //!
 //! The parts: `conn` (the connection table and its write queues), `resolve` (the
-//! off-loop host-name lookups and the addresses left to try) and `log` (the log
-//! file) each own their state; `connect` is the life of an outbound connection,
-//! from the node's connect action to the node told it is up or failed. This file
+//! off-loop host-name lookups and the addresses left to try), `log` (the log
+//! file) and `snapshot` (where a `:snapshot` goes on disk, and writing it there
+//! without writing over another) each own their state; `connect` is the life of
+//! an outbound connection, from the node's connect action to the node told it is
+//! up or failed. This file
 //! is the loop that ties them to the node. What the user reads is worded in
 //! [`crate::event`]; the driver only reports what happened.
 //!
@@ -31,6 +33,7 @@ mod conn;
 mod connect;
 mod log;
 mod resolve;
+mod snapshot;
 
 use std::io::{self, ErrorKind, Read};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -53,6 +56,7 @@ use log::LogFile;
 use resolve::Resolver;
 #[cfg(feature = "sim")]
 pub use resolve::{LookupHook, set_lookup_hook};
+use snapshot::SnapshotDirs;
 
 /// Token of the listening socket.
 pub const LISTENER: Token = Token(0);
@@ -113,6 +117,7 @@ pub struct Driver {
     requests: Receiver<Request>,
     requests_open: bool,
     resolver: Resolver,
+    snapshot_dirs: SnapshotDirs,
     accept_retry: Option<Instant>,
     stop_deadline: Option<Instant>,
     queue_cap: usize,
@@ -179,6 +184,7 @@ impl Driver {
             requests,
             requests_open: true,
             resolver: Resolver::new(),
+            snapshot_dirs: SnapshotDirs::default(),
             accept_retry: None,
             stop_deadline: None,
             queue_cap: config.queue_cap,
@@ -356,8 +362,12 @@ impl Driver {
     fn drain_requests(&mut self, now: Instant) {
         while self.requests_open {
             match self.requests.try_recv() {
-                Ok(Request::Line(line)) => self.node.handle_line(&line, now),
-                Ok(Request::Input(input)) => self.node.handle_input(input, now),
+                Ok(Request::Line(line)) => match crate::command::parse_line(&line) {
+                    Ok(input) => self.handle_input(input, now),
+                    // The node words the mistake, in order with its other events.
+                    Err(_) => self.node.handle_line(&line, now),
+                },
+                Ok(Request::Input(input)) => self.handle_input(input, now),
                 Ok(Request::Mistake(message)) => {
                     // After what the requests before it made the node say.
                     self.pump(now);
@@ -376,6 +386,15 @@ impl Driver {
                     self.begin_stop(now);
                 }
             }
+        }
+    }
+
+    /// A parsed input from the user, for the node; a `:snapshot` is checked
+    /// against the disk first ([`snapshot`]).
+    fn handle_input(&mut self, input: Input, now: Instant) {
+        match input {
+            Input::Snapshot(dir) => self.start_snapshot(dir, now),
+            input => self.node.handle_input(input, now),
         }
     }
 
@@ -465,15 +484,27 @@ impl Driver {
     /// Drains every output of the node once. True if there was any. Called after
     /// every read too, so that what a flood makes (a transmit per frame per peer,
     /// an event per frame) never piles up in the node.
+    ///
+    /// The node keeps its events and its actions in separate queues, so the order
+    /// between the two is lost by the time they are drained: an action's outcome
+    /// that the driver reports (a snapshot written) must not overtake the events
+    /// the node had queued when it asked for the action ("snapshot: asking ...",
+    /// queued just before its write on a lone node). So actions are carried out
+    /// first, as before, but what they report waits until the node's events of
+    /// this drain have been delivered.
     fn pump(&mut self, now: Instant) -> bool {
         let mut progress = self.file_transmits(now);
+        let mut reports = Vec::new();
         while let Some(action) = self.node.poll_action() {
             progress = true;
-            self.act(action, now);
+            reports.extend(self.act(action, now));
         }
         while let Some(ev) = self.node.poll_event() {
             progress = true;
             (self.on_event)(&ev);
+        }
+        for ev in &reports {
+            (self.on_event)(ev);
         }
         while let Some(line) = self.node.poll_log() {
             progress = true;
@@ -519,20 +550,22 @@ impl Driver {
         progress
     }
 
-    fn act(&mut self, action: Action, now: Instant) {
+    /// Carries out an action; returns what the user is to be told of its outcome
+    /// (see [`Driver::pump`] for when that is delivered).
+    fn act(&mut self, action: Action, now: Instant) -> Option<Event> {
         match action {
             Action::Connect { attempt, target } => {
-                if self.stop_deadline.is_some() {
-                    return;
+                if self.stop_deadline.is_none() {
+                    match target.ip() {
+                        Some(addr) => self.start_connect(attempt, addr, now),
+                        None => self.resolve(attempt, target.host, target.port, now),
+                    }
                 }
-                match target.ip() {
-                    Some(addr) => self.start_connect(attempt, addr, now),
-                    None => self.resolve(attempt, target.host, target.port, now),
-                }
+                None
             }
             Action::Disconnect { peer, reason } => {
                 let token = Token(peer.0 as usize);
-                let Some(conn) = self.conns.get_mut(token) else { return };
+                let conn = self.conns.get_mut(token)?;
                 let deadline = now + CLOSE_TIMEOUT;
                 let deadline = self.stop_deadline.map_or(deadline, |d| d.min(deadline));
                 match conn.state {
@@ -543,17 +576,13 @@ impl Driver {
                     State::Closing { .. } => {}
                 }
                 self.write_log(&format!("peer {}: closing ({})", token.0, reason));
+                None
             }
-            Action::Stop => self.begin_stop(now),
-            Action::WriteSnapshot { dir, files } => {
-                let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
-                let ev = match write_files(&dir, &files) {
-                    Ok(()) => Event::snapshot_written(&dir, &names),
-                    Err(e) => Event::snapshot_failed(&dir, &e),
-                };
-                self.write_log(&format!("snapshot: {ev:?}"));
-                (self.on_event)(&ev);
+            Action::Stop => {
+                self.begin_stop(now);
+                None
             }
+            Action::WriteSnapshot { dir, files } => Some(self.write_snapshot(dir, &files)),
         }
     }
 
@@ -625,14 +654,4 @@ impl Driver {
 
 fn peer_of(token: Token) -> PeerId {
     PeerId(token.0 as u64)
-}
-
-/// Writes the files of a snapshot into `dir`, creating it if needed.
-fn write_files(dir: &str, files: &[(String, String)]) -> io::Result<()> {
-    let dir = std::path::Path::new(dir);
-    std::fs::create_dir_all(dir)?;
-    for (name, contents) in files {
-        std::fs::write(dir.join(name), contents)?;
-    }
-    Ok(())
 }
