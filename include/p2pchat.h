@@ -160,6 +160,16 @@ typedef enum p2pchat_event_kind {
    * name, `id` the member; `json` has both names). Shown like a notice.
    */
   P2PCHAT_EVENT_KIND_RENAMED = 7,
+  /**
+   * The members `:users` listed, for programs (`json` has them: name, id, addr,
+   * hops, direct); not shown (`username` and `message` are NULL), since the
+   * lines a UI shows came just before as NOTICE events.
+   */
+  P2PCHAT_EVENT_KIND_MEMBERS = 8,
+  /**
+   * The direct links `:peers` listed, like MEMBERS (`json`: name, addr, kind).
+   */
+  P2PCHAT_EVENT_KIND_LINKS = 9,
 } p2pchat_event_kind;
 
 /**

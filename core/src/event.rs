@@ -12,6 +12,7 @@ use std::io;
 use serde::Serialize;
 
 use crate::id::NodeId;
+use crate::node::{LinkInfo, MemberInfo};
 
 /// Why a member is no longer reachable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,6 +98,11 @@ pub enum Event {
         /// taken here (otherwise two reachable members had the name).
         newcomer: bool,
     },
+    /// The members `:users` listed (this node first), for programs: the lines a UI
+    /// shows came just before, as notices. Not shown; `--json` prints it.
+    Members(Vec<MemberInfo>),
+    /// The direct links `:peers` listed, for programs, like [`Event::Members`].
+    Links(Vec<LinkInfo>),
     /// The node has stopped; frontends should exit. Not shown.
     Stopped,
 }
@@ -173,7 +179,11 @@ impl Event {
                 };
                 Some((from, sanitize(text)))
             }
-            Event::Joined { announce: false, .. } | Event::Left { announce: false, .. } | Event::Stopped => None,
+            Event::Joined { announce: false, .. }
+            | Event::Left { announce: false, .. }
+            | Event::Members(_)
+            | Event::Links(_)
+            | Event::Stopped => None,
             Event::Joined { name, .. } => info(format!("{name} joined")),
             Event::Left { name, reason: LeftReason::Quit, .. } => info(format!("{name} left")),
             Event::Left { name, reason: LeftReason::Lost, .. } => info(format!("lost contact with {name}")),
@@ -210,6 +220,24 @@ impl Event {
             Event::Notice(text) => Json::Notice { text },
             Event::Error(text) => Json::Error { text },
             Event::Renamed { id, from, to, .. } => Json::Renamed { id: id.to_string(), from, to },
+            Event::Members(list) => Json::Users {
+                members: list
+                    .iter()
+                    .map(|m| JsonMember {
+                        name: &m.name,
+                        id: m.id.to_string(),
+                        addr: m.addr.map(|a| a.to_string()),
+                        hops: m.hops,
+                        direct: m.direct,
+                    })
+                    .collect(),
+            },
+            Event::Links(list) => Json::Peers {
+                links: list
+                    .iter()
+                    .map(|l| JsonLink { name: l.name.as_deref(), addr: l.addr.to_string(), kind: l.kind.as_str() })
+                    .collect(),
+            },
             Event::Stopped => return None,
         };
         let mut out = Vec::with_capacity(96);
@@ -258,6 +286,32 @@ enum Json<'a> {
         from: &'a str,
         to: &'a str,
     },
+    /// `:users`.
+    Users {
+        members: Vec<JsonMember<'a>>,
+    },
+    /// `:peers`.
+    Peers {
+        links: Vec<JsonLink<'a>>,
+    },
+}
+
+#[derive(Serialize)]
+struct JsonMember<'a> {
+    name: &'a str,
+    id: String,
+    /// `null` for a netcat client, or this node before it knows its address.
+    addr: Option<String>,
+    hops: u32,
+    direct: bool,
+}
+
+#[derive(Serialize)]
+struct JsonLink<'a> {
+    /// `null` for a netcat client that gave no name yet.
+    name: Option<&'a str>,
+    addr: String,
+    kind: &'a str,
 }
 
 /// serde_json's compact output, but DEL and the C1 controls (U+0080..U+009F, CSI
@@ -281,6 +335,7 @@ impl serde_json::ser::Formatter for TerminalSafe {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::node::LinkKind;
 
     #[test]
     fn control_characters_are_neutralised() {
@@ -346,6 +401,31 @@ mod tests {
         assert_eq!(
             e.to_line().expect("shown"),
             "INFO: of the two members named bob, the later one is now known as bob-2"
+        );
+    }
+
+    #[test]
+    fn users_and_peers_are_structured_for_programs_and_not_shown_as_lines() {
+        let member = MemberInfo {
+            id: NodeId(1),
+            name: "alice".into(),
+            addr: Some("127.0.0.1:4000".parse().expect("addr")),
+            hops: 0,
+            direct: false,
+        };
+        let text = MemberInfo { id: NodeId(2), name: "nc".into(), addr: None, hops: 1, direct: true };
+        let e = Event::Members(vec![member, text]);
+        assert_eq!(e.display(), None);
+        assert_eq!(
+            e.to_json().expect("shown"),
+            r#"{"event":"users","members":[{"name":"alice","id":"0000000000000001","addr":"127.0.0.1:4000","hops":0,"direct":false},{"name":"nc","id":"0000000000000002","addr":null,"hops":1,"direct":true}]}"#
+        );
+        let link = LinkInfo { name: None, addr: "127.0.0.1:5".parse().expect("addr"), kind: LinkKind::Netcat };
+        let e = Event::Links(vec![link]);
+        assert_eq!(e.display(), None);
+        assert_eq!(
+            e.to_json().expect("shown"),
+            r#"{"event":"peers","links":[{"name":null,"addr":"127.0.0.1:5","kind":"netcat"}]}"#
         );
     }
 

@@ -96,3 +96,26 @@ fn ipv4_mapped_addresses_are_shown_as_ipv4() {
     assert!(shown.iter().any(|l| l.contains("p9 127.0.0.1:40000 (inbound)")), "{shown:?}");
     assert!(!shown.iter().any(|l| l.contains("ffff")), "{shown:?}");
 }
+
+#[test]
+fn users_and_peers_answer_with_lines_then_the_same_as_data() {
+    let (mut node, now) = node_with_history(0);
+    handshake(&mut node, PeerId(1), 9, now);
+    node.handle_timeout(now + std::time::Duration::from_secs(1));
+    while node.poll_event().is_some() {}
+    node.handle_line(":peers", now);
+    let mut events = Vec::new();
+    while let Some(e) = node.poll_event() {
+        events.push(e);
+    }
+    assert!(matches!(&events[..], [Event::Notice(t), Event::Notice(_), Event::Links(l)]
+        if t == "1 direct link:" && l.len() == 1 && l[0].name.as_deref() == Some("p9")));
+    node.handle_line(":users", now);
+    let mut events = Vec::new();
+    while let Some(e) = node.poll_event() {
+        events.push(e);
+    }
+    let Some(Event::Members(members)) = events.last() else { panic!("no members event: {events:?}") };
+    assert_eq!(members[0].id, NodeId(1));
+    assert!(events[..events.len() - 1].iter().all(|e| matches!(e, Event::Notice(_))), "{events:?}");
+}

@@ -31,6 +31,12 @@ pub enum p2pchat_event_kind {
     /// Another member took a new name after a name collision (`name` is the new
     /// name, `id` the member; `json` has both names). Shown like a notice.
     Renamed = 7,
+    /// The members `:users` listed, for programs (`json` has them: name, id, addr,
+    /// hops, direct); not shown (`username` and `message` are NULL), since the
+    /// lines a UI shows came just before as NOTICE events.
+    Members = 8,
+    /// The direct links `:peers` listed, like MEMBERS (`json`: name, addr, kind).
+    Links = 9,
 }
 
 /// One event, passed to a `p2pchat_event_cb`.
@@ -141,6 +147,14 @@ impl EventStrings {
             Event::Renamed { id, to, .. } => {
                 fields = Fields { kind: p2pchat_event_kind::Renamed, id: id.0, ..fields };
                 Some(to)
+            }
+            Event::Members(_) => {
+                fields.kind = p2pchat_event_kind::Members;
+                None
+            }
+            Event::Links(_) => {
+                fields.kind = p2pchat_event_kind::Links;
+                None
             }
             Event::Stopped => None,
         };

@@ -48,7 +48,9 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 pub use types::too_long;
-pub use types::{Action, Direction, FINISH_TIMEOUT, MAX_ORIGINS, MemberInfo, NodeConfig, PeerId, Stats};
+pub use types::{
+    Action, Direction, FINISH_TIMEOUT, LinkInfo, LinkKind, MAX_ORIGINS, MemberInfo, NodeConfig, PeerId, Stats,
+};
 
 use crate::addr::PeerAddr;
 use crate::command::{self, Input};

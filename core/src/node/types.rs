@@ -140,6 +140,39 @@ pub struct Stats {
     pub stale_records: u64,
 }
 
+/// What kind of direct link `:peers` lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkKind {
+    /// A p2pchat node that connected to this one.
+    Inbound,
+    /// A p2pchat node this one connected to.
+    Outbound,
+    /// A person on `nc` hosted here.
+    Netcat,
+}
+
+impl LinkKind {
+    /// The word `:peers` and `--json` use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkKind::Inbound => "inbound",
+            LinkKind::Outbound => "outbound",
+            LinkKind::Netcat => "netcat",
+        }
+    }
+}
+
+/// A direct link, as `:peers` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkInfo {
+    /// The member at the other end (`None`: a netcat client that gave no name yet).
+    pub name: Option<String>,
+    /// Its address.
+    pub addr: SocketAddr,
+    /// What kind of link.
+    pub kind: LinkKind,
+}
+
 /// A reachable member, as `:users` shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MemberInfo {

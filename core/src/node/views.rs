@@ -2,9 +2,9 @@
 
 use std::time::Instant;
 
-use super::Node;
 use super::peers::Phase;
-use crate::event::{count, sanitize};
+use super::{Direction, LinkInfo, LinkKind, Node};
+use crate::event::{Event, count, sanitize};
 use crate::id::NodeId;
 
 impl Node {
@@ -45,31 +45,42 @@ impl Node {
         lines
     }
 
+    /// `:users`: the lines for the user, then the same as data (`--json`).
     pub(super) fn show_users(&mut self, now: Instant) {
         for line in self.users_lines(now, self.cfg.id) {
             self.out.notice(line);
         }
+        self.out.event(Event::Members(self.members()));
     }
 
-    pub(super) fn show_peers(&mut self) {
-        let lines: Vec<String> = self
-            .peers
+    fn links(&self) -> Vec<LinkInfo> {
+        self.peers
             .iter()
-            .filter_map(|(k, p)| {
-                let dir = if p.direction == super::Direction::Inbound { "inbound" } else { "outbound" };
-                match (&p.phase, &p.hello, self.netcats.get(k)) {
-                    (Phase::Ready, Some(h), _) => Some(format!("  {} {} ({dir})", sanitize(&h.name), p.remote)),
-                    (Phase::Netcat, _, Some(t)) => {
-                        let name = t.name.as_deref().map_or_else(|| "(no name yet)".to_owned(), sanitize);
-                        Some(format!("  {name} {} (plain-text client)", p.remote))
-                    }
-                    _ => None,
+            .filter_map(|(k, p)| match (&p.phase, &p.hello, self.netcats.get(k)) {
+                (Phase::Ready, Some(h), _) => {
+                    let kind = if p.direction == Direction::Inbound { LinkKind::Inbound } else { LinkKind::Outbound };
+                    Some(LinkInfo { name: Some(h.name.clone()), addr: p.remote, kind })
                 }
+                (Phase::Netcat, _, Some(t)) => {
+                    Some(LinkInfo { name: t.name.clone(), addr: p.remote, kind: LinkKind::Netcat })
+                }
+                _ => None,
             })
-            .collect();
-        self.out.notice(format!("{}:", count(lines.len(), "direct link", "direct links")));
-        for l in lines {
-            self.out.notice(l);
+            .collect()
+    }
+
+    /// `:peers`: the lines for the user, then the same as data (`--json`).
+    pub(super) fn show_peers(&mut self) {
+        let links = self.links();
+        self.out.notice(format!("{}:", count(links.len(), "direct link", "direct links")));
+        for l in &links {
+            let name = l.name.as_deref().map_or_else(|| "(no name yet)".to_owned(), sanitize);
+            let kind = match l.kind {
+                LinkKind::Netcat => "plain-text client",
+                k => k.as_str(),
+            };
+            self.out.notice(format!("  {name} {} ({kind})", l.addr));
         }
+        self.out.event(Event::Links(links));
     }
 }

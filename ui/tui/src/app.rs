@@ -215,6 +215,7 @@ impl App {
                     }
                 }
             }
+            Event::Members(_) | Event::Links(_) => {}
             Event::Listening { .. } | Event::Renamed { .. } => {
                 if let Some((label, text)) = event.display() {
                     self.sessions.add(0, Line::named(Style::Notice, &label, &text), false);
