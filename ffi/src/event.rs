@@ -99,6 +99,12 @@ pub(crate) struct EventStrings {
     name: Option<CString>,
 }
 
+/// For events that carry no member: sets the kind, names nobody.
+fn kind_only<'a>(fields: &mut Fields, kind: p2pchat_event_kind) -> Option<&'a String> {
+    fields.kind = kind;
+    None
+}
+
 fn ptr_of(s: &Option<CString>) -> *const c_char {
     s.as_deref().map_or(ptr::null(), |s| s.as_ptr())
 }
@@ -136,26 +142,14 @@ impl EventStrings {
                 fields = Fields { kind: p2pchat_event_kind::Left, id: id.0, ..fields };
                 Some(name)
             }
-            Event::Notice(_) => {
-                fields.kind = p2pchat_event_kind::Notice;
-                None
-            }
-            Event::Error(_) => {
-                fields.kind = p2pchat_event_kind::Error;
-                None
-            }
+            Event::Notice(_) => kind_only(&mut fields, p2pchat_event_kind::Notice),
+            Event::Error(_) => kind_only(&mut fields, p2pchat_event_kind::Error),
             Event::Renamed { id, to, .. } => {
                 fields = Fields { kind: p2pchat_event_kind::Renamed, id: id.0, ..fields };
                 Some(to)
             }
-            Event::Members(_) => {
-                fields.kind = p2pchat_event_kind::Members;
-                None
-            }
-            Event::Links(_) => {
-                fields.kind = p2pchat_event_kind::Links;
-                None
-            }
+            Event::Members(_) => kind_only(&mut fields, p2pchat_event_kind::Members),
+            Event::Links(_) => kind_only(&mut fields, p2pchat_event_kind::Links),
             Event::Stopped => None,
         };
         strings.name = name.map(|n| to_cstring(&sanitize(n)));

@@ -24,10 +24,7 @@ use super::Driver;
 use crate::command::Input;
 use crate::event::Event;
 
-/// The files a snapshot is made of, as the node names them (`node/snapshot.rs`).
-/// A directory holding any of them holds a snapshot. The write itself checks
-/// the names the node actually hands over.
-pub(super) const SNAPSHOT_FILES: [&str; 3] = ["snapshot.json", "history.json", "topology.dot"];
+use crate::node::snapshot::{SNAPSHOT_FILES, default_dir};
 
 /// Suffixes tried for a default directory name (`-2` up to this).
 const MAX_SUFFIX: u32 = 1000;
@@ -84,7 +81,7 @@ impl Driver {
             Some(dir) => dir,
             None => {
                 let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-                let base = format!("p2pchat-snapshot-{secs}");
+                let base = default_dir(secs);
                 // All taken: the base, which the write then refuses to write over.
                 let dir = free_dir(&base, exists).unwrap_or(base);
                 self.snapshot_dirs.remember(&dir);

@@ -112,7 +112,7 @@ impl Node {
                 continue;
             }
             let (lost, known) = self.delivery.apply_floor(origin, floor, now, &mut out);
-            self.deliver_all(&mut out, now);
+            self.deliver_all(&mut out);
             if lost > 0 && known {
                 self.report_loss(origin, lost);
             }
@@ -128,7 +128,7 @@ impl Node {
                 reports.push((o, n));
             }
         });
-        self.deliver_all(&mut out, now);
+        self.deliver_all(&mut out);
         self.scratch = out;
         for (o, n) in reports {
             self.report_loss(o, n);

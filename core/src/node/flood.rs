@@ -114,17 +114,17 @@ impl Node {
             Admit::Duplicate => self.stats.duplicates += 1,
             Admit::New => {
                 self.stats.forwarded += self.forward(from, &raw, now);
-                self.deliver_all(&mut out, now);
+                self.deliver_all(&mut out);
             }
         }
         self.scratch = out;
     }
 
     /// Delivers messages released in order: to the user and the text clients here.
-    /// Those from a member about to be renamed (a newcomer with a name already
-    /// taken, bringing its history along) wait until it is, so they are shown
-    /// under the name it will have.
-    pub(super) fn deliver_all(&mut self, out: &mut Vec<Held>, now: Instant) {
+    /// Those from a member held for a rename (a newcomer with a name already
+    /// taken, bringing its history along: see `Node::on_state`) wait until it is
+    /// renamed, so they are shown under the name it will have.
+    pub(super) fn deliver_all(&mut self, out: &mut Vec<Held>) {
         for h in out.drain(..) {
             let origin = h.chat.origin;
             if origin != self.cfg.id {
@@ -139,15 +139,10 @@ impl Node {
                 private: false,
                 to: None,
             };
-            // Only a member not counted reachable yet (or one already held) can be
-            // about to be renamed: the name rule is not evaluated per message.
-            let renaming = self.notices.defers(origin)
-                || self.notices.holds(origin)
-                || self.members.get(origin).is_some_and(|r| !r.reachable && self.must_yield(r));
-            let deadline = now + self.cfg.peer_timeout;
-            match if renaming { self.notices.defer(origin, ev, deadline) } else { Err(ev) } {
-                Ok(()) => {}
-                Err(ev) => self.publish(ev),
+            if self.notices.holds(origin) {
+                self.notices.defer(origin, ev).unwrap_or_else(|ev| self.publish(ev));
+            } else {
+                self.publish(ev);
             }
         }
     }
@@ -181,7 +176,7 @@ impl Node {
             self.catchup.handed(chat.seq);
         }
         let mut out = vec![Held { chat, raw }];
-        self.deliver_all(&mut out, now);
+        self.deliver_all(&mut out);
         true
     }
 }

@@ -65,6 +65,14 @@ impl Node {
                         self.release_held(now, Some(id));
                     }
                 }
+                // A member not reachable yet whose name is taken here will be
+                // renamed: its arrival and the history it brings wait for that.
+                if let Some(r) = self.members.get(id)
+                    && !r.reachable
+                    && self.must_yield(r)
+                {
+                    self.notices.hold(id, now + self.cfg.peer_timeout);
+                }
             }
         }
     }

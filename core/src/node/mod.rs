@@ -39,7 +39,7 @@ mod own;
 mod peers;
 mod private;
 mod repair;
-mod snapshot;
+pub mod snapshot;
 mod types;
 mod views;
 

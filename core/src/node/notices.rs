@@ -38,19 +38,18 @@ impl Notices {
         self.held.contains_key(&id)
     }
 
-    /// Whether messages from `id` are being deferred (to keep their order, all
-    /// of them are until it is released).
-    pub fn defers(&self, id: NodeId) -> bool {
-        self.deferred.contains_key(&id)
+    /// Holds `id` (its arrival and its messages) until it is renamed or until
+    /// `deadline`.
+    pub fn hold(&mut self, id: NodeId, deadline: Instant) {
+        self.held.insert(id, deadline);
     }
 
-    /// Holds a message from a member about to be renamed; `Err` gives it back
-    /// when too many are held already.
-    pub fn defer(&mut self, id: NodeId, ev: Event, deadline: Instant) -> Result<(), Event> {
+    /// Keeps a message from a held member for when it is released; `Err` gives
+    /// it back when too many are kept already.
+    pub fn defer(&mut self, id: NodeId, ev: Event) -> Result<(), Event> {
         if self.deferred_count >= MAX_DEFERRED {
             return Err(ev);
         }
-        self.held.entry(id).or_insert(deadline);
         self.deferred.entry(id).or_default().push(ev);
         self.deferred_count += 1;
         Ok(())
@@ -134,7 +133,7 @@ impl Node {
         let mut joined: Vec<Record> = changes.joined.iter().filter_map(|id| self.members.get(*id)).cloned().collect();
         let hold: Vec<NodeId> = joined.iter().filter(|r| self.must_yield(r)).map(|r| r.state.id).collect();
         for id in &hold {
-            self.notices.held.insert(*id, now + self.cfg.peer_timeout);
+            self.notices.hold(*id, now + self.cfg.peer_timeout);
         }
         joined.retain(|r| !hold.contains(&r.state.id));
         // Members back from an announced netsplit end it, in one notice; the

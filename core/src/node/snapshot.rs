@@ -18,6 +18,14 @@ use super::{Action, Node, PeerId};
 use crate::id::NodeId;
 use crate::wire::{Frame, MAX_LIST, Report};
 
+/// The files a snapshot is made of, in the order they are handed over.
+pub const SNAPSHOT_FILES: [&str; 3] = ["snapshot.json", "history.json", "topology.dot"];
+
+/// The directory a snapshot goes to when the user names none.
+pub fn default_dir(unix_secs: u64) -> String {
+    format!("p2pchat-snapshot-{unix_secs}")
+}
+
 /// Most snapshot routes remembered (requests seen recently).
 const MAX_ROUTES: usize = 256;
 
@@ -99,7 +107,7 @@ impl Node {
         }
         self.update_membership(now);
         let started_ms = self.wall_now(now);
-        let dir = dir.unwrap_or_else(|| format!("p2pchat-snapshot-{}", started_ms / 1000));
+        let dir = dir.unwrap_or_else(|| default_dir(started_ms / 1000));
         let request = self.rng.next_u64();
         let mut expected: BTreeSet<NodeId> = self.members.reachable().iter().map(|r| r.state.id).collect();
         expected.insert(self.cfg.id);
@@ -251,11 +259,8 @@ impl Node {
         }
         dot.push_str("}\n");
         let pretty = |v: &Value| serde_json::to_string_pretty(v).unwrap_or_else(|_| "null".into()) + "\n";
-        vec![
-            ("snapshot.json".into(), pretty(&snapshot)),
-            ("history.json".into(), pretty(&Value::Array(history))),
-            ("topology.dot".into(), dot),
-        ]
+        let [snapshot_json, history_json, topology_dot] = SNAPSHOT_FILES.map(str::to_owned);
+        vec![(snapshot_json, pretty(&snapshot)), (history_json, pretty(&Value::Array(history))), (topology_dot, dot)]
     }
 }
 

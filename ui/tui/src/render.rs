@@ -16,7 +16,7 @@
 
 use ncurses as nc;
 use p2pchat_core::Status;
-use p2pchat_core::event::sanitize;
+use p2pchat_core::event::{count, sanitize};
 use unicode_segmentation::UnicodeSegmentation;
 
 use crate::app::App;
@@ -145,10 +145,6 @@ pub fn member_header(status: &Status, cols: usize) -> String {
     fit_marked(&format!("Members ({})", status.members.len()), cols)
 }
 
-fn plural(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
-}
-
 /// How much the status line says about the sessions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Detail {
@@ -204,8 +200,8 @@ fn session_list(sessions: &Sessions, detail: Detail) -> String {
 /// are shown by number alone. Only then is the line cut.
 pub fn status_line(status: &Status, sessions: &Sessions, quitting: bool, cols: usize) -> String {
     let name = sanitize(&status.name);
-    let links = plural(status.links, "link", "links");
-    let members = plural(status.members.len(), "member", "members");
+    let links = count(status.links, "link", "links");
+    let members = count(status.members.len(), "member", "members");
     let heads = [
         format!(" {name} | port {} | {links} | {members} |", status.port),
         format!(" {name} | {links} | {members} |"),
@@ -240,7 +236,7 @@ pub fn scroll_indicator(buffer: &Scrollback) -> Option<String> {
     match buffer.unseen() {
         _ if !buffer.is_scrolled() => None,
         0 => Some("-- scrolled up, PageDown to return --".to_owned()),
-        n => Some(format!("-- {} below, PageDown --", plural(n, "new line", "new lines"))),
+        n => Some(format!("-- {} below, PageDown --", count(n, "new line", "new lines"))),
     }
 }
 
