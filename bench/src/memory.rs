@@ -58,7 +58,7 @@ impl Clients {
         while self.streams.len() < n {
             let k = self.streams.len();
             let peer =
-                RawPeer::connect(local(port), NodeId(rng.next_u64()), &format!("idle{k}"), Duration::from_secs(5))
+                RawPeer::connect(local(port), NodeId::from_u64(rng.next_u64()), &format!("idle{k}"), Duration::from_secs(5))
                     .map_err(|e| format!("idle connection {k}: {e}"))?;
             peer.stream.set_nonblocking(true).map_err(|e| e.to_string())?;
             self.streams.push(peer.stream);

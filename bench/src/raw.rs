@@ -95,7 +95,7 @@ pub struct ChatCounter {
 impl ChatCounter {
     /// A counter starting with `leftover` bytes.
     pub fn new(leftover: &[u8]) -> io::Result<ChatCounter> {
-        let chat_tag = tag_of(&Frame::Chat(Chat { origin: NodeId(1), seq: 1, name: "x".into(), text: String::new() }))?;
+        let chat_tag = tag_of(&Frame::Chat(Chat { origin: NodeId::from_u64(1), seq: 1, name: "x".into(), text: String::new() }))?;
         let mut buf = vec![0u8; 1 << 20];
         buf[..leftover.len()].copy_from_slice(leftover);
         Ok(ChatCounter { buf, len: leftover.len(), chat_tag })
@@ -141,7 +141,7 @@ mod tests {
     fn counter_counts_chats_across_chunk_boundaries() {
         let mut stream = Vec::new();
         for seq in 1..=50 {
-            stream.extend(chat(NodeId(9), seq, "a", "hello there").expect("encode"));
+            stream.extend(chat(NodeId::from_u64(9), seq, "a", "hello there").expect("encode"));
             stream.extend(encode(&Frame::Heartbeat).expect("encode"));
         }
         for step in [1, 3, 7, 64, 1000] {

@@ -167,7 +167,7 @@ fn one_run(stream: &Stream, fanout: usize, rng: &mut Rng) -> BenchResult<RunResu
         let timeout = Duration::from_secs(5);
         let mut receivers = Vec::new();
         for k in 0..fanout {
-            let peer = RawPeer::connect(addr, NodeId(rng.next_u64()), &format!("rx{k}"), timeout)
+            let peer = RawPeer::connect(addr, NodeId::from_u64(rng.next_u64()), &format!("rx{k}"), timeout)
                 .map_err(|e| format!("receiver {k}: {e}"))?;
             receivers.push(spawn_receiver(peer, stream.msgs, Arc::clone(&stop))?);
         }
@@ -219,7 +219,7 @@ fn one_run(stream: &Stream, fanout: usize, rng: &mut Rng) -> BenchResult<RunResu
 pub fn run(opts: Opts, report: &mut Report) -> BenchResult<()> {
     let msgs: u64 = if opts.quick { 200_000 } else { 1_000_000 };
     let mut rng = Rng::new(Rng::seed_from_env());
-    let stream = encode_stream(msgs, NodeId(rng.next_u64()))?;
+    let stream = encode_stream(msgs, NodeId::from_u64(rng.next_u64()))?;
     let frame_len = stream.bytes.len() as f64 / msgs as f64;
     for fanout in [1usize, 4] {
         let (mut ins, mut outs, mut cpu) = (Vec::new(), Vec::new(), Vec::new());

@@ -206,7 +206,9 @@ impl Event {
     /// The one-line JSON object `--json` prints (`None` for events not shown).
     pub fn to_json(&self) -> Option<String> {
         let json = match self {
-            Event::Listening { port, id, name } => Json::Listening { port: *port, id: id.to_string(), name },
+            Event::Listening { port, id, name } => {
+                Json::Listening { port: *port, id: id.to_string(), name, key: id.short() }
+            }
             Event::Message { from, text, origin, seq, private, to } => Json::Message {
                 from,
                 text,
@@ -214,12 +216,15 @@ impl Event {
                 seq: *seq,
                 private: *private,
                 to: to.as_deref(),
+                key: origin.short(),
             },
-            Event::Joined { name, id, .. } => Json::Joined { name, id: id.to_string() },
-            Event::Left { name, id, reason, .. } => Json::Left { name, id: id.to_string(), reason: reason.as_str() },
+            Event::Joined { name, id, .. } => Json::Joined { name, id: id.to_string(), key: id.short() },
+            Event::Left { name, id, reason, .. } => {
+                Json::Left { name, id: id.to_string(), reason: reason.as_str(), key: id.short() }
+            }
             Event::Notice(text) => Json::Notice { text },
             Event::Error(text) => Json::Error { text },
-            Event::Renamed { id, from, to, .. } => Json::Renamed { id: id.to_string(), from, to },
+            Event::Renamed { id, from, to, .. } => Json::Renamed { id: id.to_string(), from, to, key: id.short() },
             Event::Members(list) => Json::Users {
                 members: list
                     .iter()
@@ -229,6 +234,7 @@ impl Event {
                         addr: m.addr.map(|a| a.to_string()),
                         hops: m.hops,
                         direct: m.direct,
+                        key: m.id.short(),
                     })
                     .collect(),
             },
@@ -256,6 +262,7 @@ enum Json<'a> {
         port: u16,
         id: String,
         name: &'a str,
+        key: String,
     },
     Message {
         from: &'a str,
@@ -265,15 +272,18 @@ enum Json<'a> {
         private: bool,
         #[serde(skip_serializing_if = "Option::is_none")]
         to: Option<&'a str>,
+        key: String,
     },
     Joined {
         name: &'a str,
         id: String,
+        key: String,
     },
     Left {
         name: &'a str,
         id: String,
         reason: &'a str,
+        key: String,
     },
     Notice {
         text: &'a str,
@@ -285,6 +295,7 @@ enum Json<'a> {
         id: String,
         from: &'a str,
         to: &'a str,
+        key: String,
     },
     /// `:users`.
     Users {
@@ -304,6 +315,7 @@ struct JsonMember<'a> {
     addr: Option<String>,
     hops: u32,
     direct: bool,
+    key: String,
 }
 
 #[derive(Serialize)]
@@ -344,7 +356,7 @@ mod tests {
         let e = Event::Message {
             from: "ev\u{7}il".into(),
             text: "\u{1b}]0;pwn\u{7}".into(),
-            origin: NodeId(1),
+            origin: NodeId::from_u64(1),
             seq: 1,
             private: false,
             to: None,
@@ -358,7 +370,7 @@ mod tests {
         let e = Event::Message {
             from: "bob".into(),
             text: "q\"\\\n\u{1b}\u{0}é".into(),
-            origin: NodeId(255),
+            origin: NodeId::from_u64(255),
             seq: 7,
             private: false,
             to: None,
@@ -367,11 +379,12 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&j).expect("valid json");
         assert_eq!(v["event"], "message");
         assert_eq!(v["text"], "q\"\\\n\u{1b}\u{0}é");
-        assert_eq!(v["origin"], "00000000000000ff");
+        assert_eq!(v["origin"], NodeId::from_u64(255).to_string());
+        assert_eq!(v["key"], "00000000");
         assert_eq!(v["seq"], 7);
         assert_eq!(v["private"], false);
         assert!(!j.contains('\u{1b}'));
-        let l = Event::Left { name: "c".into(), id: NodeId(1), reason: LeftReason::Lost, announce: false }
+        let l = Event::Left { name: "c".into(), id: NodeId::from_u64(1), reason: LeftReason::Lost, announce: false }
             .to_json()
             .expect("shown");
         let v: serde_json::Value = serde_json::from_str(&l).expect("valid json");
@@ -388,16 +401,16 @@ mod tests {
 
     #[test]
     fn a_rename_is_a_renamed_event_and_says_who() {
-        let e = Event::Renamed { id: NodeId(0xab), from: "alice".into(), to: "alice-2".into(), newcomer: true };
+        let e = Event::Renamed { id: NodeId::from_u64(0xab), from: "alice".into(), to: "alice-2".into(), newcomer: true };
         assert_eq!(
             e.to_json().expect("shown"),
-            r#"{"event":"renamed","id":"00000000000000ab","from":"alice","to":"alice-2"}"#
+            format!(r#"{{"event":"renamed","id":"{}","from":"alice","to":"alice-2","key":"00000000"}}"#, NodeId::from_u64(0xab))
         );
         assert_eq!(
             e.to_line().expect("shown"),
             "INFO: the newcomer alice is shown as alice-2: the name alice was taken"
         );
-        let e = Event::Renamed { id: NodeId(0xab), from: "bob".into(), to: "bob-2".into(), newcomer: false };
+        let e = Event::Renamed { id: NodeId::from_u64(0xab), from: "bob".into(), to: "bob-2".into(), newcomer: false };
         assert_eq!(
             e.to_line().expect("shown"),
             "INFO: of the two members named bob, the later one is now known as bob-2"
@@ -407,18 +420,22 @@ mod tests {
     #[test]
     fn users_and_peers_are_structured_for_programs_and_not_shown_as_lines() {
         let member = MemberInfo {
-            id: NodeId(1),
+            id: NodeId::from_u64(1),
             name: "alice".into(),
             addr: Some("127.0.0.1:4000".parse().expect("addr")),
             hops: 0,
             direct: false,
         };
-        let text = MemberInfo { id: NodeId(2), name: "nc".into(), addr: None, hops: 1, direct: true };
+        let text = MemberInfo { id: NodeId::from_u64(2), name: "nc".into(), addr: None, hops: 1, direct: true };
         let e = Event::Members(vec![member, text]);
         assert_eq!(e.display(), None);
         assert_eq!(
             e.to_json().expect("shown"),
-            r#"{"event":"users","members":[{"name":"alice","id":"0000000000000001","addr":"127.0.0.1:4000","hops":0,"direct":false},{"name":"nc","id":"0000000000000002","addr":null,"hops":1,"direct":true}]}"#
+            format!(
+                r#"{{"event":"users","members":[{{"name":"alice","id":"{}","addr":"127.0.0.1:4000","hops":0,"direct":false,"key":"00000000"}},{{"name":"nc","id":"{}","addr":null,"hops":1,"direct":true,"key":"00000000"}}]}}"#,
+                NodeId::from_u64(1),
+                NodeId::from_u64(2)
+            )
         );
         let link = LinkInfo { name: None, addr: "127.0.0.1:5".parse().expect("addr"), kind: LinkKind::Netcat };
         let e = Event::Links(vec![link]);
@@ -465,10 +482,10 @@ mod tests {
 
     #[test]
     fn json_field_order_is_kept() {
-        let e = Event::Listening { port: 41234, id: NodeId(1), name: "alice".into() };
+        let e = Event::Listening { port: 41234, id: NodeId::from_u64(1), name: "alice".into() };
         assert_eq!(
             e.to_json().expect("shown"),
-            r#"{"event":"listening","port":41234,"id":"0000000000000001","name":"alice"}"#
+            format!(r#"{{"event":"listening","port":41234,"id":"{}","name":"alice","key":"00000000"}}"#, NodeId::from_u64(1))
         );
     }
 }

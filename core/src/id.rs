@@ -4,27 +4,82 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-/// A node's identity: random per process start, so a restarted program is a new
-/// member whose sequence numbers start again at 1 without clashing with its past.
+/// A member's identity: its Ed25519 public key (32 bytes). Nobody can claim
+/// another's id, because everything a member says is signed by the key the id is
+/// (see [`crate::crypto`]).
+///
+/// It is shown as 64 hex digits; [`NodeId::short`] is the 8-digit fingerprint
+/// people compare (`:users`, `:whois`, the `key` field of JSON events).
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-pub struct NodeId(pub u64);
+pub struct NodeId(pub [u8; 32]);
+
+impl NodeId {
+    /// An id whose first 8 bytes are `n` (big-endian) and the rest zero: for
+    /// tests and samples that need distinct, ordered ids but no key behind them.
+    pub const fn from_u64(n: u64) -> NodeId {
+        let b = n.to_be_bytes();
+        let mut id = [0u8; 32];
+        let mut i = 0;
+        while i < 8 {
+            id[i] = b[i];
+            i += 1;
+        }
+        NodeId(id)
+    }
+
+    /// The first 8 bytes as a number (the C API's `id` field, and a cheap hash).
+    pub fn prefix(&self) -> u64 {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&self.0[..8]);
+        u64::from_be_bytes(b)
+    }
+
+    /// The short fingerprint: the first 4 bytes, as 8 hex digits.
+    pub fn short(&self) -> String {
+        self.0[..4].iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
 
 impl fmt::Display for NodeId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:016x}", self.0)
+        for b in &self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
     }
 }
 
 impl fmt::Debug for NodeId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "NodeId({self})")
+        write!(f, "NodeId({})", self.short())
     }
 }
 
+/// Why a string is not a node id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadNodeId;
+
+impl fmt::Display for BadNodeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "a node id is 64 hex digits")
+    }
+}
+
+impl std::error::Error for BadNodeId {}
+
 impl std::str::FromStr for NodeId {
-    type Err = std::num::ParseIntError;
+    type Err = BadNodeId;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        u64::from_str_radix(s, 16).map(NodeId)
+        let s = s.as_bytes();
+        if s.len() != 64 {
+            return Err(BadNodeId);
+        }
+        let mut id = [0u8; 32];
+        for (i, pair) in s.chunks(2).enumerate() {
+            let hex = std::str::from_utf8(pair).map_err(|_| BadNodeId)?;
+            id[i] = u8::from_str_radix(hex, 16).map_err(|_| BadNodeId)?;
+        }
+        Ok(NodeId(id))
     }
 }
 

@@ -25,6 +25,7 @@ pub mod addr;
 pub mod cli;
 pub mod command;
 pub mod config;
+pub mod crypto;
 mod driver;
 pub mod event;
 pub mod handle;

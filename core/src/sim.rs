@@ -22,7 +22,7 @@ use crate::addr::PeerAddr;
 use crate::event::Event;
 use crate::id::{NodeId, Rng};
 use crate::node::{Action, Direction, Node, NodeConfig, PeerId};
-use crate::wire::{Chat, Frame, Hello, MAX_TEXT, MemberState, Private, Report};
+use crate::wire::{Chat, Frame, MAX_TEXT, MemberState, Private, Report};
 
 /// Test seam: replaces the driver's host-name lookups (see `set_lookup_hook`).
 pub use crate::driver::{LookupHook, set_lookup_hook};
@@ -101,8 +101,13 @@ pub struct Sim {
 
 /// Default settings for simulated nodes: fast timers, default history.
 pub fn default_config() -> NodeConfig {
+    let keys = crate::crypto::Keys::from_u64(0);
     NodeConfig {
-        id: NodeId(0),
+        id: keys.id(),
+        keys,
+        first_seq: crate::wire::seq_start(crate::wire::incarnation_at(1_700_000_000_000)),
+        network: "p2pchat".to_owned(),
+        secret: None,
         name: String::new(),
         port: 0,
         advertise_ip: Some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
@@ -169,7 +174,8 @@ impl Sim {
     pub fn add_node(&mut self, name: &str) -> usize {
         let i = self.nodes.len();
         let mut cfg = self.template.clone();
-        cfg.id = NodeId(self.rng.next_u64());
+        cfg.keys = crate::crypto::Keys::from_u64(self.rng.next_u64());
+        cfg.id = cfg.keys.id();
         cfg.name = name.to_owned();
         cfg.port = 10_000 + i as u16;
         cfg.seed = self.rng.next_u64();
@@ -583,41 +589,84 @@ pub mod topology {
 /// the wire round-trip tests, the randomized tests (`core/tests/random_inputs.rs`)
 /// and the fuzz seed corpus (`fuzz/examples/seeds.rs`) start from.
 pub fn sample_frames() -> Vec<Frame> {
+    use crate::crypto::{Keys, Sig, domain, sign_bytes};
+    let (k2, k3) = (Keys::from_u64(2), Keys::from_u64(3));
+    let chat = |keys: &Keys, seq: u64, name: &str, text: String| {
+        let content = crate::wire::chat_content(&keys.id(), seq, name, &text).unwrap_or_default();
+        let auth = crate::crypto::sign_batch(keys, seq, vec![crate::crypto::leaf(&content)]).pop().unwrap_or_default();
+        Frame::Chat(Chat { origin: keys.id(), seq, name: name.into(), text, auth })
+    };
+    // Signs a frame for real, then decodes it back, so the samples carry valid
+    // signatures.
+    let signed = |frame: Frame, keys: &Keys, domain: &[u8]| {
+        frame
+            .encode_signed(|b| sign_bytes(keys, domain, b))
+            .ok()
+            .and_then(|raw| Frame::decode_body(&raw[crate::wire::LEN_PREFIX..]).ok())
+            .unwrap_or(Frame::Heartbeat)
+    };
+    let k9 = Keys::from_u64(9);
     let state = MemberState {
-        id: NodeId(9),
+        id: k9.id(),
         version: 3,
         name: "carol".into(),
         claimed: 1_700_000_000_000,
         addr: Some(SocketAddr::from(([127, 0, 0, 1], 5000))),
-        links: vec![NodeId(1), NodeId(2)],
+        links: vec![NodeId::from_u64(1), NodeId::from_u64(2)],
         leaving: false,
         host: None,
     };
+    let mut batch = {
+        let texts = ["one", "two", "three"];
+        let leaves = texts
+            .iter()
+            .enumerate()
+            .map(|(i, t)| crate::crypto::leaf(&crate::wire::chat_content(&k2.id(), 10 + i as u64, "bob", t).unwrap_or_default()))
+            .collect();
+        crate::crypto::sign_batch(&k2, 10, leaves)
+    };
+    let third = batch.pop().unwrap_or_default();
+    let k1 = Keys::from_u64(1);
+    let k5 = Keys::from_u64(5);
     vec![
-        Frame::Hello(Hello { id: NodeId(7), name: "alice".into(), port: 4000 }),
-        Frame::Chat(Chat { origin: NodeId(u64::MAX), seq: 1, name: "bob".into(), text: "hi ✓ there".into() }),
-        Frame::Chat(Chat { origin: NodeId(2), seq: 2, name: "bob".into(), text: "é\u{1b}[31m".into() }),
+        chat(&Keys::from_u64(7), 1, "bob", "hi ✓ there".into()),
+        chat(&k2, 2, "bob", "é\u{1b}[31m".into()),
+        Frame::Chat(Chat { origin: k2.id(), seq: 12, name: "bob".into(), text: "three".into(), auth: third }),
         Frame::Heartbeat,
-        Frame::Sync { marks: vec![(NodeId(1), 5), (NodeId(2), 900)], last: true },
-        Frame::SyncDone { floors: vec![(NodeId(3), 1)] },
-        Frame::State(state.clone()),
-        Frame::State(MemberState { leaving: true, version: 4, ..state }),
-        Frame::Private(Private { from: NodeId(1), to: NodeId(2), name: "a".into(), seq: 1, text: "psst".into() }),
-        Frame::SnapshotRequest { requester: NodeId(4), request: 99 },
-        Frame::SnapshotReply(Report {
-            requester: NodeId(4),
-            request: 99,
-            member: NodeId(5),
-            name: "e".into(),
-            addr: None,
-            host: Some(NodeId(6)),
-            links: vec![NodeId(6)],
-            marks: vec![(NodeId(5), 3)],
-            sent: 3,
-            received: 4,
-            forwarded: 5,
-        }),
+        Frame::Sync { marks: vec![(NodeId::from_u64(1), 5), (NodeId::from_u64(2), 900)], last: true },
+        Frame::SyncDone { floors: vec![(NodeId::from_u64(3), 1)] },
+        signed(Frame::State(state.clone(), Sig::default()), &k9, domain::STATE),
+        signed(Frame::State(MemberState { leaving: true, version: 4, ..state }, Sig::default()), &k9, domain::STATE),
+        signed(
+            Frame::Private(
+                Private { from: k1.id(), to: NodeId::from_u64(2), name: "a".into(), seq: 1, text: "psst".into() },
+                Sig::default(),
+            ),
+            &k1,
+            domain::PRIVATE,
+        ),
+        Frame::SnapshotRequest { requester: NodeId::from_u64(4), request: 99 },
+        signed(
+            Frame::SnapshotReply(
+                Report {
+                    requester: NodeId::from_u64(4),
+                    request: 99,
+                    member: k5.id(),
+                    name: "e".into(),
+                    addr: None,
+                    host: Some(NodeId::from_u64(6)),
+                    links: vec![NodeId::from_u64(6)],
+                    marks: vec![(NodeId::from_u64(5), 3)],
+                    sent: 3,
+                    received: 4,
+                    forwarded: 5,
+                },
+                Sig::default(),
+            ),
+            &k5,
+            domain::REPORT,
+        ),
         Frame::Bye { reason: "bye".into() },
-        Frame::Chat(Chat { origin: NodeId(3), seq: 2, name: "x".into(), text: "é".repeat(MAX_TEXT / 2) }),
+        chat(&k3, 2, "x", "é".repeat(MAX_TEXT / 2)),
     ]
 }

@@ -1,8 +1,10 @@
-//! The wire format: the connection preamble (magic + protocol version) and frames.
+//! The wire format: the connection preamble, the handshake payload and frames.
 //!
-//! A connection starts with the connecting side sending [`PREAMBLE`] followed by a
-//! [`Frame::Hello`]; the accepting side checks both and answers in kind. After that
-//! both directions carry frames: a big-endian `u32` length followed by that many bytes
+//! A connection starts with a cleartext [`Preamble`] from each side (magic,
+//! protocol version, network name, whether the network is closed and which
+//! secret it uses), then a Noise handshake (`node::noise`) whose payloads carry
+//! each side's [`Hello`], then Noise transport messages only. Inside them flows
+//! a byte stream of frames: a big-endian `u32` length followed by that many bytes
 //! of a bincode 2 body (a serde enum, [`Frame`]).
 //!
 //! Every size is checked before anything is allocated: the length prefix against
@@ -10,6 +12,11 @@
 //! claims a billion-element list fails without reserving memory for it. Decoded frames
 //! are then checked against the protocol's caps ([`MAX_TEXT`], [`MAX_NAME`],
 //! [`MAX_LIST`]) by [`Frame::validate`].
+//!
+//! Signed frames ([`Frame::State`], [`Frame::Private`], [`Frame::SnapshotReply`])
+//! end with a 64-byte signature over the bytes between the variant tag and the
+//! signature ([`signed_part`]); chat messages carry a batch signature
+//! ([`crate::crypto::BatchAuth`]) over a hash of their content.
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -17,15 +24,19 @@ use std::net::SocketAddr;
 use bytes::{BufMut, Bytes, BytesMut};
 use serde::{Deserialize, Serialize};
 
+use crate::crypto::{BatchAuth, BatchAuthRef, MAX_BATCH, MAX_PROOF, Sig};
 use crate::id::NodeId;
 
 /// First bytes of every p2pchat connection. The leading DEL byte cannot be typed on
 /// a terminal, so a person on `nc` never produces it by accident.
 pub const MAGIC: [u8; 4] = *b"\x7fP2P";
 /// Protocol version spoken by this build. A peer with another version is refused.
-pub const VERSION: u16 = 1;
-/// Magic followed by the big-endian version.
-pub const PREAMBLE: [u8; 6] = [MAGIC[0], MAGIC[1], MAGIC[2], MAGIC[3], 0, VERSION as u8];
+/// Version 1 had no handshake encryption or signatures.
+pub const VERSION: u16 = 2;
+/// Magic followed by the big-endian version: the start of every [`Preamble`].
+pub const HEAD: [u8; 6] = [MAGIC[0], MAGIC[1], MAGIC[2], MAGIC[3], (VERSION >> 8) as u8, VERSION as u8];
+/// Longest network name.
+pub const MAX_NETWORK: usize = 64;
 /// Largest frame body accepted or produced, in bytes (64 KiB).
 pub const MAX_FRAME: usize = 64 * 1024;
 /// Largest chat text, in bytes (4 KiB).
@@ -40,6 +51,33 @@ pub const MAX_REASON: usize = 256;
 /// Size of the length prefix in front of each frame body.
 pub const LEN_PREFIX: usize = 4;
 
+/// Bits of a sequence number (and of a record version) that count within one
+/// incarnation; the bits above hold the incarnation (see [`seq_start`]).
+pub const SEQ_BITS: u32 = 24;
+/// The mask of the counting bits.
+pub const SEQ_LOW: u64 = (1 << SEQ_BITS) - 1;
+
+/// The first sequence number of an incarnation. A member's sequence numbers
+/// (and record versions) are `incarnation << 24 | n`, n counting from 1; the
+/// incarnation is the time the member started counting (milliseconds since
+/// 2025-01-01), so a member restarted with the same key but without its saved
+/// counters numbers its messages above everything it said before, and nobody
+/// drops them as old duplicates.
+pub fn seq_start(incarnation: u64) -> u64 {
+    (incarnation << SEQ_BITS) | 1
+}
+
+/// The incarnation of a sequence number.
+pub fn incarnation(seq: u64) -> u64 {
+    seq >> SEQ_BITS
+}
+
+/// The incarnation for a member starting now: milliseconds since 2025-01-01.
+pub fn incarnation_at(wall_ms: u64) -> u64 {
+    const EPOCH_2025_MS: u64 = 1_735_689_600_000;
+    wall_ms.saturating_sub(EPOCH_2025_MS).min((1 << (64 - SEQ_BITS)) - 1)
+}
+
 /// Everything that can go wrong reading or writing the wire format.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WireError {
@@ -53,6 +91,8 @@ pub enum WireError {
     Malformed(String),
     /// A frame that decoded but breaks a protocol cap or rule.
     Invalid(String),
+    /// A preamble that is not well formed.
+    BadPreamble(String),
 }
 
 impl fmt::Display for WireError {
@@ -65,34 +105,164 @@ impl fmt::Display for WireError {
             WireError::TooLarge(n) => write!(f, "frame of {n} bytes exceeds the {MAX_FRAME}-byte cap"),
             WireError::Malformed(e) => write!(f, "malformed frame: {e}"),
             WireError::Invalid(e) => write!(f, "invalid frame: {e}"),
+            WireError::BadPreamble(e) => write!(f, "bad preamble: {e}"),
         }
     }
 }
 
 impl std::error::Error for WireError {}
 
-/// The first frame on every connection, in both directions.
+/// Who is at the other end of a link: the payload of each side's last
+/// handshake message (inside the Noise handshake, so encrypted).
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 pub struct Hello {
-    /// The sender's node id, random per process start.
+    /// The sender's identity (its public key).
     pub id: NodeId,
     /// The sender's name (it may still be renamed if it collides).
     pub name: String,
     /// The port the sender listens on, so the other side can tell others.
     pub port: u16,
+    /// The sender's signature over its Noise static key: the proof that the
+    /// party that completed the handshake holds `id`'s key.
+    pub proof: Sig,
 }
+
+impl Hello {
+    /// Encodes the hello as a handshake payload.
+    pub fn encode(&self) -> Result<Vec<u8>, WireError> {
+        bincode::serde::encode_to_vec(self, bincode_config()).map_err(|e| WireError::Malformed(e.to_string()))
+    }
+
+    /// Decodes and checks a handshake payload.
+    pub fn decode(bytes: &[u8]) -> Result<Hello, WireError> {
+        let (h, used): (Hello, usize) = bincode::serde::decode_from_slice(bytes, bincode_config())
+            .map_err(|e| WireError::Malformed(e.to_string()))?;
+        if used != bytes.len() {
+            return Err(WireError::Malformed(format!("{} trailing bytes", bytes.len() - used)));
+        }
+        check_name(&h.name)?;
+        Ok(h)
+    }
+}
+
+/// The cleartext start of a connection, sent by both sides: which protocol and
+/// which network. Two nodes whose preambles do not match refuse each other, each
+/// able to say why, before any handshake.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Preamble {
+    /// The network's name (`--network`).
+    pub network: String,
+    /// For a closed network, the tag of its secret
+    /// ([`crate::secret::NetworkSecret::tag`]); None for an open one.
+    pub secret_tag: Option<[u8; 8]>,
+}
+
+impl Preamble {
+    /// The bytes to send: [`HEAD`], the network name (a length byte and the
+    /// name), then 0 (open) or 1 and the 8-byte secret tag (closed).
+    pub fn encode(&self) -> Vec<u8> {
+        let mut v = HEAD.to_vec();
+        let name = &self.network.as_bytes()[..self.network.len().min(MAX_NETWORK)];
+        v.push(name.len() as u8);
+        v.extend_from_slice(name);
+        match self.secret_tag {
+            None => v.push(0),
+            Some(tag) => {
+                v.push(1);
+                v.extend_from_slice(&tag);
+            }
+        }
+        v
+    }
+
+    /// Why a node with this preamble (`self`) and one with `theirs` cannot talk,
+    /// in words for this node's user; None when they can.
+    pub fn mismatch(&self, theirs: &Preamble) -> Option<String> {
+        if self.network != theirs.network {
+            return Some(format!(
+                "it is on the network {:?} and this node on {:?} (--network)",
+                theirs.network, self.network
+            ));
+        }
+        match (self.secret_tag, theirs.secret_tag) {
+            (None, None) => None,
+            (None, Some(_)) => {
+                Some("this network needs a secret (--secret-file FILE or P2PCHAT_SECRET)".to_owned())
+            }
+            (Some(_), None) => Some("it is on an open network, and this node has a secret".to_owned()),
+            (Some(a), Some(b)) if a != b => Some("wrong network secret".to_owned()),
+            _ => None,
+        }
+    }
+}
+
+/// What the first bytes of a connection are, so far.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PreambleRead {
+    /// Too few bytes yet, and those present match.
+    Incomplete,
+    /// A complete preamble, and how many bytes it took.
+    Complete(Preamble, usize),
+}
+
+/// Reads a preamble from the start of `bytes`.
+pub fn read_preamble(bytes: &[u8]) -> Result<PreambleRead, WireError> {
+    let n = bytes.len().min(MAGIC.len());
+    if bytes[..n] != MAGIC[..n] {
+        return Err(WireError::BadMagic);
+    }
+    if bytes.len() < HEAD.len() {
+        return Ok(PreambleRead::Incomplete);
+    }
+    let version = u16::from_be_bytes([bytes[4], bytes[5]]);
+    if version != VERSION {
+        return Err(WireError::BadVersion(version));
+    }
+    let Some(&len) = bytes.get(HEAD.len()) else { return Ok(PreambleRead::Incomplete) };
+    let len = usize::from(len);
+    if len == 0 || len > MAX_NETWORK {
+        return Err(WireError::BadPreamble(format!("a network name of {len} bytes")));
+    }
+    let flag_at = HEAD.len() + 1 + len;
+    let Some(&flag) = bytes.get(flag_at) else { return Ok(PreambleRead::Incomplete) };
+    let network = std::str::from_utf8(&bytes[HEAD.len() + 1..flag_at])
+        .map_err(|_| WireError::BadPreamble("a network name that is not UTF-8".into()))?
+        .to_owned();
+    match flag {
+        0 => Ok(PreambleRead::Complete(Preamble { network, secret_tag: None }, flag_at + 1)),
+        1 => {
+            let Some(tag) = bytes.get(flag_at + 1..flag_at + 9) else { return Ok(PreambleRead::Incomplete) };
+            let mut t = [0u8; 8];
+            t.copy_from_slice(tag);
+            Ok(PreambleRead::Complete(Preamble { network, secret_tag: Some(t) }, flag_at + 9))
+        }
+        f => Err(WireError::BadPreamble(format!("an unknown network flag {f}"))),
+    }
+}
+
+/// Longest possible preamble.
+pub const MAX_PREAMBLE: usize = HEAD.len() + 1 + MAX_NETWORK + 1 + 8;
 
 /// A chat message, flooded through the network.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 pub struct Chat {
-    /// The node that wrote it.
+    /// The member that wrote it.
     pub origin: NodeId,
-    /// Per-origin sequence number, starting at 1, without gaps.
+    /// Per-origin sequence number, without gaps within an incarnation
+    /// ([`seq_start`]).
     pub seq: u64,
     /// The origin's name when it sent the message.
     pub name: String,
     /// The text, at most [`MAX_TEXT`] bytes.
     pub text: String,
+    /// The origin's signature (for the batch the message was written in).
+    pub auth: BatchAuth,
+}
+
+/// The signed content of a chat message: the fields before its `auth`, encoded.
+pub fn chat_content(origin: &NodeId, seq: u64, name: &str, text: &str) -> Result<Vec<u8>, WireError> {
+    bincode::serde::encode_to_vec((origin, seq, name, text), bincode_config())
+        .map_err(|e| WireError::Malformed(e.to_string()))
 }
 
 /// One member's view of itself, flooded through the network (a link-state record).
@@ -104,7 +274,9 @@ pub struct Chat {
 pub struct MemberState {
     /// The member.
     pub id: NodeId,
-    /// Increases with every change the member announces.
+    /// Increases with every change the member announces (numbered like sequence
+    /// numbers, [`seq_start`], so a restarted member's records outrank its old ones
+    /// and a replayed old record changes nothing).
     pub version: u64,
     /// Its current (unique) name.
     pub name: String,
@@ -167,14 +339,12 @@ pub struct Report {
 /// A per-origin mark: the origin and a sequence number.
 pub type Mark = (NodeId, u64);
 
-/// Everything that travels after the preamble.
+/// Everything that travels after the handshake.
 ///
 /// New variants are only ever added at the end, so older peers of the same protocol
 /// version still decode everything they know.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 pub enum Frame {
-    /// Opens a connection, in both directions.
-    Hello(Hello),
     /// A chat message.
     Chat(Chat),
     /// Keeps an otherwise idle link alive.
@@ -195,15 +365,15 @@ pub enum Frame {
         /// Per-origin floors.
         floors: Vec<Mark>,
     },
-    /// A member's link-state record.
-    State(MemberState),
+    /// A member's link-state record, signed by the member.
+    State(MemberState, Sig),
     /// The sender is closing the connection, and why.
     Bye {
         /// Human-readable reason.
         reason: String,
     },
-    /// A private message (never forwarded).
-    Private(Private),
+    /// A private message (never forwarded), signed by its sender.
+    Private(Private, Sig),
     /// A network-wide snapshot request, flooded.
     SnapshotRequest {
         /// Who asks (answers travel back along the path the request came).
@@ -211,8 +381,9 @@ pub enum Frame {
         /// Request number, unique per requester.
         request: u64,
     },
-    /// An answer to a snapshot request, routed back to the requester.
-    SnapshotReply(Report),
+    /// An answer to a snapshot request, routed back to the requester, signed by
+    /// the member it describes.
+    SnapshotReply(Report, Sig),
 }
 
 fn bincode_config() -> impl bincode::config::Config {
@@ -321,33 +492,51 @@ fn check_name(name: &str) -> Result<(), WireError> {
     validate_name(name).map_err(WireError::Invalid)
 }
 
+fn check_seq(seq: u64) -> Result<(), WireError> {
+    if seq & SEQ_LOW == 0 {
+        return Err(WireError::Invalid(format!("sequence number {seq} counts 0 in its incarnation")));
+    }
+    Ok(())
+}
+
+fn check_auth(count: u32, proof: usize) -> Result<(), WireError> {
+    if count == 0 || count as usize > MAX_BATCH || proof > MAX_PROOF * 32 {
+        return Err(WireError::Invalid(format!("a batch of {count} with a proof of {proof} bytes")));
+    }
+    Ok(())
+}
+
+/// The part of a signed frame's body (without its length prefix) that its
+/// trailing signature covers: everything between the variant tag and the
+/// signature.
+pub fn signed_part(body: &[u8]) -> &[u8] {
+    body.get(1..body.len().saturating_sub(64)).unwrap_or_default()
+}
+
 impl Frame {
     /// Checks the protocol's caps and rules on a decoded frame.
     pub fn validate(&self) -> Result<(), WireError> {
         match self {
-            Frame::Hello(h) => check_name(&h.name),
             Frame::Chat(c) => {
                 check_name(&c.name)?;
                 check_text("text", &c.text, MAX_TEXT)?;
-                if c.seq == 0 {
-                    return Err(WireError::Invalid("sequence number 0".into()));
-                }
-                Ok(())
+                check_seq(c.seq)?;
+                check_auth(c.auth.count, c.auth.proof.len())
             }
             Frame::Heartbeat => Ok(()),
             Frame::Sync { marks, .. } => check_list("sync", marks),
             Frame::SyncDone { floors } => check_list("sync-done", floors),
-            Frame::State(s) => {
+            Frame::State(s, _) => {
                 check_name(&s.name)?;
                 check_list("links", &s.links)
             }
             Frame::Bye { reason } => check_text("reason", reason, MAX_REASON),
-            Frame::Private(p) => {
+            Frame::Private(p, _) => {
                 check_name(&p.name)?;
                 check_text("text", &p.text, MAX_TEXT)
             }
             Frame::SnapshotRequest { .. } => Ok(()),
-            Frame::SnapshotReply(r) => {
+            Frame::SnapshotReply(r, _) => {
                 check_name(&r.name)?;
                 check_list("links", &r.links)?;
                 check_list("marks", &r.marks)
@@ -371,6 +560,18 @@ impl Frame {
         Ok(buf.freeze())
     }
 
+    /// Encodes a signed frame (its signature field is ignored) and signs it:
+    /// `sign` gets the bytes the signature covers ([`signed_part`]) and returns the
+    /// signature, which becomes the frame's last 64 bytes.
+    pub fn encode_signed(&self, sign: impl FnOnce(&[u8]) -> Sig) -> Result<Bytes, WireError> {
+        let raw = self.encode()?;
+        let mut buf = BytesMut::from(&raw[..]);
+        let sig = sign(signed_part(&raw[LEN_PREFIX..]));
+        let at = buf.len() - 64;
+        buf[at..].copy_from_slice(&sig.0);
+        Ok(buf.freeze())
+    }
+
     /// Decodes one frame body (without its length prefix) and validates it.
     pub fn decode_body(body: &[u8]) -> Result<Frame, WireError> {
         if body.len() > MAX_FRAME {
@@ -387,10 +588,10 @@ impl Frame {
 }
 
 /// The fields of a chat frame, borrowed from the bytes it arrived in: enough to
-/// drop a duplicate without allocating anything.
-#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+/// drop a duplicate, and to check the signature, without allocating anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ChatRef<'a> {
-    /// The node that wrote it.
+    /// The member that wrote it.
     pub origin: NodeId,
     /// Per-origin sequence number.
     pub seq: u64,
@@ -398,67 +599,52 @@ pub struct ChatRef<'a> {
     pub name: &'a str,
     /// The text.
     pub text: &'a str,
+    /// The signed content ([`chat_content`]) as it arrived.
+    pub content: &'a [u8],
+    /// The signature.
+    pub auth: BatchAuthRef<'a>,
 }
 
 impl ChatRef<'_> {
     /// An owned copy.
     pub fn to_owned(&self) -> Chat {
-        Chat { origin: self.origin, seq: self.seq, name: self.name.to_owned(), text: self.text.to_owned() }
+        Chat {
+            origin: self.origin,
+            seq: self.seq,
+            name: self.name.to_owned(),
+            text: self.text.to_owned(),
+            auth: self.auth.to_owned(),
+        }
     }
 }
 
 /// The first body byte of every chat frame (bincode's index of the variant).
-fn chat_tag() -> u8 {
-    static TAG: std::sync::OnceLock<u8> = std::sync::OnceLock::new();
-    *TAG.get_or_init(|| {
-        let sample = Frame::Chat(Chat { origin: NodeId(0), seq: 1, name: "x".into(), text: String::new() });
-        sample.encode().ok().and_then(|b| b.get(LEN_PREFIX).copied()).unwrap_or(u8::MAX)
-    })
-}
+pub const CHAT_TAG: u8 = 0;
 
 /// If `body` (a frame without its length prefix) is a chat message, its fields,
 /// borrowed and checked against the same caps as [`Frame::decode_body`]; `None`
 /// for any other kind of frame.
 pub fn peek_chat(body: &[u8]) -> Option<Result<ChatRef<'_>, WireError>> {
-    if body.first() != Some(&chat_tag()) {
+    if body.first() != Some(&CHAT_TAG) {
         return None;
     }
-    let decoded: Result<(ChatRef<'_>, usize), _> =
-        bincode::serde::borrow_decode_from_slice(&body[1..], bincode_config());
-    Some(match decoded {
-        Err(e) => Err(WireError::Malformed(e.to_string())),
-        Ok((_, used)) if used + 1 != body.len() => {
-            Err(WireError::Malformed(format!("{} trailing bytes", body.len() - used - 1)))
-        }
-        Ok((c, _)) => check_name(c.name)
-            .and_then(|()| check_text("text", c.text, MAX_TEXT))
-            .and_then(|()| if c.seq == 0 { Err(WireError::Invalid("sequence number 0".into())) } else { Ok(c) }),
-    })
+    Some(peek_chat_fields(&body[1..]))
 }
 
-/// Result of looking at the first bytes of a connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Preamble {
-    /// Too few bytes yet, and those present match the magic.
-    Incomplete,
-    /// A complete, valid preamble.
-    Valid,
-}
-
-/// Checks the start of a connection against [`PREAMBLE`].
-pub fn check_preamble(bytes: &[u8]) -> Result<Preamble, WireError> {
-    let n = bytes.len().min(MAGIC.len());
-    if bytes[..n] != MAGIC[..n] {
-        return Err(WireError::BadMagic);
+fn peek_chat_fields(rest: &[u8]) -> Result<ChatRef<'_>, WireError> {
+    let malformed = |e: bincode::error::DecodeError| WireError::Malformed(e.to_string());
+    let ((origin, seq, name, text), used): ((NodeId, u64, &str, &str), usize) =
+        bincode::serde::borrow_decode_from_slice(rest, bincode_config()).map_err(malformed)?;
+    let (auth, used2): (BatchAuthRef<'_>, usize) =
+        bincode::serde::borrow_decode_from_slice(&rest[used..], bincode_config()).map_err(malformed)?;
+    if used + used2 != rest.len() {
+        return Err(WireError::Malformed(format!("{} trailing bytes", rest.len() - used - used2)));
     }
-    if bytes.len() < PREAMBLE.len() {
-        return Ok(Preamble::Incomplete);
-    }
-    let version = u16::from_be_bytes([bytes[4], bytes[5]]);
-    if version != VERSION {
-        return Err(WireError::BadVersion(version));
-    }
-    Ok(Preamble::Valid)
+    check_name(name)?;
+    check_text("text", text, MAX_TEXT)?;
+    check_seq(seq)?;
+    check_auth(auth.count, auth.proof.len())?;
+    Ok(ChatRef { origin, seq, name, text, content: &rest[..used], auth })
 }
 
 /// Reassembles frames from a byte stream fed in arbitrary chunks.
@@ -530,6 +716,16 @@ mod tests {
     // build with the `sim` feature (see Cargo.toml's dev-dependencies).
     use crate::sim::sample_frames;
 
+    fn chat(origin: u64, name: &str, text: &str) -> Chat {
+        Chat {
+            origin: NodeId::from_u64(origin),
+            seq: 1,
+            name: name.into(),
+            text: text.into(),
+            auth: BatchAuth { first: 1, count: 1, proof: Vec::new(), sig: Sig::default() },
+        }
+    }
+
     #[test]
     fn frames_round_trip() {
         for f in sample_frames() {
@@ -583,20 +779,26 @@ mod tests {
 
     #[test]
     fn huge_list_claim_fails_without_allocation() {
-        // Variant 3 (Sync) followed by a varint claiming 2^60 marks.
-        let body = [3u8, 0xfd, 0x10, 0, 0, 0, 0, 0, 0, 0];
+        // Variant 2 (Sync) followed by a varint claiming 2^60 marks.
+        let body = [2u8, 0xfd, 0x10, 0, 0, 0, 0, 0, 0, 0];
         let err = Frame::decode_body(&body).expect_err("must fail");
         assert!(matches!(err, WireError::Malformed(_)), "{err:?}");
     }
 
     #[test]
     fn caps_are_enforced_on_decode() {
-        let long = Frame::Chat(Chat { origin: NodeId(1), seq: 1, name: "a".into(), text: "x".repeat(MAX_TEXT + 1) });
+        let long = Frame::Chat(chat(1, "a", &"x".repeat(MAX_TEXT + 1)));
         let raw = long.encode().expect("encodes: the frame cap is larger than the text cap");
         assert!(matches!(Frame::decode_body(&raw[LEN_PREFIX..]), Err(WireError::Invalid(_))));
-        let badname = Frame::Hello(Hello { id: NodeId(1), name: "a b".into(), port: 1 });
+        let badname = Hello { id: NodeId::from_u64(1), name: "a b".into(), port: 1, proof: Sig::default() };
         let raw = badname.encode().expect("encode");
-        assert!(matches!(Frame::decode_body(&raw[LEN_PREFIX..]), Err(WireError::Invalid(_))));
+        assert!(matches!(Hello::decode(&raw), Err(WireError::Invalid(_))));
+        let mut zero = chat(1, "a", "x");
+        zero.seq = 5 << SEQ_BITS;
+        assert!(matches!(Frame::Chat(zero).validate(), Err(WireError::Invalid(_))));
+        let mut big = chat(1, "a", "x");
+        big.auth.count = MAX_BATCH as u32 + 1;
+        assert!(matches!(Frame::Chat(big).validate(), Err(WireError::Invalid(_))));
     }
 
     #[test]
@@ -619,25 +821,50 @@ mod tests {
                 (_, Some(r)) => panic!("{f:?} peeked as a chat: {r:?}"),
             }
         }
-        let bad = Frame::Chat(Chat { origin: NodeId(1), seq: 1, name: "a b".into(), text: "x".into() });
+        let bad = Frame::Chat(chat(1, "a b", "x"));
         let raw = bad.encode().expect("encode");
         assert!(matches!(peek_chat(&raw[LEN_PREFIX..]), Some(Err(WireError::Invalid(_)))));
-        let mut raw = Frame::Chat(Chat { origin: NodeId(1), seq: 1, name: "a".into(), text: "xy".into() })
-            .encode()
-            .expect("encode")
-            .to_vec();
-        let last = raw.len() - 1;
+        let good = chat(1, "a", "xy");
+        let mut raw = Frame::Chat(good.clone()).encode().expect("encode").to_vec();
+        let content = chat_content(&good.origin, good.seq, &good.name, &good.text).expect("encodes");
+        let peeked = peek_chat(&raw[LEN_PREFIX..]).and_then(Result::ok).map(|c| c.content.to_vec());
+        assert_eq!(peeked, Some(content), "the signed content is the bytes after the tag");
+        let last = LEN_PREFIX + 1 + chat_content(&good.origin, good.seq, &good.name, &good.text).map_or(0, |c| c.len()) - 1;
         raw[last] = 0xff; // invalid UTF-8 in the text
         assert!(matches!(peek_chat(&raw[LEN_PREFIX..]), Some(Err(WireError::Malformed(_)))));
         assert!(Frame::decode_body(&raw[LEN_PREFIX..]).is_err());
     }
 
     #[test]
-    fn preamble_checks() {
-        assert_eq!(check_preamble(&PREAMBLE), Ok(Preamble::Valid));
-        assert_eq!(check_preamble(&PREAMBLE[..3]), Ok(Preamble::Incomplete));
-        assert_eq!(check_preamble(b"hello"), Err(WireError::BadMagic));
-        assert_eq!(check_preamble(&[0x7f, b'P', b'2', b'P', 0, 9]), Err(WireError::BadVersion(9)));
+    fn preambles_round_trip_and_are_checked() {
+        for p in [
+            Preamble { network: "p2pchat".into(), secret_tag: None },
+            Preamble { network: "lab-3".into(), secret_tag: Some([1, 2, 3, 4, 5, 6, 7, 8]) },
+        ] {
+            let bytes = p.encode();
+            for cut in 0..bytes.len() {
+                assert_eq!(read_preamble(&bytes[..cut]), Ok(PreambleRead::Incomplete), "cut {cut}");
+            }
+            let mut more = bytes.clone();
+            more.extend_from_slice(b"rest");
+            assert_eq!(read_preamble(&more), Ok(PreambleRead::Complete(p.clone(), bytes.len())));
+        }
+        assert_eq!(read_preamble(b"hello"), Err(WireError::BadMagic));
+        assert_eq!(read_preamble(&[0x7f, b'P', b'2', b'P', 0, 1]), Err(WireError::BadVersion(1)));
+        assert!(matches!(read_preamble(&[0x7f, b'P', b'2', b'P', 0, 2, 0]), Err(WireError::BadPreamble(_))));
+        assert!(matches!(read_preamble(&[0x7f, b'P', b'2', b'P', 0, 2, 1, b'x', 7]), Err(WireError::BadPreamble(_))));
+    }
+
+    #[test]
+    fn preamble_mismatches_are_said_in_words() {
+        let open = |n: &str| Preamble { network: n.into(), secret_tag: None };
+        let closed = |t: u8| Preamble { network: "p2pchat".into(), secret_tag: Some([t; 8]) };
+        assert_eq!(open("p2pchat").mismatch(&open("p2pchat")), None);
+        assert_eq!(closed(1).mismatch(&closed(1)), None);
+        assert!(open("a").mismatch(&open("b")).is_some_and(|m| m.contains("network \"b\"")));
+        assert!(open("p2pchat").mismatch(&closed(1)).is_some_and(|m| m.contains("needs a secret")));
+        assert!(closed(1).mismatch(&open("p2pchat")).is_some_and(|m| m.contains("open network")));
+        assert_eq!(closed(1).mismatch(&closed(2)).as_deref(), Some("wrong network secret"));
     }
 
     #[test]
@@ -671,7 +898,7 @@ mod tests {
         assert!(validate_name("\u{2764}\u{FE0F}").is_ok());
         assert!(validate_name("ناصر").is_ok());
         // The wire refuses them too.
-        let hello = Frame::Hello(Hello { id: NodeId(7), name: "bob\u{2066}".into(), port: 4000 });
-        assert!(hello.validate().is_err());
+        let hello = Hello { id: NodeId::from_u64(7), name: "bob\u{2066}".into(), port: 4000, proof: Sig::default() };
+        assert!(Hello::decode(&hello.encode().expect("encodes")).is_err());
     }
 }

@@ -169,13 +169,13 @@ fn frames_cut_off_then_silence_are_closed_by_the_handshake_and_peer_timeouts() {
             cfg.peer_timeout = Duration::from_millis(1500);
         }
     });
-    let cut_origin = NodeId(0xC07);
+    let cut_origin = NodeId::from_u64(0xC07);
     net.during(|b| {
         let port = b.port();
         let mut mid_magic = raw_connect(port);
         mid_magic.write_all(&MAGIC[..3]).expect("write");
         let mut mid_hello = raw_connect(port);
-        let hello = hello_as(NodeId(0xC08), "cut");
+        let hello = hello_as(NodeId::from_u64(0xC08), "cut");
         mid_hello.write_all(&hello[..hello.len() - 3]).expect("write");
         let opened = Instant::now();
         let (mut mid_chat, mut back) = raw_peer(port, cut_origin, "cut");
@@ -219,7 +219,7 @@ fn bad_frames_after_a_completed_handshake_close_only_that_connection() {
     let garbage: Vec<u8> = (0..200u32).map(|i| (i.wrapping_mul(97) ^ 0xA5) as u8).collect();
     let chat_before_hello = {
         let mut v = PREAMBLE.to_vec();
-        v.extend_from_slice(&chat_frame(NodeId(0xB0), 1, "early", "too early"));
+        v.extend_from_slice(&chat_frame(NodeId::from_u64(0xB0), 1, "early", "too early"));
         v
     };
     net.during(|b| {
@@ -228,10 +228,10 @@ fn bad_frames_after_a_completed_handshake_close_only_that_connection() {
             ("garbage", &garbage, "exceeds"),
             ("a second preamble", &PREAMBLE, "exceeds"),
             ("an unknown frame type", &[0, 0, 0, 2, 200, 0], "malformed"),
-            ("a chat whose sequence number is 0", &chat_frame(NodeId(0xB1), 0, "zero", "x"), "sequence number 0"),
+            ("a chat whose sequence number is 0", &chat_frame(NodeId::from_u64(0xB1), 0, "zero", "x"), "sequence number 0"),
         ];
         for (i, (what, bytes, needle)) in cases.into_iter().enumerate() {
-            let (mut raw, mut back) = raw_peer(b.port(), NodeId(0xB00 + i as u64), "bad");
+            let (mut raw, mut back) = raw_peer(b.port(), NodeId::from_u64(0xB00 + i as u64), "bad");
             raw.write_all(bytes).expect("write");
             back.extend(read_until_closed(&mut raw, 1 << 20));
             let frames = frames_after_preamble(&back);
@@ -255,7 +255,7 @@ fn bad_frames_after_a_completed_handshake_close_only_that_connection() {
 #[test]
 fn invalid_utf8_in_a_chat_text_closes_the_connection_and_delivers_nothing_of_it() {
     let mut net = Net::start(|_, _| {});
-    let origin = NodeId(0xBAD);
+    let origin = NodeId::from_u64(0xBAD);
     let latin1 = net.during(|b| {
         let (mut raw, mut back) = raw_peer(b.port(), origin, "raw");
         let before = chat_frame(origin, 1, "raw", "valid, before");
@@ -295,12 +295,12 @@ fn terminal_escapes_and_nul_bytes_are_refused_in_names_and_neutralised_in_texts(
     ];
     let mut net = Net::start(|_, _| {});
     let mut observer = text_client(net.nodes[C].port(), "observer");
-    let origin = NodeId(0xE5C);
+    let origin = NodeId::from_u64(0xE5C);
     let tc_origin = net.during(|b| {
         let port = b.port();
         for name in ["ev\u{1b}[2Jil", "nul\0name", "osc\u{1b}]0;t\u{7}", "c1\u{9b}x"] {
             let mut raw = raw_connect(port);
-            raw.write_all(&hello_as(NodeId(0xE50), name)).expect("write");
+            raw.write_all(&hello_as(NodeId::from_u64(0xE50), name)).expect("write");
             // The hello is refused before the node answered it: no preamble back.
             assert_bye(&decode_frames(&read_until_closed(&mut raw, 1 << 20)), "control characters are not allowed");
             expect_dropped(b, &raw, "control characters are not allowed");
@@ -377,7 +377,7 @@ fn slowloris_connections_hold_nothing_but_their_own() {
     let d = net.during(|b| {
         let port = b.port();
         let start = Instant::now();
-        let handshake = hello_as(NodeId(0x510), "slow");
+        let handshake = hello_as(NodeId::from_u64(0x510), "slow");
         let beats = Frame::Heartbeat.encode().expect("encode").repeat(8);
         let garbage = b"slow bytes that never end a line".to_vec();
         struct Slow<'a> {
@@ -394,7 +394,7 @@ fn slowloris_connections_hold_nothing_but_their_own() {
             slow.push(slow_one(raw_connect(port), &garbage[..], "text"));
         }
         for i in 0..2 {
-            slow.push(slow_one(raw_peer(port, NodeId(0x520 + i), "trickle").0, &beats[..], "frames"));
+            slow.push(slow_one(raw_peer(port, NodeId::from_u64(0x520 + i), "trickle").0, &beats[..], "frames"));
         }
         for c in &slow {
             c.s.set_nonblocking(true).expect("non-blocking");
@@ -531,7 +531,7 @@ fn connections_opened_and_closed_in_a_tight_loop_leave_nothing_behind() {
         }
     });
     let port = net.port();
-    let handshake = hello_as(NodeId(0x7167), "loop");
+    let handshake = hello_as(NodeId::from_u64(0x7167), "loop");
     net.during(|b| {
         let start = Instant::now();
         let mut done = 0;
@@ -598,7 +598,7 @@ fn peers_that_never_read_are_cut_off_at_the_queue_cap_and_catch_up_on_reconnect(
         }
     });
     let port = net.port();
-    let mut silent: Vec<TcpStream> = (0..SILENT).map(|i| raw_peer(port, NodeId(0x5100 + i as u64), "mute").0).collect();
+    let mut silent: Vec<TcpStream> = (0..SILENT).map(|i| raw_peer(port, NodeId::from_u64(0x5100 + i as u64), "mute").0).collect();
     net.nodes[B].wait_direct_links(2 + SILENT);
     // They stay alive: a heartbeat every 200 ms, never a read.
     let stop = Arc::new(AtomicBool::new(false));
@@ -646,7 +646,7 @@ fn peers_that_never_read_are_cut_off_at_the_queue_cap_and_catch_up_on_reconnect(
 
     // Catch-up: a peer that comes back with nothing gets the history window.
     let mut back = raw_connect(port);
-    let mut hello = hello_as(NodeId(0x5100), "mute");
+    let mut hello = hello_as(NodeId::from_u64(0x5100), "mute");
     hello.extend_from_slice(&empty_sync());
     back.write_all(&hello).expect("write");
     let mut got = Vec::new();
@@ -703,7 +703,7 @@ fn a_peer_flooding_chat_at_full_speed_does_not_starve_the_others() {
     });
     let before = Memory::now();
     let mut peak = before;
-    let origin = NodeId(0xF100D);
+    let origin = NodeId::from_u64(0xF100D);
     for n in &net.nodes {
         n.count_only(origin);
     }
@@ -845,7 +845,7 @@ fn a_flood_of_tiny_frames_through_a_node_with_many_peers_leaves_no_memory_behind
     let before = Memory::now();
     let readers: Vec<TcpStream> = (0..PEERS)
         .map(|i| {
-            let (s, _) = raw_peer(port, NodeId(0x9000 + i as u64), "reader");
+            let (s, _) = raw_peer(port, NodeId::from_u64(0x9000 + i as u64), "reader");
             s.set_nonblocking(true).expect("non-blocking");
             s
         })
@@ -877,7 +877,7 @@ fn a_flood_of_tiny_frames_through_a_node_with_many_peers_leaves_no_memory_behind
         }
         peak
     });
-    let origin = NodeId(0xF1);
+    let origin = NodeId::from_u64(0xF1);
     for n in &net.nodes {
         n.count_only(origin);
     }
@@ -936,7 +936,7 @@ fn a_member_slower_than_a_flood_is_not_cut_off() {
             cfg.log = Some(log.clone());
         }
     });
-    let origin = NodeId(0x51F);
+    let origin = NodeId::from_u64(0x51F);
     for n in &net.nodes {
         n.count_only(origin);
     }

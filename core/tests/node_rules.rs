@@ -14,7 +14,7 @@ use p2pchat_core::{Event, NodeId};
 
 fn node_with_history(n: u64) -> (Node, Instant) {
     let mut cfg = default_config();
-    cfg.id = NodeId(1);
+    cfg.id = NodeId::from_u64(1);
     cfg.name = "target".into();
     cfg.port = 5000;
     let now = Instant::now();
@@ -30,7 +30,7 @@ fn handshake(node: &mut Node, peer: PeerId, id: u64, now: Instant) {
     let remote: SocketAddr = "127.0.0.1:40000".parse().expect("addr");
     let local: SocketAddr = "127.0.0.1:5000".parse().expect("addr");
     node.handle_connected(peer, Direction::Inbound, remote, local, now);
-    node.handle_data(peer, &hello_as(NodeId(id), &format!("p{id}")), now);
+    node.handle_data(peer, &hello_as(NodeId::from_u64(id), &format!("p{id}")), now);
 }
 
 fn written(node: &mut Node, peer: PeerId) -> usize {
@@ -65,7 +65,7 @@ fn a_chat_from_a_peer_is_delivered_once_and_forwarded_to_the_others_only() {
     handshake(&mut node, PeerId(1), 2, now);
     handshake(&mut node, PeerId(2), 3, now);
     while node.poll_transmit().is_some() {}
-    let chat = chat_frame(NodeId(9), 1, "far", "hi");
+    let chat = chat_frame(NodeId::from_u64(9), 1, "far", "hi");
     node.handle_data(PeerId(1), &chat, now);
     node.handle_data(PeerId(2), &chat, now);
     let to: Vec<PeerId> =
@@ -85,7 +85,7 @@ fn ipv4_mapped_addresses_are_shown_as_ipv4() {
     let remote: SocketAddr = "[::ffff:127.0.0.1]:40000".parse().expect("addr");
     let local: SocketAddr = "[::ffff:127.0.0.1]:5000".parse().expect("addr");
     node.handle_connected(PeerId(1), Direction::Inbound, remote, local, now);
-    node.handle_data(PeerId(1), &hello_as(NodeId(9), "p9"), now);
+    node.handle_data(PeerId(1), &hello_as(NodeId::from_u64(9), "p9"), now);
     assert_eq!(node.members()[0].addr, Some("127.0.0.1:5000".parse().expect("addr")));
     while node.poll_event().is_some() {}
     node.handle_line(":peers", now);
@@ -116,6 +116,6 @@ fn users_and_peers_answer_with_lines_then_the_same_as_data() {
         events.push(e);
     }
     let Some(Event::Members(members)) = events.last() else { panic!("no members event: {events:?}") };
-    assert_eq!(members[0].id, NodeId(1));
+    assert_eq!(members[0].id, NodeId::from_u64(1));
     assert!(events[..events.len() - 1].iter().all(|e| matches!(e, Event::Notice(_))), "{events:?}");
 }

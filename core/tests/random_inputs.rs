@@ -118,7 +118,7 @@ fn node_survives_random_handshakes_and_frames() {
     let mut rng = Rng::new(0x5eed);
     let valid = valid_frames();
     let mut cfg = default_config();
-    cfg.id = NodeId(99);
+    cfg.id = NodeId::from_u64(99);
     cfg.name = "target".into();
     cfg.port = 5000;
     let mut now = Instant::now();
@@ -177,7 +177,7 @@ fn node_survives_random_handshakes_and_frames() {
     // inputs cannot have produced, or its message could rightly be a duplicate.)
     let peer = PeerId(u64::MAX - 1);
     node.handle_connected(peer, Direction::Inbound, remote, local, now);
-    let good = NodeId(0x600d_600d_600d_600d);
+    let good = NodeId::from_u64(0x600d_600d_600d_600d);
     let mut hello = hello_as(good, "good");
     hello.extend_from_slice(&chat_frame(good, 1, "good", "still here"));
     node.handle_data(peer, &hello, now);

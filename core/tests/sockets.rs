@@ -439,22 +439,22 @@ fn a_burst_larger_than_one_turn_of_reads_is_read_completely() {
     let text = "y".repeat(4000);
     const N: u64 = 1000;
     for seq in 1..=N {
-        burst.extend_from_slice(&chat_frame(NodeId(777), seq, "burst", &format!("{seq} {text}")));
+        burst.extend_from_slice(&chat_frame(NodeId::from_u64(777), seq, "burst", &format!("{seq} {text}")));
     }
     raw.write_all(&burst).expect("write");
     for node in nodes.iter_mut() {
         let deadline = Instant::now() + DEADLINE;
-        while node.received.get(&NodeId(777)).map_or(0, Vec::len) < N as usize {
+        while node.received.get(&NodeId::from_u64(777)).map_or(0, Vec::len) < N as usize {
             match node.rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
                 Ok(e) => node.record(e),
                 Err(e) => panic!("{}: burst incomplete ({e:?})", node.name),
             }
         }
-        let got = &node.received[&NodeId(777)];
+        let got = &node.received[&NodeId::from_u64(777)];
         assert!(got.iter().enumerate().all(|(i, (seq, t))| *seq == i as u64 + 1 && t.starts_with(&format!("{seq} "))));
     }
     let mut t = Transcript::default();
-    t.sent.insert(NodeId(777), (1..=N).map(|seq| format!("{seq} {text}")).collect());
+    t.sent.insert(NodeId::from_u64(777), (1..=N).map(|seq| format!("{seq} {text}")).collect());
     t.settle(&mut nodes);
     drop(raw);
     stop_all(&nodes);
@@ -480,7 +480,7 @@ fn a_closed_peer_that_never_reads_is_dropped_after_a_bounded_wait() {
     }
     t.check(&mut nodes[1..]);
     // A protocol error makes the node close the connection, with output pending.
-    raw.write_all(&hello(NodeId(12345), "raw", 1)).expect("write");
+    raw.write_all(&hello(NodeId::from_u64(12345), "raw", 1)).expect("write");
     nodes[0].wait_error("the rejection", "second hello");
     wait_until("the driver to give up flushing", || {
         std::fs::read_to_string(&log).is_ok_and(|s| s.contains("gave up flushing"))

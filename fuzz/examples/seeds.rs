@@ -20,17 +20,17 @@ use p2pchat_fuzz::{GOOD_ID, hello};
 fn frames() -> Vec<Vec<u8>> {
     let mut list = sample_frames();
     list.extend([
-        chat(NodeId(0xf022), 1, "fuzzer", "hello"),
-        chat(NodeId(0xf022), 3, "fuzzer", "gap"),
-        Frame::Sync { marks: vec![(NodeId(2), 1), (GOOD_ID, 9)], last: true },
+        chat(NodeId::from_u64(0xf022), 1, "fuzzer", "hello"),
+        chat(NodeId::from_u64(0xf022), 3, "fuzzer", "gap"),
+        Frame::Sync { marks: vec![(NodeId::from_u64(2), 1), (GOOD_ID, 9)], last: true },
         Frame::Private(Private {
-            from: NodeId(0xf022),
-            to: NodeId(99),
+            from: NodeId::from_u64(0xf022),
+            to: NodeId::from_u64(99),
             name: "fuzzer".into(),
             seq: 1,
             text: "psst".into(),
         }),
-        Frame::SnapshotRequest { requester: NodeId(0xf022), request: 1 },
+        Frame::SnapshotRequest { requester: NodeId::from_u64(0xf022), request: 1 },
     ]);
     list.iter().map(|f| f.encode().expect("a seed frame encodes").to_vec()).collect()
 }
@@ -44,7 +44,7 @@ fn main() {
     let corpus = Path::new("corpus");
     let frames = frames();
     let all: Vec<u8> = frames.concat();
-    let hello = hello(NodeId(0xf022), "fuzzer", 4002);
+    let hello = hello(NodeId::from_u64(0xf022), "fuzzer", 4002);
 
     let dir = corpus.join("frame_decoder");
     for (i, f) in frames.iter().enumerate() {

@@ -68,7 +68,7 @@ impl Splitter {
 }
 
 /// The id of the well-behaved neighbour.
-pub const GOOD_ID: NodeId = NodeId(0x600d_600d_600d_600d);
+pub const GOOD_ID: NodeId = NodeId::from_u64(0x600d_600d_600d_600d);
 /// Its connection.
 pub const GOOD_PEER: PeerId = PeerId(1);
 /// The connection the fuzzer's bytes arrive on.
@@ -98,7 +98,7 @@ impl Harness {
     /// The node, with "good" connected and through its handshake.
     pub fn new() -> Self {
         let mut cfg = default_config();
-        cfg.id = NodeId(99);
+        cfg.id = NodeId::from_u64(99);
         cfg.name = "target".into();
         cfg.port = 5000;
         let now = Instant::now();

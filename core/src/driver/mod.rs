@@ -160,15 +160,13 @@ impl Driver {
         let port = listener.local_addr()?.port();
         poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
 
-        // The id and the node's own generator come from one seed, but must not be
-        // the same stream: the node's first draw names its first text client, which
-        // would otherwise get the node's own id.
         let mut rng = Rng::new(config.seed.unwrap_or_else(Rng::seed_from_env));
-        let id = NodeId(rng.next_u64());
+        // TEMPORARY until the identity module lands: a key from the seed.
+        let keys = crate::crypto::Keys::from_seed(&crate::crypto::hash_parts(&[&rng.next_u64().to_be_bytes()]));
         let seed = rng.next_u64();
         let wall_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
         let now = Instant::now();
-        let mut node = Node::new(NodeConfig::from_config(config, id, port, seed, wall_ms), now);
+        let mut node = Node::new(NodeConfig::from_config(config, keys, port, seed, wall_ms), now);
         for peer in &config.connect {
             node.connect(peer.clone(), now);
         }

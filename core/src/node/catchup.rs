@@ -43,6 +43,11 @@ impl CatchUp {
         self.partial.remove(&peer);
     }
 
+    /// Nothing handed over yet; this node's sequence numbers start after `base`.
+    pub fn new(base: u64) -> Self {
+        CatchUp { handed_over: base, ..Default::default() }
+    }
+
     pub fn handed_over(&self) -> u64 {
         self.handed_over
     }

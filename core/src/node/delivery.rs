@@ -12,11 +12,25 @@ use std::time::Instant;
 use bytes::Bytes;
 
 use crate::id::NodeId;
-use crate::wire::{Chat, Mark};
+use crate::wire::{Chat, Mark, SEQ_LOW, incarnation};
 
 /// Most messages held back per origin waiting for a gap to fill. Past this the
 /// gap is declared lost so memory stays bounded.
 pub const MAX_PENDING: usize = 1024;
+
+/// Whether `seq` is the message right after `delivered`: the next number, or
+/// the first of a later incarnation (the origin restarted: whatever it had not
+/// sent of its previous life will not come).
+fn follows(delivered: u64, seq: u64) -> bool {
+    seq == delivered + 1 || (seq & SEQ_LOW == 1 && incarnation(seq) > incarnation(delivered))
+}
+
+/// How many messages lie in `(from, to]`: within one incarnation, the
+/// difference; across incarnations, those of `to`'s incarnation up to it (what
+/// the earlier one still had is not known).
+fn span(from: u64, to: u64) -> u64 {
+    if incarnation(from) == incarnation(to) { to - from } else { to & SEQ_LOW }
+}
 
 /// A message with the exact bytes it travels as.
 #[derive(Debug, Clone)]
@@ -107,7 +121,7 @@ impl Delivery {
         if seq <= origin.delivered || origin.pending.contains_key(&seq) {
             return Admit::Duplicate;
         }
-        if seq == origin.delivered + 1 {
+        if follows(origin.delivered, seq) {
             origin.delivered = seq;
             out.push(held);
             Self::drain(origin, out);
@@ -145,10 +159,10 @@ impl Delivery {
 
     fn drain(origin: &mut Origin, out: &mut Vec<Held>) {
         while let Some(entry) = origin.pending.first_entry() {
-            if *entry.key() != origin.delivered + 1 {
+            if !follows(origin.delivered, *entry.key()) {
                 break;
             }
-            origin.delivered += 1;
+            origin.delivered = *entry.key();
             out.push(entry.remove());
         }
         if origin.pending.is_empty() {
@@ -162,12 +176,12 @@ impl Delivery {
         if target <= origin.delivered {
             return 0;
         }
-        let mut lost = target - origin.delivered;
+        let mut lost = span(origin.delivered, target);
         while let Some(entry) = origin.pending.first_entry() {
             if *entry.key() > target {
                 break;
             }
-            lost -= 1;
+            lost = lost.saturating_sub(1);
             out.push(entry.remove());
         }
         origin.delivered = target;
@@ -261,7 +275,13 @@ mod tests {
     use crate::wire::Frame;
 
     fn held(origin: u64, seq: u64) -> Held {
-        let chat = Chat { origin: NodeId(origin), seq, name: "n".into(), text: format!("{seq}") };
+        let chat = Chat {
+            origin: NodeId::from_u64(origin),
+            seq,
+            name: "n".into(),
+            text: format!("{seq}"),
+            auth: Default::default(),
+        };
         let raw = Frame::Chat(chat.clone()).encode().expect("encode");
         Held { chat, raw }
     }
@@ -282,7 +302,7 @@ mod tests {
         assert_eq!(d.admit(held(1, 1), now, &mut out), Admit::New);
         assert_eq!(seqs(&out), [1, 2, 3]);
         assert_eq!(d.admit(held(1, 2), now, &mut out), Admit::Duplicate);
-        assert_eq!(d.delivered(NodeId(1)), 3);
+        assert_eq!(d.delivered(NodeId::from_u64(1)), 3);
     }
 
     #[test]
@@ -301,7 +321,7 @@ mod tests {
             |o, n, k| reports.push((o, n, k)),
         );
         assert_eq!(seqs(&out), [5]);
-        assert_eq!(reports, [(NodeId(1), 3, true)]);
+        assert_eq!(reports, [(NodeId::from_u64(1), 3, true)]);
         assert_eq!(d.admit(held(1, 3), now, &mut out), Admit::Duplicate);
     }
 
@@ -314,7 +334,7 @@ mod tests {
             d.admit(held(1, s), now, &mut out);
         }
         assert!(out.is_empty());
-        assert_eq!(d.apply_floor(NodeId(1), 50, now, &mut out), (49, false));
+        assert_eq!(d.apply_floor(NodeId::from_u64(1), 50, now, &mut out), (49, false));
         assert_eq!(seqs(&out), [50, 51, 52]);
     }
 
@@ -324,10 +344,10 @@ mod tests {
         let mut d = Delivery::new(10);
         let mut out = Vec::new();
         d.admit(held(1, 1), now, &mut out);
-        assert_eq!(d.apply_floor(NodeId(1), u64::MAX, now, &mut out), (0, true));
-        assert_eq!(d.delivered(NodeId(1)), 1);
+        assert_eq!(d.apply_floor(NodeId::from_u64(1), u64::MAX, now, &mut out), (0, true));
+        assert_eq!(d.delivered(NodeId::from_u64(1)), 1);
         d.admit(held(1, 2), now, &mut out);
-        assert_eq!(d.delivered(NodeId(1)), 2);
+        assert_eq!(d.delivered(NodeId::from_u64(1)), 2);
     }
 
     #[test]
@@ -353,9 +373,39 @@ mod tests {
         for h in &out {
             d.remember(h.chat.origin, h.chat.seq, h.raw.clone());
         }
-        let theirs = HashMap::from([(NodeId(1), 1)]);
-        assert_eq!(d.floors_for(&theirs), [(NodeId(1), 3)]);
-        let theirs = HashMap::from([(NodeId(1), 2)]);
+        let theirs = HashMap::from([(NodeId::from_u64(1), 1)]);
+        assert_eq!(d.floors_for(&theirs), [(NodeId::from_u64(1), 3)]);
+        let theirs = HashMap::from([(NodeId::from_u64(1), 2)]);
         assert!(d.floors_for(&theirs).is_empty());
+    }
+
+    #[test]
+    fn a_restarted_origin_is_delivered_from_its_new_incarnation_and_its_old_numbers_stay_duplicates() {
+        use crate::wire::seq_start;
+        let now = Instant::now();
+        let mut d = Delivery::new(10);
+        let mut out = Vec::new();
+        let (old, new) = (seq_start(1000), seq_start(2000));
+        for s in old..old + 3 {
+            d.admit(held(1, s), now, &mut out);
+        }
+        assert_eq!(seqs(&out), [old, old + 1, old + 2]);
+        out.clear();
+        // The restarted origin numbers from its new incarnation: shown at once.
+        assert_eq!(d.admit(held(1, new), now, &mut out), Admit::New);
+        assert_eq!(d.admit(held(1, new + 1), now, &mut out), Admit::New);
+        assert_eq!(seqs(&out), [new, new + 1]);
+        assert_eq!(d.admit(held(1, old + 3), now, &mut out), Admit::Duplicate, "its previous life is over");
+        assert_eq!(d.admit(held(1, new), now, &mut out), Admit::Duplicate);
+        // A gap at the start of a new incarnation counts only its own messages.
+        let mut out = Vec::new();
+        let newer = seq_start(3000);
+        d.admit(held(1, newer + 2), now, &mut out);
+        let mut lost = Vec::new();
+        d.expire_gaps(now + std::time::Duration::from_secs(9), std::time::Duration::from_secs(1), &mut out, |_, n, _| {
+            lost.push(n)
+        });
+        assert_eq!(lost, [2]);
+        assert_eq!(seqs(&out), [newer + 2]);
     }
 }

@@ -7,10 +7,12 @@ use std::time::Instant;
 use bytes::Bytes;
 
 use super::delivery::{Admit, Held};
+use super::noise::{self, Session};
 use super::peers::{Phase, Start};
 use super::{MAX_ORIGINS, Node, PeerId, too_long};
+use crate::crypto;
 use crate::event::Event;
-use crate::wire::{self, Chat, Frame, MAX_TEXT, PREAMBLE, WireError};
+use crate::wire::{self, Chat, Frame, MAX_TEXT, WireError};
 
 impl Node {
     /// Bytes read from a connection.
@@ -26,7 +28,12 @@ impl Node {
         }
         match self.peers.read_start(peer, &mut data, now) {
             None | Some(Start::Incomplete) => return,
-            Some(Start::Peer) => {}
+            Some(Start::Handshaking) => {}
+            Some(Start::Peer(theirs)) => {
+                if !self.on_preamble(peer, &theirs, now) {
+                    return;
+                }
+            }
             Some(Start::Person(first)) => {
                 // Not a p2pchat peer: a person on nc or telnet.
                 self.become_netcat(peer, &first, now);
@@ -36,14 +43,46 @@ impl Node {
                 if matches!(e, WireError::BadVersion(_))
                     && self.peers.get(peer).is_some_and(|p| p.direction == super::Direction::Inbound)
                 {
-                    // Tell the other side why, in a form it can read.
-                    self.out.send(peer, Bytes::from_static(&PREAMBLE));
+                    // Tell the other side why, in a form it can read: its
+                    // preamble check reports the version this node speaks.
+                    self.out.send(peer, Bytes::from(self.preamble.encode()));
                 }
                 self.reject(peer, e.to_string(), now);
                 return;
             }
         }
-        self.peers.extend(peer, data);
+        self.peers.extend_session(peer, data);
+        while self.peers.get(peer).is_some_and(|p| p.phase == Phase::Handshake) {
+            let hello = match noise::own_hello(&self.cfg.keys, self.own.name(), self.cfg.port) {
+                Ok(h) => h,
+                Err(e) => {
+                    self.close(peer, format!("could not encode the hello: {e}"), false, now);
+                    return;
+                }
+            };
+            match self.peers.handshake(peer, &hello) {
+                Ok(None) => return,
+                Ok(Some(step)) => {
+                    if let Some(reply) = step.reply {
+                        self.out.send(peer, Bytes::from(reply));
+                    }
+                    if let Some(h) = step.hello {
+                        self.on_hello(peer, h, now);
+                    }
+                }
+                Err(e) => {
+                    self.refuse(peer, e, now);
+                    return;
+                }
+            }
+        }
+        let mut scratch = std::mem::take(&mut self.scratch_bytes);
+        let decrypted = self.peers.decrypt(peer, &mut scratch);
+        self.scratch_bytes = scratch;
+        if let Err(e) = decrypted {
+            self.reject(peer, e, now);
+            return;
+        }
         loop {
             let (raw, ready) = match self.peers.next_frame(peer) {
                 None => return,
@@ -56,45 +95,116 @@ impl Node {
             let body = &raw[wire::LEN_PREFIX..];
             // The hot path: chat messages are looked at in place, and a duplicate
             // (every message crossing a cycle arrives more than once) is dropped
-            // before anything is allocated for it.
+            // before anything is allocated for it or any signature is checked.
             let result = match wire::peek_chat(body) {
                 Some(Ok(c)) if ready => {
                     if self.delivery.is_duplicate(c.origin, c.seq) {
                         self.stats.duplicates += 1;
+                        Ok(())
+                    } else if !self.verifier.check(&c.origin, c.seq, c.content, &c.auth) {
+                        Err(format!("a message from {} whose signature is not its origin's", c.origin.short()))
                     } else {
                         let chat = c.to_owned();
                         self.on_chat(Some(peer), Held { chat, raw: raw.clone() }, now);
+                        Ok(())
                     }
-                    Ok(())
                 }
-                Some(Err(e)) => Err(e),
-                _ => Frame::decode_body(body).map(|frame| self.on_frame(peer, frame, raw.clone(), now)),
+                Some(Err(e)) => Err(e.to_string()),
+                _ => match Frame::decode_body(body) {
+                    Ok(frame) => self.on_frame(peer, frame, raw.clone(), now),
+                    Err(e) => Err(e.to_string()),
+                },
             };
             if let Err(e) = result {
-                self.reject(peer, e.to_string(), now);
+                self.reject(peer, e, now);
                 return;
             }
         }
     }
 
-    fn on_frame(&mut self, peer: PeerId, frame: Frame, raw: Bytes, now: Instant) {
-        let Some(p) = self.peers.get(peer) else { return };
-        let ready = p.phase == Phase::Ready;
+    /// The other side's preamble arrived: answer with this node's (if it
+    /// connected to this one) and start the handshake, or refuse it, saying why.
+    fn on_preamble(&mut self, peer: PeerId, theirs: &wire::Preamble, now: Instant) -> bool {
+        let inbound = self.peers.get(peer).is_some_and(|p| p.direction == super::Direction::Inbound);
+        if inbound {
+            // Sent even to a node that is refused: its own check then says why.
+            self.out.send(peer, Bytes::from(self.preamble.encode()));
+        }
+        if let Some(why) = self.preamble.mismatch(theirs) {
+            self.refuse(peer, why, now);
+            return false;
+        }
+        if inbound {
+            match Session::responder(&self.cfg.keys, &self.network) {
+                Ok(session) => self.peers.start_session(&mut self.out, peer, session, None),
+                Err(e) => {
+                    self.close(peer, e, false, now);
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    /// A frame other than a chat message checked in place. Err: the frame proves
+    /// the link is not an honest relay (a signature that is not its signer's).
+    fn on_frame(&mut self, peer: PeerId, frame: Frame, raw: Bytes, now: Instant) -> Result<(), String> {
+        let Some(p) = self.peers.get(peer) else { return Ok(()) };
+        if p.phase != Phase::Ready {
+            return Err("a frame before the handshake ended".into());
+        }
+        let signed = wire::signed_part(&raw[wire::LEN_PREFIX..]);
+        let check = |id: &crate::id::NodeId, domain: &[u8], sig: &crate::crypto::Sig, what: &str| {
+            if crypto::verify_bytes(id, domain, signed, sig) {
+                Ok(())
+            } else {
+                Err(format!("{what} from {} whose signature is not its signer's", id.short()))
+            }
+        };
         match frame {
             Frame::Bye { reason } => self.on_bye(peer, &reason, now),
-            Frame::Hello(h) if !ready => self.on_hello(peer, h, now),
-            Frame::Hello(_) => self.reject(peer, "second hello on one connection".into(), now),
-            _ if !ready => self.reject(peer, "expected a hello first".into(), now),
             Frame::Heartbeat => {}
-            Frame::Chat(c) => self.on_chat(Some(peer), Held { chat: c, raw }, now),
+            Frame::Chat(c) => {
+                // Chats are taken in place (`read`); this is only reached by one
+                // that did not peek, which cannot be valid.
+                return Err(format!("a message from {} that could not be read in place", c.origin.short()));
+            }
             Frame::Sync { marks, last } => self.on_sync(peer, marks, last, now),
             Frame::SyncDone { floors } => self.on_sync_done(floors, now),
-            Frame::State(s) => self.on_state(peer, s, raw, now),
-            Frame::Private(p) => self.on_private(peer, p),
+            Frame::State(s, sig) => {
+                // An old record (a replay, or a copy through a cycle) is dropped
+                // before its signature is checked.
+                if s.id != self.cfg.id && self.members.is_stale(s.id, s.version) {
+                    self.stats.stale_records += 1;
+                } else {
+                    check(&s.id, crypto::domain::STATE, &sig, "a member record")?;
+                    self.on_state(peer, s, raw, now);
+                }
+            }
+            Frame::Private(p, sig) => {
+                check(&p.from, crypto::domain::PRIVATE, &sig, "a private message")?;
+                self.on_private(peer, p);
+            }
             Frame::SnapshotRequest { requester, request } => {
                 self.on_snapshot_request(peer, requester, request, raw, now)
             }
-            Frame::SnapshotReply(r) => self.on_snapshot_reply(r, raw, now),
+            Frame::SnapshotReply(r, sig) => {
+                check(&r.member, crypto::domain::REPORT, &sig, "a snapshot answer")?;
+                self.on_snapshot_reply(r, raw, now);
+            }
+        }
+        Ok(())
+    }
+
+    /// Closes a link whose handshake or preamble failed: a join the user asked
+    /// for is reported as such (`after_removal`), anything else as a dropped
+    /// connection.
+    pub(super) fn refuse(&mut self, peer: PeerId, why: String, now: Instant) {
+        if self.peers.get(peer).is_some_and(|p| p.purpose == Some(super::peers::Purpose::User)) {
+            self.stats.rejected += 1;
+            self.close(peer, why, false, now);
+        } else {
+            self.reject(peer, why, now);
         }
     }
 
@@ -153,30 +263,88 @@ impl Node {
             self.out.error(too_long(Some(text.len())));
             return;
         }
-        let chat = Chat { origin: self.cfg.id, seq: self.seq + 1, name: self.own.name().to_owned(), text };
+        let chat =
+            Chat { origin: self.cfg.id, seq: self.seq + 1, name: self.own.name().to_owned(), text, auth: Default::default() };
         if self.originate(chat, now) {
             self.seq += 1;
             self.stats.sent += 1;
         }
     }
 
-    /// Sends a new message written here (by the user or a hosted text client) to
-    /// every peer and delivers it locally. False if it could not be encoded.
+    /// A new message written here (by the user or a hosted text client): it
+    /// joins the batch being written this turn, which is signed once and sent
+    /// by [`Node::seal_batch`] before the node's next output is read (or at once
+    /// when it is full). Always true (kept for the callers' accounting).
     pub(super) fn originate(&mut self, chat: Chat, now: Instant) -> bool {
-        let raw = match Frame::Chat(chat.clone()).encode() {
-            Ok(raw) => raw,
-            Err(e) => {
-                self.out.error(format!("message not sent: {e}"));
-                return false;
-            }
-        };
-        self.delivery.admit_own(chat.origin, chat.seq);
-        self.forward(None, &raw, now);
-        if chat.origin == self.cfg.id && self.peers.any_synced() {
-            self.catchup.handed(chat.seq);
+        self.batch_now = now;
+        let full = self.batch.iter().filter(|c| c.origin == chat.origin).count() + 1 >= crypto::MAX_BATCH;
+        self.batch.push(chat);
+        if full {
+            self.seal_batch();
         }
-        let mut out = vec![Held { chat, raw }];
-        self.deliver_all(&mut out);
         true
+    }
+
+    /// Signs the messages written since the last call, one signature per run of
+    /// messages from one origin, then sends them to every peer and delivers them
+    /// here.
+    pub(super) fn seal_batch(&mut self) {
+        if self.batch.is_empty() {
+            return;
+        }
+        let now = self.batch_now;
+        let mut chats = std::mem::take(&mut self.batch);
+        let mut start = 0;
+        while start < chats.len() {
+            let origin = chats[start].origin;
+            let end = chats[start..].iter().position(|c| c.origin != origin).map_or(chats.len(), |n| start + n);
+            self.send_run(&mut chats[start..end], now);
+            start = end;
+        }
+        chats.clear();
+        self.batch = chats;
+    }
+
+    /// Signs, sends and delivers a run of messages from one origin (consecutive
+    /// sequence numbers).
+    fn send_run(&mut self, run: &mut [Chat], now: Instant) {
+        let Some(keys) = self.keys_of(run[0].origin) else { return };
+        let mut leaves = Vec::with_capacity(run.len());
+        for c in run.iter() {
+            match wire::chat_content(&c.origin, c.seq, &c.name, &c.text) {
+                Ok(content) => leaves.push(crypto::leaf(&content)),
+                Err(e) => {
+                    self.out.error(format!("message not sent: {e}"));
+                    return;
+                }
+            }
+        }
+        let auths = crypto::sign_batch(&keys, run[0].seq, leaves);
+        let mut out = std::mem::take(&mut self.scratch);
+        for (c, auth) in run.iter_mut().zip(auths) {
+            c.auth = auth;
+            let frame = Frame::Chat(c.clone());
+            let raw = match frame.encode() {
+                Ok(raw) => raw,
+                Err(e) => {
+                    self.out.error(format!("message not sent: {e}"));
+                    continue;
+                }
+            };
+            let Frame::Chat(chat) = frame else { continue };
+            self.delivery.admit_own(chat.origin, chat.seq);
+            self.forward(None, &raw, now);
+            if chat.origin == self.cfg.id && self.peers.any_synced() {
+                self.catchup.handed(chat.seq);
+            }
+            out.push(Held { chat, raw });
+        }
+        self.deliver_all(&mut out);
+        self.scratch = out;
+    }
+
+    /// The keys this node signs with for `id`: its own, or a hosted text client's.
+    pub(super) fn keys_of(&self, id: crate::id::NodeId) -> Option<crypto::Keys> {
+        if id == self.cfg.id { Some(self.cfg.keys.clone()) } else { self.netcats.keys_of(id).cloned() }
     }
 }

@@ -69,6 +69,11 @@ fn lists(state: &MemberState, id: NodeId) -> bool {
 
 impl Members {
     /// Stores a record if it is newer than the one known.
+    /// Whether a record of this version for `id` is not newer than the one here.
+    pub fn is_stale(&self, id: NodeId, version: u64) -> bool {
+        self.recs.get(&id).is_some_and(|r| r.state.version >= version)
+    }
+
     pub fn offer(&mut self, mut state: MemberState, raw: Bytes) -> Offer {
         // Kept for a long time: a copy, so as not to pin the read buffer it came in.
         let raw = Bytes::copy_from_slice(&raw);
@@ -221,12 +226,12 @@ mod tests {
 
     fn st(id: u64, version: u64, links: &[u64]) -> MemberState {
         MemberState {
-            id: NodeId(id),
+            id: NodeId::from_u64(id),
             version,
             name: format!("n{id}"),
             claimed: 0,
             addr: None,
-            links: links.iter().map(|l| NodeId(*l)).collect(),
+            links: links.iter().map(|l| NodeId::from_u64(*l)).collect(),
             leaving: false,
             host: None,
         }
@@ -240,18 +245,18 @@ mod tests {
         m.offer(st(2, 1, &[1, 3]), Bytes::new());
         m.offer(st(3, 1, &[2]), Bytes::new());
         let c = m.recompute(&me, now);
-        assert_eq!(c.joined, [NodeId(2), NodeId(3)]);
-        assert_eq!(m.get(NodeId(3)).map(|r| r.hops), Some(2));
+        assert_eq!(c.joined, [NodeId::from_u64(2), NodeId::from_u64(3)]);
+        assert_eq!(m.get(NodeId::from_u64(3)).map(|r| r.hops), Some(2));
         // 2 dies: 1 drops it; 2's stale record still lists 1 and 3.
         let me = st(1, 2, &[]);
         let c = m.recompute(&me, now);
-        assert_eq!(c.left, [NodeId(2), NodeId(3)]);
+        assert_eq!(c.left, [NodeId::from_u64(2), NodeId::from_u64(3)]);
         // 3 drops 2 too and links to 1 directly.
         m.offer(st(3, 2, &[1]), Bytes::new());
         let me = st(1, 3, &[3]);
         let c = m.recompute(&me, now);
-        assert_eq!(c.joined, [NodeId(3)]);
-        assert!(!m.get(NodeId(2)).is_some_and(|r| r.reachable));
+        assert_eq!(c.joined, [NodeId::from_u64(3)]);
+        assert!(!m.get(NodeId::from_u64(2)).is_some_and(|r| r.reachable));
     }
 
     #[test]
@@ -274,6 +279,6 @@ mod tests {
         let mut leaving = st(2, 2, &[1]);
         leaving.leaving = true;
         m.offer(leaving, Bytes::new());
-        assert_eq!(m.recompute(&st(1, 1, &[2]), now).left, [NodeId(2)]);
+        assert_eq!(m.recompute(&st(1, 1, &[2]), now).left, [NodeId::from_u64(2)]);
     }
 }

@@ -33,6 +33,7 @@ pub mod members;
 mod membership;
 mod names;
 pub mod netcat;
+mod noise;
 mod notices;
 mod outbox;
 mod own;
@@ -87,6 +88,18 @@ pub struct Node {
     links_lost: bool,
     /// Set by [`Input::EndOfInput`]: quit once settled, or at this deadline.
     finishing: Option<Instant>,
+    /// Messages written this turn, not signed yet (`Node::seal_batch`).
+    batch: Vec<wire::Chat>,
+    /// When the last of them was written.
+    batch_now: Instant,
+    /// This node's preamble, sent on every link.
+    preamble: wire::Preamble,
+    /// What every handshake requires.
+    network: noise::Network,
+    /// Batch signatures already checked.
+    verifier: crate::crypto::Verifier,
+    /// Reused buffer for encryption and decryption.
+    scratch_bytes: Vec<u8>,
     out: Outbox,
     own: Own,
     peers: Peers,
@@ -111,18 +124,24 @@ impl Node {
             started: now,
             next_tick: now + tick,
             tick,
-            seq: 0,
+            seq: cfg.first_seq - 1,
             stats: Stats::default(),
             epoch: 0,
             stopping: false,
             links_lost: false,
             finishing: None,
+            batch: Vec::new(),
+            batch_now: now,
+            preamble: wire::Preamble { network: cfg.network.clone(), secret_tag: cfg.secret.map(|(_, tag)| tag) },
+            network: noise::Network { name: cfg.network.clone(), psk: cfg.secret.map(|(psk, _)| psk) },
+            verifier: crate::crypto::Verifier::default(),
+            scratch_bytes: Vec::new(),
             out: Outbox::default(),
             own: Own::new(&cfg),
             peers: Peers::new(),
             delivery: Delivery::new(cfg.history),
             scratch: Vec::new(),
-            catchup: CatchUp::default(),
+            catchup: CatchUp::new(cfg.first_seq - 1),
             members: Members::default(),
             notices: Notices::default(),
             repair: Repair::new(now),
@@ -229,6 +248,10 @@ impl Node {
         if self.stopping {
             return;
         }
+        if !matches!(input, Input::Chat(_)) {
+            // Whatever was typed before this is sent before it is carried out.
+            self.seal_batch();
+        }
         match input {
             Input::Nothing => {}
             Input::Chat(text) => self.send_chat(text, now),
@@ -257,6 +280,7 @@ impl Node {
 
     /// Time passed: heartbeats, failure detection, gap expiry, membership, repair.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.seal_batch();
         if now < self.next_tick {
             return;
         }
@@ -283,18 +307,34 @@ impl Node {
 
     // ----- outputs ------------------------------------------------------------
 
-    /// Next bytes to write to a peer.
+    /// Next bytes to write to a peer. The frames queued for each link since
+    /// the last call are encrypted together here, in as few Noise messages as
+    /// fit.
     pub fn poll_transmit(&mut self) -> Option<(PeerId, Bytes)> {
+        self.seal_batch();
+        if let Some(t) = self.out.pop_transmit() {
+            return Some(t);
+        }
+        let mut scratch = std::mem::take(&mut self.scratch_bytes);
+        for (peer, frames) in self.out.take_all_plain() {
+            self.peers.seal(&mut self.out, peer, frames, &mut scratch);
+        }
+        if scratch.capacity() > 256 * 1024 {
+            scratch = Vec::new();
+        }
+        self.scratch_bytes = scratch;
         self.out.pop_transmit()
     }
 
     /// Next event for the user.
     pub fn poll_event(&mut self) -> Option<Event> {
+        self.seal_batch();
         self.out.pop_event()
     }
 
     /// Next action for the driver.
     pub fn poll_action(&mut self) -> Option<Action> {
+        self.seal_batch();
         self.out.pop_action()
     }
 
@@ -322,6 +362,7 @@ impl Node {
     }
 
     fn quit(&mut self, now: Instant) {
+        self.seal_batch();
         let undelivered = self.unhanded();
         if self.finishing.is_some() && undelivered > 0 {
             let what = crate::event::count(undelivered as usize, "message", "messages");

@@ -84,8 +84,11 @@ impl LineReader {
 /// One connected text client.
 #[derive(Debug)]
 pub struct NetcatClient {
-    /// Its member id (chosen by the host).
+    /// Its member id: the public key of a key pair the host derived for it
+    /// from its own, with which the host signs for it.
     pub id: NodeId,
+    /// That key pair.
+    pub keys: crate::crypto::Keys,
     /// Its name, once it gave a valid one.
     pub name: Option<String>,
     /// When it took that name (ms since the epoch), for collisions.
@@ -107,13 +110,14 @@ pub struct NetcatClient {
 
 impl NetcatClient {
     /// A client that has not given its name yet.
-    pub fn new(id: NodeId, now: Instant) -> Self {
+    pub fn new(keys: crate::crypto::Keys, first_seq: u64, now: Instant) -> Self {
         NetcatClient {
-            id,
+            id: keys.id(),
+            keys,
             name: None,
             claimed: 0,
-            version: 0,
-            seq: 0,
+            version: first_seq - 1,
+            seq: first_seq - 1,
             private_seq: 0,
             last_active: now,
             reader: LineReader::default(),
@@ -181,6 +185,11 @@ impl NetcatClients {
     }
 
     /// The connection of the named client with this member id.
+    /// The keys of the hosted client `id`.
+    pub fn keys_of(&self, id: NodeId) -> Option<&crate::crypto::Keys> {
+        self.clients.values().find(|c| c.id == id).map(|c| &c.keys)
+    }
+
     pub fn peer_of(&self, id: NodeId) -> Option<PeerId> {
         self.named().find(|(_, t, _)| t.id == id).map(|(k, _, _)| k)
     }
@@ -257,11 +266,11 @@ impl Node {
             self.close(peer, "too many text clients".into(), false, now);
             return;
         }
-        let id = NodeId(self.rng.next_u64());
+        let keys = crate::crypto::Keys::from_seed(&self.cfg.keys.derive_seed("text client", self.rng.next_u64()));
         let Some(p) = self.peers.get_mut(peer) else { return };
         p.phase = Phase::Netcat;
         let remote = p.remote;
-        self.netcats.clients.insert(peer, NetcatClient::new(id, now));
+        self.netcats.clients.insert(peer, NetcatClient::new(keys, self.cfg.first_seq, now));
         self.out.log(format!("connection {} from {remote} is a plain-text client", peer.0));
         let host = sanitize(self.own.name());
         self.send_netcat(peer, &format!("Welcome to p2pchat (node of {host}). What is your name?"));
@@ -387,7 +396,9 @@ impl Node {
     }
 
     fn store_hosted(&mut self, state: MemberState, now: Instant) {
-        match Frame::State(state.clone()).encode() {
+        let Some(keys) = self.keys_of(state.id) else { return };
+        let frame = Frame::State(state.clone(), crate::crypto::Sig::default());
+        match frame.encode_signed(|b| crate::crypto::sign_bytes(&keys, crate::crypto::domain::STATE, b)) {
             Ok(raw) => {
                 self.members.offer(state, raw.clone());
                 self.forward(None, &raw, now);
@@ -404,7 +415,7 @@ impl Node {
         let Some(tc) = self.netcats.get_mut(peer) else { return };
         let Some(name) = tc.name.clone() else { return };
         tc.seq += 1;
-        let chat = crate::wire::Chat { origin: tc.id, seq: tc.seq, name, text };
+        let chat = crate::wire::Chat { origin: tc.id, seq: tc.seq, name, text, auth: Default::default() };
         self.originate(chat, now);
     }
 
@@ -475,7 +486,7 @@ mod tests {
     #[test]
     fn rate_limit_allows_a_burst_then_throttles() {
         let now = Instant::now();
-        let mut c = NetcatClient::new(NodeId(1), now);
+        let mut c = NetcatClient::new(crate::crypto::Keys::from_u64(1), 1, now);
         let ok = (0..30).filter(|_| c.take_token(now).is_ok()).count();
         assert_eq!(ok, RATE_BURST as usize);
         assert!(c.take_token(now + Duration::from_secs(1)).is_ok());

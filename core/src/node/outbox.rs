@@ -2,7 +2,7 @@
 //! and log lines, drained by the `poll_*` calls. Every part of the node writes
 //! here; none keeps a queue of its own.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 
 use bytes::Bytes;
 
@@ -15,7 +15,12 @@ const MAX_LOGS: usize = 10_000;
 
 #[derive(Debug, Default)]
 pub(super) struct Outbox {
+    /// Bytes to write as they are: preambles, handshake messages, lines for
+    /// text clients, and frames once encrypted.
     transmits: VecDeque<(PeerId, Bytes)>,
+    /// Frames for links past their handshake, in order, waiting to be encrypted
+    /// together (`Node::poll_transmit`).
+    plain: BTreeMap<PeerId, Vec<Bytes>>,
     events: VecDeque<Event>,
     actions: VecDeque<Action>,
     logs: VecDeque<String>,
@@ -25,6 +30,22 @@ impl Outbox {
     /// Bytes for a connection (no bookkeeping: see `Peers::queue`).
     pub fn send(&mut self, peer: PeerId, raw: Bytes) {
         self.transmits.push_back((peer, raw));
+    }
+
+    /// A frame for a link past its handshake, to be encrypted before it is written
+    /// (no bookkeeping: see `Peers::queue`).
+    pub fn send_plain(&mut self, peer: PeerId, raw: Bytes) {
+        self.plain.entry(peer).or_default().push(raw);
+    }
+
+    /// Takes the frames waiting for one link.
+    pub fn take_plain(&mut self, peer: PeerId) -> Option<Vec<Bytes>> {
+        self.plain.remove(&peer)
+    }
+
+    /// Takes the frames waiting for every link.
+    pub fn take_all_plain(&mut self) -> BTreeMap<PeerId, Vec<Bytes>> {
+        std::mem::take(&mut self.plain)
     }
 
     /// A line for a plain-text client, CRLF added.

@@ -7,8 +7,9 @@ use std::net::{IpAddr, SocketAddr};
 use bytes::Bytes;
 
 use super::NodeConfig;
+use crate::crypto::{self, Keys, Sig};
 use crate::id::NodeId;
-use crate::wire::{Frame, Hello, MemberState, WireError};
+use crate::wire::{Frame, MemberState, WireError};
 
 #[derive(Debug)]
 pub(super) struct Own {
@@ -16,13 +17,14 @@ pub(super) struct Own {
     raw: Bytes,
     dirty: bool,
     flood: bool,
+    keys: Keys,
 }
 
 impl Own {
     pub fn new(cfg: &NodeConfig) -> Self {
         let state = MemberState {
             id: cfg.id,
-            version: 1,
+            version: cfg.first_seq,
             name: cfg.name.clone(),
             claimed: cfg.wall_ms,
             addr: cfg.advertise_ip.map(|ip| SocketAddr::new(ip, cfg.port)),
@@ -30,7 +32,7 @@ impl Own {
             leaving: false,
             host: None,
         };
-        Own { state, raw: Bytes::new(), dirty: true, flood: false }
+        Own { state, raw: Bytes::new(), dirty: true, flood: false, keys: cfg.keys.clone() }
     }
 
     pub fn state(&self) -> &MemberState {
@@ -53,10 +55,6 @@ impl Own {
     /// The encoded record, as last refreshed.
     pub fn raw(&self) -> Bytes {
         self.raw.clone()
-    }
-
-    pub fn hello(&self, port: u16) -> Hello {
-        Hello { id: self.state.id, name: self.state.name.clone(), port }
     }
 
     /// A bind to every address learns its own from the first connection.
@@ -117,7 +115,9 @@ impl Own {
             return None;
         }
         self.state.version += 1;
-        Some(Frame::State(self.state.clone()).encode().map(|raw| {
+        let keys = &self.keys;
+        let frame = Frame::State(self.state.clone(), Sig::default());
+        Some(frame.encode_signed(|b| crypto::sign_bytes(keys, crypto::domain::STATE, b)).map(|raw| {
             self.raw = raw;
             self.dirty = false;
             self.flood = true;

@@ -12,17 +12,21 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use super::noise::{self, Session};
 use super::outbox::Outbox;
 use super::{Action, Direction, Node, PeerId, netcat};
 use crate::addr::PeerAddr;
 use crate::event::sanitize;
 use crate::id::NodeId;
-use crate::wire::{self, Frame, FrameDecoder, Hello, MAX_LIST, PREAMBLE, Preamble, WireError};
+use crate::wire::{self, Frame, FrameDecoder, Hello, MAX_LIST, MAX_PREAMBLE, Preamble, PreambleRead, WireError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Phase {
+    /// Waiting for the other side's preamble.
     Preamble,
-    Hello,
+    /// The Noise handshake.
+    Handshake,
+    /// Past the handshake: frames, encrypted.
     Ready,
     /// A plain-text client (`nc`); its state is in [`netcat::NetcatClients`].
     Netcat,
@@ -52,6 +56,9 @@ pub(super) struct Peer {
     /// Why this node opened it (None: accepted).
     pub purpose: Option<Purpose>,
     preamble: Vec<u8>,
+    /// The Noise session (None until the preambles matched, for an accepted
+    /// connection).
+    session: Option<Session>,
     decoder: FrameDecoder,
     opened: Instant,
     last_rx: Instant,
@@ -69,7 +76,7 @@ impl Peer {
         match (self.direction, &self.hello) {
             (Direction::Outbound { .. }, _) => me,
             (Direction::Inbound, Some(h)) => h.id,
-            (Direction::Inbound, None) => NodeId(u64::MAX),
+            (Direction::Inbound, None) => NodeId([0xff; 32]),
         }
     }
 
@@ -86,8 +93,10 @@ impl Peer {
 pub(super) enum Start {
     /// More bytes are needed.
     Incomplete,
-    /// A p2pchat peer: frames follow.
-    Peer,
+    /// A p2pchat peer's preamble, just completed.
+    Peer(Preamble),
+    /// Past the preamble already.
+    Handshaking,
     /// Not p2pchat: a person on `nc`, who sent these bytes so far.
     Person(Vec<u8>),
     /// Bad magic from a node this one called, or a version this one cannot speak.
@@ -180,7 +189,7 @@ impl Peers {
     pub fn unsettled(&self) -> bool {
         self.attempts.values().any(|a| a.purpose == Purpose::User)
             || self.map.values().any(|p| match p.phase {
-                Phase::Preamble | Phase::Hello => p.direction != Direction::Inbound,
+                Phase::Preamble | Phase::Handshake => p.direction != Direction::Inbound,
                 Phase::Ready => !p.synced,
                 Phase::Netcat => false,
             })
@@ -212,7 +221,8 @@ impl Peers {
             hello: None,
             synced: false,
             purpose,
-            preamble: Vec::with_capacity(PREAMBLE.len()),
+            preamble: Vec::new(),
+            session: None,
             decoder: FrameDecoder::new(),
             opened: now,
             last_rx: now,
@@ -221,12 +231,72 @@ impl Peers {
         self.map.insert(peer, p);
     }
 
-    /// Bytes for a peer, counted as this node speaking to it.
+    /// A frame for a ready peer (encrypted when the turn's output is collected),
+    /// counted as this node speaking to it.
     pub fn queue(&mut self, out: &mut Outbox, peer: PeerId, raw: Bytes, now: Instant) {
         if let Some(p) = self.map.get_mut(&peer) {
             p.last_tx = now;
         }
-        out.send(peer, raw);
+        out.send_plain(peer, raw);
+    }
+
+    /// Encrypts the frames waiting for `peer` (one batch), for the driver to
+    /// write; false if the link has no session to encrypt with.
+    pub fn seal(&mut self, out: &mut Outbox, peer: PeerId, frames: Vec<Bytes>, scratch: &mut Vec<u8>) {
+        let Some(session) = self.map.get_mut(&peer).and_then(|p| p.session.as_mut()).filter(|s| s.ready()) else {
+            return;
+        };
+        scratch.clear();
+        for f in &frames {
+            scratch.extend_from_slice(f);
+        }
+        let mut sealed = Vec::with_capacity(scratch.len() + 2 * (scratch.len() / noise::MAX_PLAIN + 1) + 16);
+        match session.seal(scratch, &mut sealed) {
+            Ok(()) => out.send(peer, Bytes::from(sealed)),
+            Err(e) => out.log(format!("could not encrypt for connection {}: {e}", peer.0)),
+        }
+    }
+
+    /// Starts the handshake on a link this node opened, or accepted and whose
+    /// preamble matched: the session, and for the initiator its first message.
+    pub fn start_session(&mut self, out: &mut Outbox, peer: PeerId, session: Session, first: Option<Vec<u8>>) {
+        if let Some(p) = self.map.get_mut(&peer) {
+            p.session = Some(session);
+            if let Some(first) = first {
+                out.send(peer, Bytes::from(first));
+            }
+        }
+    }
+
+    /// Feeds bytes past the preamble to a link's session.
+    pub fn extend_session(&mut self, peer: PeerId, data: &[u8]) {
+        if let Some(s) = self.map.get_mut(&peer).and_then(|p| p.session.as_mut()) {
+            s.extend(data);
+        }
+    }
+
+    /// The next handshake step of a link, given this node's encoded hello.
+    pub fn handshake(&mut self, peer: PeerId, own_hello: &[u8]) -> Result<Option<noise::Step>, String> {
+        match self.map.get_mut(&peer).and_then(|p| p.session.as_mut()) {
+            Some(s) => s.handshake(own_hello),
+            None => Ok(None),
+        }
+    }
+
+    /// Decrypts every whole transport message received on a ready link into its
+    /// frame decoder.
+    pub fn decrypt(&mut self, peer: PeerId, scratch: &mut Vec<u8>) -> Result<(), String> {
+        let Some(p) = self.map.get_mut(&peer) else { return Ok(()) };
+        let Some(s) = p.session.as_mut().filter(|s| s.ready()) else { return Ok(()) };
+        scratch.clear();
+        while s.open(scratch)? {
+            if scratch.len() >= noise::MAX_MESSAGE {
+                p.decoder.extend(scratch);
+                scratch.clear();
+            }
+        }
+        p.decoder.extend(scratch);
+        Ok(())
     }
 
     pub fn send_frame(&mut self, out: &mut Outbox, peer: PeerId, frame: &Frame, now: Instant) {
@@ -236,18 +306,13 @@ impl Peers {
         }
     }
 
-    fn send_hello(&mut self, out: &mut Outbox, peer: PeerId, hello: Hello, now: Instant) {
-        self.queue(out, peer, Bytes::from_static(&PREAMBLE), now);
-        self.send_frame(out, peer, &Frame::Hello(hello), now);
-    }
-
     /// Queues `raw` to every ready peer but `from`; returns how many.
     pub fn forward(&mut self, out: &mut Outbox, from: Option<PeerId>, raw: &Bytes, now: Instant) -> u64 {
         let mut n = 0;
         for (id, p) in self.map.iter_mut() {
             if Some(*id) != from && p.phase == Phase::Ready {
                 p.last_tx = now;
-                out.send(*id, raw.clone());
+                out.send_plain(*id, raw.clone());
                 n += 1;
             }
         }
@@ -259,31 +324,31 @@ impl Peers {
         let p = self.map.get_mut(&peer)?;
         p.last_rx = now;
         if p.phase != Phase::Preamble {
-            return Some(Start::Peer);
+            return Some(Start::Handshaking);
         }
-        let take = (PREAMBLE.len() - p.preamble.len()).min(data.len());
+        let had = p.preamble.len();
+        let take = (MAX_PREAMBLE - had).min(data.len());
         p.preamble.extend_from_slice(&data[..take]);
-        *data = &data[take..];
-        Some(match wire::check_preamble(&p.preamble) {
-            Ok(Preamble::Incomplete) => Start::Incomplete,
-            Ok(Preamble::Valid) => {
-                p.phase = Phase::Hello;
-                Start::Peer
+        Some(match wire::read_preamble(&p.preamble) {
+            Ok(PreambleRead::Incomplete) => {
+                *data = &data[take..];
+                Start::Incomplete
+            }
+            Ok(PreambleRead::Complete(theirs, used)) => {
+                // Whatever followed the preamble in this read is the handshake's.
+                *data = &data[used - had..];
+                p.preamble = Vec::new();
+                p.phase = Phase::Handshake;
+                Start::Peer(theirs)
             }
             Err(WireError::BadMagic) if p.direction == Direction::Inbound => {
                 let mut first = std::mem::take(&mut p.preamble);
-                first.extend_from_slice(data);
+                first.extend_from_slice(&data[take..]);
+                *data = &[];
                 Start::Person(first)
             }
             Err(e) => Start::Refused(e),
         })
-    }
-
-    /// Feeds bytes to a peer's frame decoder.
-    pub fn extend(&mut self, peer: PeerId, data: &[u8]) {
-        if let Some(p) = self.map.get_mut(&peer) {
-            p.decoder.extend(data);
-        }
     }
 
     /// The next whole frame (length prefix included) from a peer, and whether the
@@ -314,7 +379,7 @@ impl Peers {
                 {
                     scan.greet.push(id)
                 }
-                Phase::Preamble | Phase::Hello => {
+                Phase::Preamble | Phase::Handshake => {
                     if now.saturating_duration_since(p.opened) >= handshake_timeout {
                         scan.dead.push((id, "handshake timed out".to_owned()));
                     }
@@ -416,7 +481,13 @@ impl Node {
         self.own.learn_addr(local.ip(), self.cfg.port);
         self.peers.open(peer, direction, remote, purpose, now);
         if matches!(direction, Direction::Outbound { .. }) {
-            self.peers.send_hello(&mut self.out, peer, self.own.hello(self.cfg.port), now);
+            // The connecting side speaks first: its preamble and the first
+            // handshake message, before it knows what it reached.
+            self.out.send(peer, Bytes::from(self.preamble.encode()));
+            match Session::initiator(&self.cfg.keys, &self.network) {
+                Ok((session, first)) => self.peers.start_session(&mut self.out, peer, session, Some(first)),
+                Err(e) => self.close(peer, e, false, now),
+            }
         }
     }
 
@@ -458,10 +529,14 @@ impl Node {
 
     /// Closes a connection from this side (with a goodbye frame if `bye`).
     pub(super) fn close(&mut self, peer: PeerId, reason: String, bye: bool, now: Instant) {
-        if bye && self.peers.get(peer).is_some_and(|p| matches!(p.phase, Phase::Hello | Phase::Ready)) {
+        if bye && self.peers.get(peer).is_some_and(|p| p.phase == Phase::Ready) {
             let mut r = reason.clone();
             r.truncate(wire::MAX_REASON);
             self.peers.send_frame(&mut self.out, peer, &Frame::Bye { reason: r }, now);
+        }
+        // What is queued for it goes out before the driver closes it.
+        if let Some(frames) = self.out.take_plain(peer) {
+            self.peers.seal(&mut self.out, peer, frames, &mut self.scratch_bytes);
         }
         if let Some(p) = self.peers.remove(peer) {
             self.out.log(format!("closing connection {} with {}: {reason}", peer.0, p.remote));
@@ -570,13 +645,9 @@ impl Node {
             return;
         }
         let Some(p) = self.peers.get_mut(peer) else { return };
-        let inbound = p.direction == Direction::Inbound;
         let remote_id = h.id;
         p.hello = Some(h);
         p.phase = Phase::Ready;
-        if inbound {
-            self.peers.send_hello(&mut self.out, peer, self.own.hello(self.cfg.port), now);
-        }
         match self.peers.duplicates(peer, remote_id, self.cfg.id) {
             Duplicates::DropThis { established } => {
                 if let Some(kept) = established

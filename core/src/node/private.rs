@@ -2,6 +2,7 @@
 //! relayed. When there is no such link the sender opens one (the address is known
 //! from membership) and holds the message until it is up, or reports failure.
 
+use crate::crypto::{self, Sig};
 use std::time::Instant;
 
 use super::peers::Purpose;
@@ -159,8 +160,12 @@ impl Node {
     ) {
         let Some((from, from_name)) = self.sender_identity(sender) else { return };
         let seq = self.private.next_seq();
-        let frame = Frame::Private(Private { from, to, name: from_name.clone(), seq, text: text.clone() });
-        self.peers.send_frame(&mut self.out, peer, &frame, now);
+        let Some(keys) = self.keys_of(from) else { return };
+        let frame = Frame::Private(Private { from, to, name: from_name.clone(), seq, text: text.clone() }, Sig::default());
+        match frame.encode_signed(|b| crypto::sign_bytes(&keys, crypto::domain::PRIVATE, b)) {
+            Ok(raw) => self.peers.queue(&mut self.out, peer, raw, now),
+            Err(e) => self.out.log(format!("could not encode a private message: {e}")),
+        }
         self.echo_private(sender, from, &from_name, to_name, seq, text);
     }
 

@@ -86,7 +86,7 @@ impl Node {
             .targets
             .iter()
             .filter(|(id, r)| r.next_try <= now && !in_flight(**id) && !connected.contains(&r.addr))
-            .map(|(id, r)| (r.hops, Rng::new(id.0 ^ salt).next_u64(), *id))
+            .map(|(id, r)| (r.hops, Rng::new(id.prefix() ^ salt).next_u64(), *id))
             .collect();
         due.sort_unstable();
         // Smallest id of the reachable part: it keeps trying even without a recent

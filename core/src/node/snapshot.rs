@@ -142,7 +142,12 @@ impl Node {
         }
         self.forward(Some(peer), &raw, now);
         for r in self.own_reports(requester, request) {
-            self.peers.send_frame(&mut self.out, peer, &Frame::SnapshotReply(r), now);
+            let Some(keys) = self.keys_of(r.member) else { continue };
+            let frame = Frame::SnapshotReply(r, crate::crypto::Sig::default());
+            match frame.encode_signed(|b| crate::crypto::sign_bytes(&keys, crate::crypto::domain::REPORT, b)) {
+                Ok(raw) => self.peers.queue(&mut self.out, peer, raw, now),
+                Err(e) => self.out.log(format!("could not encode a snapshot answer: {e}")),
+            }
         }
     }
 

@@ -7,7 +7,8 @@ use std::time::Duration;
 use crate::addr::PeerAddr;
 use crate::config::Config;
 use crate::id::NodeId;
-use crate::wire::MAX_TEXT;
+use crate::crypto::Keys;
+use crate::wire::{MAX_TEXT, incarnation_at, seq_start};
 
 /// A connection, numbered by the driver. Numbers are never reused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -60,8 +61,17 @@ pub enum Direction {
 /// Node settings, derived from [`Config`] plus what the driver learned at start.
 #[derive(Debug, Clone)]
 pub struct NodeConfig {
-    /// This node's id.
+    /// This node's id: its public key (`keys.id()`).
     pub id: NodeId,
+    /// Its key pair.
+    pub keys: Keys,
+    /// Its first sequence number (and record version): [`crate::wire::seq_start`]
+    /// of its incarnation.
+    pub first_seq: u64,
+    /// The network's name (`--network`).
+    pub network: String,
+    /// A closed network's key and tag (`--secret-file`, `P2PCHAT_SECRET`).
+    pub secret: Option<([u8; 32], [u8; 8])>,
     /// Requested name.
     pub name: String,
     /// The port this node listens on.
@@ -98,9 +108,13 @@ pub struct NodeConfig {
 
 impl NodeConfig {
     /// Node settings from a frontend configuration.
-    pub fn from_config(cfg: &Config, id: NodeId, port: u16, seed: u64, wall_ms: u64) -> Self {
+    pub fn from_config(cfg: &Config, keys: Keys, port: u16, seed: u64, wall_ms: u64) -> Self {
         NodeConfig {
-            id,
+            id: keys.id(),
+            keys,
+            first_seq: seq_start(incarnation_at(wall_ms)),
+            network: "p2pchat".to_owned(),
+            secret: None,
             name: cfg.name.clone(),
             port,
             advertise_ip: (!cfg.bind.is_unspecified()).then_some(cfg.bind),

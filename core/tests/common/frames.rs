@@ -23,7 +23,7 @@ pub fn hello_as(id: NodeId, name: &str) -> Vec<u8> {
 
 /// The handshake of the peer that tests use when any will do: id 12345, "raw".
 pub fn raw_hello() -> Vec<u8> {
-    hello_as(NodeId(12345), "raw")
+    hello_as(NodeId::from_u64(12345), "raw")
 }
 
 /// A chat message from `origin` (its `seq`-th) signed `name`.

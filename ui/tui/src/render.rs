@@ -396,14 +396,14 @@ mod tests {
     use p2pchat_core::node::MemberInfo;
 
     fn member(name: &str, hops: u32, direct: bool) -> MemberInfo {
-        MemberInfo { id: NodeId(u64::from(hops)), name: name.into(), addr: None, hops, direct }
+        MemberInfo { id: NodeId::from_u64(u64::from(hops)), name: name.into(), addr: None, hops, direct }
     }
 
     fn status() -> Status {
         Status {
             name: "alice".into(),
             port: 41234,
-            id: NodeId(1),
+            id: NodeId::from_u64(1),
             links: 1,
             members: vec![member("alice", 0, false), member("bob", 1, true), member("carol", 2, false)],
             undelivered: 0,

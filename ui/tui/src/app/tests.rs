@@ -8,7 +8,7 @@ fn message(from: &str, text: &str, private: bool, to: Option<&str>) -> Event {
     Event::Message {
         from: from.into(),
         text: text.into(),
-        origin: NodeId(7),
+        origin: NodeId::from_u64(7),
         seq: 1,
         private,
         to: to.map(str::to_owned),
@@ -75,7 +75,7 @@ fn app_with(names: &[&str]) -> App {
     let mut app = App::new();
     app.status.members = names
         .iter()
-        .map(|n| MemberInfo { id: NodeId(1), name: (*n).into(), addr: None, hops: 1, direct: true })
+        .map(|n| MemberInfo { id: NodeId::from_u64(1), name: (*n).into(), addr: None, hops: 1, direct: true })
         .collect();
     app
 }
@@ -173,10 +173,10 @@ fn names_and_texts_from_the_network_are_neutralised() {
 #[test]
 fn joins_go_public_and_to_the_members_conversation_and_notices_to_the_session_shown() {
     let mut app = app_with(&["bob"]);
-    app.on_event(&Event::Listening { port: 4000, id: NodeId(1), name: "alice".into() });
+    app.on_event(&Event::Listening { port: 4000, id: NodeId::from_u64(1), name: "alice".into() });
     typed(&mut app, ":query bob");
-    app.on_event(&Event::Joined { name: "bob".into(), id: NodeId(2), announce: true });
-    app.on_event(&Event::Joined { name: "quiet".into(), id: NodeId(3), announce: false });
+    app.on_event(&Event::Joined { name: "bob".into(), id: NodeId::from_u64(2), announce: true });
+    app.on_event(&Event::Joined { name: "quiet".into(), id: NodeId::from_u64(3), announce: false });
     app.on_event(&Event::Notice("bob 127.0.0.1:4001 1 hop".into()));
     app.on_event(&Event::Error("no member named zed".into()));
     assert_eq!(texts(&app, 0), ["INFO: listening on port 4000", "INFO: bob joined"]);
@@ -226,7 +226,7 @@ fn ctrl_c_and_ctrl_d_on_an_empty_line_quit_once() {
 #[test]
 fn tab_completes_member_names() {
     let mut app = App::new();
-    let member = |name: &str| MemberInfo { id: NodeId(1), name: name.into(), addr: None, hops: 1, direct: true };
+    let member = |name: &str| MemberInfo { id: NodeId::from_u64(1), name: name.into(), addr: None, hops: 1, direct: true };
     app.status.members = vec![member("alice"), member("bobby"), member("bobcat")];
     for c in ":msg b".chars() {
         app.on_key(Key::Char(c));

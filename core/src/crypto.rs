@@ -1,0 +1,438 @@
+//! Keys, signatures and the batch hashes that let one signature cover a burst.
+//!
+//! A member is its Ed25519 key pair ([`Keys`]); its [`NodeId`] is the public key.
+//! What a member says is signed by it and checked by everyone:
+//!
+//! - **Chat messages** are signed in batches: the messages one origin writes in
+//!   one turn of its node (up to [`MAX_BATCH`]) are the leaves of a binary hash
+//!   tree, and the origin signs the tree's root once. Every message carries the
+//!   signature, its batch (first sequence number, count) and the hashes on its path
+//!   to the root ([`BatchAuth`]), so each message can be checked on its own, wherever
+//!   and whenever it arrives (forwarded, replayed from history, in any order). A
+//!   node checks a batch's signature once and remembers the root
+//!   ([`Verifier`]), so a burst of 64 costs one verification, not 64. A single
+//!   typed line is a batch of one: its root is its own hash.
+//! - **Member records, private messages and snapshot answers** carry one signature
+//!   over their encoded bytes ([`sign_bytes`], [`verify_bytes`]).
+//!
+//! Every signed text starts with a domain string naming what it is, so a
+//! signature over one kind of thing can never be passed off as another.
+//!
+//! Hashing is SHA-256 (the `sha2` crate, which ed25519-dalek already uses; it
+//! uses the CPU's SHA instructions where there are some).
+
+use std::collections::HashMap;
+use std::fmt;
+
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use serde::de::{self, SeqAccess, Visitor};
+use serde::ser::SerializeTuple;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use sha2::{Digest, Sha256};
+
+use crate::id::NodeId;
+
+/// Most messages covered by one batch signature (a proof holds at most
+/// log2 of it, 6 hashes).
+pub const MAX_BATCH: usize = 64;
+/// Most hashes in a proof.
+pub const MAX_PROOF: usize = 6;
+/// A SHA-256 hash.
+pub type Hash = [u8; 32];
+
+/// Domain strings: what a signature or hash is about.
+pub mod domain {
+    /// A chat message's leaf hash.
+    pub const LEAF: &[u8] = b"p2pchat/2 chat leaf\0";
+    /// An inner node of a batch tree.
+    pub const NODE: &[u8] = b"p2pchat/2 chat node\0";
+    /// The signed root of a batch.
+    pub const BATCH: &[u8] = b"p2pchat/2 chat batch\0";
+    /// A member record.
+    pub const STATE: &[u8] = b"p2pchat/2 member record\0";
+    /// A private message.
+    pub const PRIVATE: &[u8] = b"p2pchat/2 private message\0";
+    /// A snapshot answer.
+    pub const REPORT: &[u8] = b"p2pchat/2 snapshot answer\0";
+    /// The binding of a Noise static key to an identity, in the handshake.
+    pub const NOISE_STATIC: &[u8] = b"p2pchat/2 noise static key\0";
+    /// A member's first acceptance into a network, given by the neighbour that
+    /// accepted it (the name rule: see `node::names`).
+    pub const ENDORSE: &[u8] = b"p2pchat/2 endorsement\0";
+}
+
+/// An Ed25519 signature (64 bytes), serialized as 64 bytes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Sig(pub [u8; 64]);
+
+impl Default for Sig {
+    fn default() -> Self {
+        Sig([0; 64])
+    }
+}
+
+impl fmt::Debug for Sig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Sig(")?;
+        for b in &self.0[..4] {
+            write!(f, "{b:02x}")?;
+        }
+        write!(f, "…)")
+    }
+}
+
+impl Serialize for Sig {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut t = s.serialize_tuple(64)?;
+        for b in &self.0 {
+            t.serialize_element(b)?;
+        }
+        t.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Sig {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Sig;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "64 signature bytes")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Sig, A::Error> {
+                let mut out = [0u8; 64];
+                for (i, b) in out.iter_mut().enumerate() {
+                    *b = seq.next_element()?.ok_or_else(|| de::Error::invalid_length(i, &self))?;
+                }
+                Ok(Sig(out))
+            }
+        }
+        d.deserialize_tuple(64, V)
+    }
+}
+
+/// A member's key pair, with what is derived from it.
+#[derive(Clone)]
+pub struct Keys {
+    signing: SigningKey,
+    id: NodeId,
+    /// The X25519 private key this node uses in Noise handshakes.
+    noise_private: [u8; 32],
+    /// The signature binding the Noise static public key to the identity.
+    noise_proof: Sig,
+}
+
+impl fmt::Debug for Keys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Keys({})", self.id.short())
+    }
+}
+
+impl Keys {
+    /// The key pair with this 32-byte secret seed.
+    pub fn from_seed(seed: &[u8; 32]) -> Keys {
+        let signing = SigningKey::from_bytes(seed);
+        let id = NodeId(signing.verifying_key().to_bytes());
+        // The Noise static key is derived from the identity, so it is the same
+        // for every run of one member; it is bound to the identity by a signature
+        // sent inside the handshake.
+        let noise_private = hash_parts(&[b"p2pchat/2 noise static seed\0", seed]);
+        let noise_public = x25519_public(&noise_private);
+        let noise_proof = Sig(signing.sign(&[domain::NOISE_STATIC, &noise_public[..]].concat()).to_bytes());
+        Keys { signing, id, noise_private, noise_proof }
+    }
+
+    /// A key pair for tests and the simulator, from a number.
+    pub fn from_u64(n: u64) -> Keys {
+        Keys::from_seed(&hash_parts(&[b"p2pchat test key\0", &n.to_be_bytes()]))
+    }
+
+    /// The member id (the public key).
+    pub fn id(&self) -> NodeId {
+        self.id
+    }
+
+    /// Signs `parts` (concatenated).
+    pub fn sign(&self, parts: &[&[u8]]) -> Sig {
+        Sig(self.signing.sign(&parts.concat()).to_bytes())
+    }
+
+    /// A new secret seed derived from this key: for the keys of the text clients
+    /// this node hosts (their `n`), which nobody without this node's key can
+    /// derive.
+    pub fn derive_seed(&self, label: &str, n: u64) -> [u8; 32] {
+        hash_parts(&[b"p2pchat/2 derived key\0", &self.signing.to_bytes(), label.as_bytes(), &n.to_be_bytes()])
+    }
+
+    /// The Noise static private key.
+    pub fn noise_private(&self) -> &[u8; 32] {
+        &self.noise_private
+    }
+
+    /// The signature over this node's Noise static public key.
+    pub fn noise_proof(&self) -> Sig {
+        self.noise_proof
+    }
+}
+
+/// The X25519 public key of a private key.
+fn x25519_public(private: &[u8; 32]) -> [u8; 32] {
+    curve25519_dalek::montgomery::MontgomeryPoint::mul_base_clamped(*private).to_bytes()
+}
+
+/// SHA-256 of the concatenated parts.
+pub fn hash_parts(parts: &[&[u8]]) -> Hash {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p);
+    }
+    h.finalize().into()
+}
+
+/// Whether `sig` is `id`'s signature over `parts` (concatenated). An id that is
+/// not a valid public key verifies nothing.
+pub fn verify(id: &NodeId, parts: &[&[u8]], sig: &Sig) -> bool {
+    let Ok(key) = VerifyingKey::from_bytes(&id.0) else { return false };
+    key.verify_strict(&parts.concat(), &Signature::from_bytes(&sig.0)).is_ok()
+}
+
+/// Signs encoded bytes under a domain.
+pub fn sign_bytes(keys: &Keys, domain: &[u8], bytes: &[u8]) -> Sig {
+    keys.sign(&[domain, bytes])
+}
+
+/// Checks a signature over encoded bytes under a domain.
+pub fn verify_bytes(id: &NodeId, domain: &[u8], bytes: &[u8], sig: &Sig) -> bool {
+    verify(id, &[domain, bytes], sig)
+}
+
+/// Whether `proof` is `id`'s binding of the Noise static key `noise_public`.
+pub fn verify_noise_static(id: &NodeId, noise_public: &[u8], proof: &Sig) -> bool {
+    verify(id, &[domain::NOISE_STATIC, noise_public], proof)
+}
+
+// ----- batches ------------------------------------------------------------------
+
+/// How a chat message proves it was written by its origin: the batch it was
+/// signed in, the hashes from its leaf to the batch root, and the signature over
+/// the root.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Default)]
+pub struct BatchAuth {
+    /// Sequence number of the batch's first message.
+    pub first: u64,
+    /// Messages in the batch (1 to [`MAX_BATCH`]).
+    pub count: u32,
+    /// Sibling hashes from the leaf up, 32 bytes each.
+    pub proof: Vec<u8>,
+    /// The origin's signature over the root.
+    pub sig: Sig,
+}
+
+/// [`BatchAuth`] borrowed from the bytes it arrived in.
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchAuthRef<'a> {
+    /// See [`BatchAuth::first`].
+    pub first: u64,
+    /// See [`BatchAuth::count`].
+    pub count: u32,
+    /// See [`BatchAuth::proof`].
+    pub proof: &'a [u8],
+    /// See [`BatchAuth::sig`].
+    pub sig: Sig,
+}
+
+impl BatchAuthRef<'_> {
+    /// An owned copy.
+    pub fn to_owned(&self) -> BatchAuth {
+        BatchAuth { first: self.first, count: self.count, proof: self.proof.to_vec(), sig: self.sig }
+    }
+}
+
+/// The leaf hash of a message: its encoded content (origin, seq, name, text).
+pub fn leaf(content: &[u8]) -> Hash {
+    hash_parts(&[domain::LEAF, content])
+}
+
+fn node_hash(left: &Hash, right: &Hash) -> Hash {
+    hash_parts(&[domain::NODE, left, right])
+}
+
+/// The levels of the tree over `leaves`, leaves first, root last. An odd node
+/// at the end of a level is carried up unchanged.
+fn levels(leaves: Vec<Hash>) -> Vec<Vec<Hash>> {
+    let mut levels = vec![leaves];
+    while levels.last().is_some_and(|l| l.len() > 1) {
+        let below = levels.last().map(Vec::as_slice).unwrap_or_default();
+        let up = below.chunks(2).map(|p| if let [l, r] = p { node_hash(l, r) } else { p[0] }).collect();
+        levels.push(up);
+    }
+    levels
+}
+
+/// Signs a batch: for each leaf, in order, its [`BatchAuth`]. `first` is the
+/// sequence number of the first leaf. At most [`MAX_BATCH`] leaves.
+pub fn sign_batch(keys: &Keys, first: u64, leaves: Vec<Hash>) -> Vec<BatchAuth> {
+    let count = leaves.len();
+    let levels = levels(leaves);
+    let root = levels.last().and_then(|l| l.first()).copied().unwrap_or_default();
+    let sig = keys.sign(&[&batch_text(&keys.id(), first, count as u32, &root)]);
+    (0..count)
+        .map(|i| {
+            let mut proof = Vec::with_capacity(MAX_PROOF * 32);
+            let mut idx = i;
+            for level in &levels[..levels.len() - 1] {
+                let sib = idx ^ 1;
+                if sib < level.len() {
+                    proof.extend_from_slice(&level[sib]);
+                }
+                idx /= 2;
+            }
+            BatchAuth { first, count: count as u32, proof, sig }
+        })
+        .collect()
+}
+
+fn batch_text(origin: &NodeId, first: u64, count: u32, root: &Hash) -> Vec<u8> {
+    [domain::BATCH, &origin.0[..], &first.to_be_bytes(), &count.to_be_bytes(), root].concat()
+}
+
+/// The root that a leaf and its proof lead to, or None if the proof does not fit
+/// the batch's shape (wrong length, message outside the batch).
+fn root_of(leaf: Hash, seq: u64, first: u64, count: u32, proof: &[u8]) -> Option<Hash> {
+    if count == 0 || count as usize > MAX_BATCH || seq < first || seq - first >= u64::from(count) {
+        return None;
+    }
+    if proof.len() % 32 != 0 {
+        return None;
+    }
+    let mut hashes = proof.chunks_exact(32);
+    let (mut idx, mut len, mut acc) = ((seq - first) as usize, count as usize, leaf);
+    while len > 1 {
+        let sib = idx ^ 1;
+        if sib < len {
+            let h: Hash = hashes.next()?.try_into().ok()?;
+            acc = if idx % 2 == 0 { node_hash(&acc, &h) } else { node_hash(&h, &acc) };
+        }
+        idx /= 2;
+        len = len.div_ceil(2);
+    }
+    hashes.next().is_none().then_some(acc)
+}
+
+/// Checks chat messages against their batch signatures, remembering the batches
+/// already checked (a few per origin, for as many origins as the node tracks).
+#[derive(Debug, Default)]
+pub struct Verifier {
+    checked: HashMap<NodeId, [(u64, u32, Hash); 2]>,
+    /// Signatures verified (for the benchmarks and tests).
+    pub signatures: u64,
+}
+
+/// Most origins whose checked batches are remembered.
+const MAX_REMEMBERED: usize = 4096;
+
+impl Verifier {
+    /// Whether the message with this content, written by `origin` as `seq`, is
+    /// covered by `auth`.
+    pub fn check(&mut self, origin: &NodeId, seq: u64, content: &[u8], auth: &BatchAuthRef<'_>) -> bool {
+        let Some(root) = root_of(leaf(content), seq, auth.first, auth.count, auth.proof) else { return false };
+        let batch = (auth.first, auth.count, root);
+        if self.checked.get(origin).is_some_and(|c| c.contains(&batch)) {
+            return true;
+        }
+        self.signatures += 1;
+        if !verify(origin, &[&batch_text(origin, auth.first, auth.count, &root)], &auth.sig) {
+            return false;
+        }
+        if self.checked.len() >= MAX_REMEMBERED && !self.checked.contains_key(origin) {
+            self.checked.clear();
+        }
+        let slot = self.checked.entry(*origin).or_insert([(0, 0, [0; 32]); 2]);
+        slot[1] = slot[0];
+        slot[0] = batch;
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn leaves(n: usize) -> Vec<Hash> {
+        (0..n).map(|i| leaf(format!("message {i}").as_bytes())).collect()
+    }
+
+    #[test]
+    fn every_message_of_a_batch_verifies_on_its_own_for_every_batch_size() {
+        let keys = Keys::from_u64(1);
+        for n in 1..=MAX_BATCH {
+            let auths = sign_batch(&keys, 100, leaves(n));
+            assert_eq!(auths.len(), n);
+            for (i, a) in auths.iter().enumerate() {
+                let mut v = Verifier::default();
+                let r = BatchAuthRef { first: a.first, count: a.count, proof: &a.proof, sig: a.sig };
+                assert!(a.proof.len() <= MAX_PROOF * 32);
+                assert!(v.check(&keys.id(), 100 + i as u64, format!("message {i}").as_bytes(), &r), "n={n} i={i}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_batch_signature_is_checked_once() {
+        let keys = Keys::from_u64(1);
+        let auths = sign_batch(&keys, 1, leaves(10));
+        let mut v = Verifier::default();
+        for (i, a) in auths.iter().enumerate() {
+            let r = BatchAuthRef { first: a.first, count: a.count, proof: &a.proof, sig: a.sig };
+            assert!(v.check(&keys.id(), 1 + i as u64, format!("message {i}").as_bytes(), &r));
+        }
+        assert_eq!(v.signatures, 1);
+    }
+
+    #[test]
+    fn altered_messages_proofs_positions_and_signers_fail() {
+        let keys = Keys::from_u64(1);
+        let other = Keys::from_u64(2);
+        let auths = sign_batch(&keys, 1, leaves(5));
+        let a = &auths[2];
+        let r = BatchAuthRef { first: a.first, count: a.count, proof: &a.proof, sig: a.sig };
+        let mut v = Verifier::default();
+        assert!(!v.check(&keys.id(), 3, b"message X", &r), "altered text");
+        assert!(!v.check(&keys.id(), 4, b"message 2", &r), "other position");
+        assert!(!v.check(&other.id(), 3, b"message 2", &r), "other origin");
+        let mut bad = a.proof.clone();
+        bad[0] ^= 1;
+        let r2 = BatchAuthRef { proof: &bad, ..r };
+        assert!(!v.check(&keys.id(), 3, b"message 2", &r2), "altered proof");
+        let r3 = BatchAuthRef { proof: &a.proof[..32], ..r };
+        assert!(!v.check(&keys.id(), 3, b"message 2", &r3), "short proof");
+        let r4 = BatchAuthRef { count: 4, ..r };
+        assert!(!v.check(&keys.id(), 3, b"message 2", &r4), "other count");
+        // Signed by another key for this origin.
+        let forged = sign_batch(&other, 1, leaves(5));
+        let f = &forged[2];
+        let r5 = BatchAuthRef { first: f.first, count: f.count, proof: &f.proof, sig: f.sig };
+        assert!(!v.check(&keys.id(), 3, b"message 2", &r5), "wrong key");
+        assert!(v.check(&keys.id(), 3, b"message 2", &r), "the genuine one still passes");
+    }
+
+    #[test]
+    fn signatures_over_bytes_are_bound_to_their_domain_and_key() {
+        let keys = Keys::from_u64(7);
+        let sig = sign_bytes(&keys, domain::STATE, b"record");
+        assert!(verify_bytes(&keys.id(), domain::STATE, b"record", &sig));
+        assert!(!verify_bytes(&keys.id(), domain::PRIVATE, b"record", &sig));
+        assert!(!verify_bytes(&keys.id(), domain::STATE, b"recorD", &sig));
+        assert!(!verify_bytes(&Keys::from_u64(8).id(), domain::STATE, b"record", &sig));
+        assert!(!verify_bytes(&NodeId([0xff; 32]), domain::STATE, b"record", &sig), "not a key");
+    }
+
+    #[test]
+    fn the_noise_key_is_bound_to_the_identity() {
+        let keys = Keys::from_u64(3);
+        let public = x25519_public(keys.noise_private());
+        assert!(verify_noise_static(&keys.id(), &public, &keys.noise_proof()));
+        assert!(!verify_noise_static(&Keys::from_u64(4).id(), &public, &keys.noise_proof()));
+        assert_eq!(Keys::from_u64(3).id(), keys.id(), "deterministic");
+    }
+}
