@@ -33,6 +33,8 @@ pub mod headless;
 pub mod id;
 pub mod node;
 pub mod signals;
+#[cfg(feature = "testing")]
+pub mod testing;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod wire;

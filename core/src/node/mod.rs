@@ -33,7 +33,7 @@ pub mod members;
 mod membership;
 mod names;
 pub mod netcat;
-mod noise;
+pub(crate) mod noise;
 mod notices;
 mod outbox;
 mod own;
