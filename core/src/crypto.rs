@@ -192,8 +192,54 @@ pub fn hash_parts(parts: &[&[u8]]) -> Hash {
 /// Whether `sig` is `id`'s signature over `parts` (concatenated). An id that is
 /// not a valid public key verifies nothing.
 pub fn verify(id: &NodeId, parts: &[&[u8]], sig: &Sig) -> bool {
+    let msg = parts.concat();
+    #[cfg(feature = "sim")]
+    if sim_memo::known(id, &msg, sig) {
+        return true;
+    }
     let Ok(key) = VerifyingKey::from_bytes(&id.0) else { return false };
-    key.verify_strict(&parts.concat(), &Signature::from_bytes(&sig.0)).is_ok()
+    let ok = key.verify_strict(&msg, &Signature::from_bytes(&sig.0)).is_ok();
+    #[cfg(feature = "sim")]
+    if ok {
+        sim_memo::remember(id, &msg, sig);
+    }
+    ok
+}
+
+/// In the simulator, thousands of nodes in one process check the same
+/// signatures: a verification is a pure function of (key, message, signature),
+/// so its successes are remembered process-wide (by a hash of all three) and every
+/// node still checks every frame, at the cost of a lookup. Only with the `sim`
+/// feature, which never ships.
+#[cfg(feature = "sim")]
+mod sim_memo {
+    use std::collections::HashSet;
+    use std::sync::Mutex;
+
+    use super::{Hash, NodeId, Sig, hash_parts};
+
+    static KNOWN: Mutex<Option<HashSet<Hash>>> = Mutex::new(None);
+    const MAX: usize = 1 << 20;
+
+    fn key(id: &NodeId, msg: &[u8], sig: &Sig) -> Hash {
+        hash_parts(&[&id.0, &sig.0, msg])
+    }
+
+    pub fn known(id: &NodeId, msg: &[u8], sig: &Sig) -> bool {
+        let k = key(id, msg, sig);
+        KNOWN.lock().ok().and_then(|g| g.as_ref().map(|s| s.contains(&k))).unwrap_or(false)
+    }
+
+    pub fn remember(id: &NodeId, msg: &[u8], sig: &Sig) {
+        let k = key(id, msg, sig);
+        if let Ok(mut g) = KNOWN.lock() {
+            let set = g.get_or_insert_with(HashSet::new);
+            if set.len() >= MAX {
+                set.clear();
+            }
+            set.insert(k);
+        }
+    }
 }
 
 /// Signs encoded bytes under a domain.

@@ -121,13 +121,13 @@ impl EventStrings {
         let mut fields = Fields { kind: p2pchat_event_kind::Stopped, id: 0, seq: 0, port: 0, is_private: false };
         let name = match event {
             Event::Listening { port, id, name } => {
-                fields = Fields { kind: p2pchat_event_kind::Listening, id: id.0, port: *port, ..fields };
+                fields = Fields { kind: p2pchat_event_kind::Listening, id: id.prefix(), port: *port, ..fields };
                 Some(name)
             }
             Event::Message { from, origin, seq, private, .. } => {
                 fields = Fields {
                     kind: p2pchat_event_kind::Message,
-                    id: origin.0,
+                    id: origin.prefix(),
                     seq: *seq,
                     is_private: *private,
                     ..fields
@@ -135,17 +135,17 @@ impl EventStrings {
                 Some(from)
             }
             Event::Joined { name, id, .. } => {
-                fields = Fields { kind: p2pchat_event_kind::Joined, id: id.0, ..fields };
+                fields = Fields { kind: p2pchat_event_kind::Joined, id: id.prefix(), ..fields };
                 Some(name)
             }
             Event::Left { name, id, .. } => {
-                fields = Fields { kind: p2pchat_event_kind::Left, id: id.0, ..fields };
+                fields = Fields { kind: p2pchat_event_kind::Left, id: id.prefix(), ..fields };
                 Some(name)
             }
             Event::Notice(_) => kind_only(&mut fields, p2pchat_event_kind::Notice),
             Event::Error(_) => kind_only(&mut fields, p2pchat_event_kind::Error),
             Event::Renamed { id, to, .. } => {
-                fields = Fields { kind: p2pchat_event_kind::Renamed, id: id.0, ..fields };
+                fields = Fields { kind: p2pchat_event_kind::Renamed, id: id.prefix(), ..fields };
                 Some(to)
             }
             Event::Members(_) => kind_only(&mut fields, p2pchat_event_kind::Members),

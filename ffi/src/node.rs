@@ -272,7 +272,7 @@ pub unsafe extern "C" fn p2pchat_node_id(node: *const p2pchat_node, out: *mut u6
             return Err(Error::null("out"));
         }
         // SAFETY: `out` is not NULL and the caller promises it is writable.
-        unsafe { out.write(node.handle.id().0) };
+        unsafe { out.write(node.handle.id().prefix()) };
         Ok(())
     })
 }
