@@ -61,11 +61,12 @@ impl NetworkSecret {
     /// (version 0x13) with m = 19 MiB, t = 2, p = 1 and a 32-byte output; the salt
     /// is `"p2pchat network secret v1\0"` followed by the network's name.
     ///
-    /// Slow on purpose, and the same everywhere: about 35 ms on the machine this
-    /// was measured on (an x86-64 server core, optimised build; 40 to 60 ms in a
-    /// debug build, whose dependencies are optimised too), so each guess at a
-    /// passphrase costs a guesser that much, while a test that starts many nodes
-    /// derives the key once and clones it.
+    /// Slow on purpose, and the same everywhere: measured at 22 to 29 ms a
+    /// derivation on one core of an AMD EPYC server, in the release and the test
+    /// profiles alike (the workspace optimises its dependencies in every profile),
+    /// and 19 MiB of memory while it runs. Each guess at a passphrase costs a
+    /// guesser that much; a node pays it once at start-up, and a test that starts
+    /// many nodes derives the key once and clones it.
     ///
     /// Refuses an empty passphrase and a network name that
     /// [`validate_network`] refuses.
@@ -170,5 +171,128 @@ fn strip_line_end(bytes: &[u8]) -> &[u8] {
     match bytes.strip_suffix(b"\n") {
         Some(line) => line.strip_suffix(b"\r").unwrap_or(line),
         None => bytes,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::{TestDir, set_mode};
+
+    fn derived(passphrase: &str, network: &str) -> NetworkSecret {
+        NetworkSecret::derive(passphrase.as_bytes(), network).unwrap_or_else(|e| panic!("derives: {e}"))
+    }
+
+    #[test]
+    fn the_key_depends_on_the_passphrase_and_the_network_and_on_nothing_else() {
+        let a = derived("correct horse", "p2pchat");
+        let again = derived("correct horse", "p2pchat");
+        assert_eq!((a.psk(), a.tag()), (again.psk(), again.tag()), "deterministic");
+        let other_network = derived("correct horse", "lab");
+        assert_ne!(a.psk(), other_network.psk());
+        assert_ne!(a.tag(), other_network.tag());
+        let other_passphrase = derived("correct horsf", "p2pchat");
+        assert_ne!(a.psk(), other_passphrase.psk());
+        assert_ne!(a.tag(), other_passphrase.tag());
+        assert_eq!(a.network(), "p2pchat");
+        assert_eq!(other_network.network(), "lab");
+    }
+
+    #[test]
+    fn the_key_is_argon2id_with_the_documented_salt_and_the_tag_its_hash() {
+        let secret = derived("pw", "net");
+        let params = Params::new(19 * 1024, 2, 1, Some(32)).expect("params");
+        let mut psk = [0u8; 32];
+        Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+            .hash_password_into(b"pw", b"p2pchat network secret v1\0net", &mut psk)
+            .expect("argon2id");
+        assert_eq!(secret.psk(), &psk);
+        let digest = Sha256::digest([&b"p2pchat secret tag v1"[..], &psk].concat());
+        assert_eq!(secret.tag()[..], digest[..8]);
+        assert_eq!(secret.tag_hex().len(), 16);
+    }
+
+    #[test]
+    fn an_empty_passphrase_or_a_bad_network_is_refused() {
+        assert_eq!(NetworkSecret::derive(b"", "p2pchat").map(|_| ()), Err("the network secret is empty".to_owned()));
+        let msg = NetworkSecret::derive(b"pw", "two words").map(|_| ()).expect_err("a bad network name");
+        assert!(msg.starts_with("invalid network name \"two words\""), "{msg}");
+    }
+
+    #[test]
+    fn debug_shows_the_tag_but_never_the_key() {
+        let secret = derived("pw", "p2pchat");
+        let shown = format!("{secret:?}");
+        let psk_hex: String = secret.psk().iter().map(|b| format!("{b:02x}")).collect();
+        assert!(!shown.contains(&psk_hex) && !shown.contains(&format!("{:?}", secret.psk())), "{shown}");
+        assert!(shown.contains(&secret.tag_hex()) && shown.contains("p2pchat"), "{shown}");
+    }
+
+    #[test]
+    fn a_secret_file_loses_one_final_line_ending_and_nothing_else() {
+        let tmp = TestDir::new("secret-file");
+        let plain = derived("s3cret", "p2pchat");
+        for content in ["s3cret", "s3cret\n", "s3cret\r\n"] {
+            let path = tmp.write("secret", content.as_bytes(), 0o600);
+            assert_eq!(from_file(&path, "p2pchat").expect("read").psk(), plain.psk(), "{content:?}");
+        }
+        for content in ["s3cret\n\n", " s3cret", "s3cret "] {
+            let path = tmp.write("secret", content.as_bytes(), 0o600);
+            assert_ne!(from_file(&path, "p2pchat").expect("read").psk(), plain.psk(), "{content:?}");
+        }
+    }
+
+    #[test]
+    fn an_empty_missing_or_huge_secret_file_is_refused_naming_it() {
+        let tmp = TestDir::new("secret-bad");
+        for content in ["", "\n", "\r\n"] {
+            let path = tmp.write("secret", content.as_bytes(), 0o600);
+            assert_eq!(
+                from_file(&path, "p2pchat").map(|_| ()),
+                Err(format!("secret file {} is empty", path.display()))
+            );
+        }
+        let missing = tmp.path().join("missing");
+        let msg = from_file(&missing, "p2pchat").map(|_| ()).expect_err("missing");
+        assert!(msg.starts_with(&format!("cannot read secret file {}: ", missing.display())), "{msg}");
+        assert!(msg.contains("os error"), "{msg}");
+        let msg = from_file(tmp.path(), "p2pchat").map(|_| ()).expect_err("a directory");
+        assert!(msg.contains("is a directory") || msg.contains("os error"), "{msg}");
+        let path = tmp.write("huge", &vec![b'x'; 64 * 1024 + 1], 0o600);
+        assert!(from_file(&path, "p2pchat").map(|_| ()).expect_err("huge").contains("larger than 65536 bytes"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_secret_file_others_may_read_is_refused_like_a_key_file() {
+        let tmp = TestDir::new("secret-loose");
+        let path = tmp.write("secret", b"pw\n", 0o644);
+        let shown = path.display();
+        assert_eq!(
+            from_file(&path, "p2pchat").map(|_| ()),
+            Err(format!("secret file {shown} is readable by others (mode 0644); run chmod 600 {shown}"))
+        );
+        set_mode(&path, 0o600);
+        assert!(from_file(&path, "p2pchat").is_ok());
+    }
+
+    #[test]
+    fn the_file_wins_over_the_environment_and_neither_is_an_open_network() {
+        let tmp = TestDir::new("secret-sources");
+        let path = tmp.write("secret", b"from the file\n", 0o600);
+        let env = Some(OsString::from("from the env"));
+        let secret = from_sources(Some(&path), env.clone(), "p2pchat").expect("ok").expect("a secret");
+        assert_eq!(secret.psk(), derived("from the file", "p2pchat").psk());
+        let secret = from_sources(None, env, "p2pchat").expect("ok").expect("a secret");
+        assert_eq!(secret.psk(), derived("from the env", "p2pchat").psk());
+        let secret = from_sources(None, Some("with newline\n".into()), "p2pchat").expect("ok").expect("a secret");
+        assert_eq!(secret.psk(), derived("with newline\n", "p2pchat").psk(), "the variable is taken as it is");
+        assert!(from_sources(None, None, "p2pchat").expect("ok").is_none());
+        assert_eq!(
+            from_sources(None, Some(OsString::new()), "p2pchat").map(|_| ()),
+            Err("P2PCHAT_SECRET is set but empty; unset it for an open network".to_owned())
+        );
+        // An empty variable does not matter when the file is given.
+        assert!(from_sources(Some(&path), Some(OsString::new()), "p2pchat").is_ok());
     }
 }
