@@ -119,6 +119,12 @@ typedef enum p2pchat_status {
    * stderr: exit with status 2.
    */
   P2PCHAT_STATUS_USAGE = 11,
+  /**
+   * A key or secret file cannot be used: it cannot be read, it is empty or not in
+   * its format, or (on Unix) its group or others may read or write it.
+   * `p2pchat_last_error()` names the file, says which, and how to fix it.
+   */
+  P2PCHAT_STATUS_BAD_FILE = 12,
 } p2pchat_status;
 
 /**
@@ -189,6 +195,30 @@ typedef enum p2pchat_mode {
    */
   P2PCHAT_MODE_JSON = 2,
 } p2pchat_mode;
+
+/**
+ * Which plain-text (netcat) clients a node accepts on its port, for
+ * `p2pchat_config_set_text_clients()` and `p2pchat_config_text_clients()`.
+ */
+typedef enum p2pchat_text_clients {
+  /**
+   * The default for the network: ANY on an open network, LOOPBACK on a closed one
+   * (with a secret). Only set, never returned by `p2pchat_config_text_clients()`.
+   */
+  P2PCHAT_TEXT_CLIENTS_AUTO = 0,
+  /**
+   * From anywhere (`--text-clients any`).
+   */
+  P2PCHAT_TEXT_CLIENTS_ANY = 1,
+  /**
+   * Only from this machine, a loopback address (`--text-clients loopback`).
+   */
+  P2PCHAT_TEXT_CLIENTS_LOOPBACK = 2,
+  /**
+   * None (`--text-clients off`).
+   */
+  P2PCHAT_TEXT_CLIENTS_OFF = 3,
+} p2pchat_text_clients;
 
 /**
  * A node's configuration (opaque). Create it with `p2pchat_config_new()` or
@@ -423,6 +453,108 @@ enum p2pchat_status p2pchat_config_add_connect(struct p2pchat_config *cfg,
  * `path` is NULL or a NUL-terminated string.
  */
 enum p2pchat_status p2pchat_config_set_log(struct p2pchat_config *cfg, const char *path);
+
+/**
+ * Makes the member's identity (its key) the key file at `path`, like
+ * `--identity FILE`, instead of the default `DATA_DIR/identity.key`. The file is
+ * read when the node starts, or created there (mode 0600) if it does not exist;
+ * its directory must exist. It is refused then if it is not a p2pchat key file or,
+ * on Unix, if its group or others may read or write it. This replaces
+ * `p2pchat_config_set_ephemeral(cfg, true)`: the last of the two calls wins.
+ *
+ * `path` must not be NULL (`P2PCHAT_STATUS_NULL_ARGUMENT`) or empty
+ * (`P2PCHAT_STATUS_INVALID_ARGUMENT`). On Unix it may be any bytes; elsewhere it
+ * must be UTF-8.
+ *
+ * # Safety
+ * `cfg` is NULL or a live configuration that no other thread uses meanwhile;
+ * `path` is NULL or a NUL-terminated string.
+ */
+enum p2pchat_status p2pchat_config_set_identity_file(struct p2pchat_config *cfg, const char *path);
+
+/**
+ * `ephemeral` true: the node runs with a fresh key, as a temporary member, and
+ * reads or writes no key file (like `--ephemeral`); this replaces an identity file
+ * set with `p2pchat_config_set_identity_file()`. false: if the configuration is
+ * ephemeral, back to the default identity, `DATA_DIR/identity.key`; otherwise
+ * nothing changes.
+ *
+ * # Safety
+ * `cfg` is NULL or a live configuration that no other thread uses meanwhile.
+ */
+enum p2pchat_status p2pchat_config_set_ephemeral(struct p2pchat_config *cfg, bool ephemeral);
+
+/**
+ * Sets the member's data directory, like `--data-dir DIR` (default
+ * `$XDG_DATA_HOME/p2pchat/NAME`, else `$HOME/.local/share/p2pchat/NAME`), where
+ * its key file `identity.key` is kept. It is created (mode 0700) when the node
+ * starts, if needed.
+ *
+ * `path` must not be NULL (`P2PCHAT_STATUS_NULL_ARGUMENT`) or empty
+ * (`P2PCHAT_STATUS_INVALID_ARGUMENT`). On Unix it may be any bytes; elsewhere it
+ * must be UTF-8.
+ *
+ * # Safety
+ * `cfg` is NULL or a live configuration that no other thread uses meanwhile;
+ * `path` is NULL or a NUL-terminated string.
+ */
+enum p2pchat_status p2pchat_config_set_data_dir(struct p2pchat_config *cfg, const char *path);
+
+/**
+ * Makes the network a closed one, like `--secret-file FILE`: only nodes that hold
+ * the same passphrase are admitted. The passphrase is the content of the file at
+ * `path`, one final line ending removed. The network's key is derived from it at
+ * once, for the configuration's network name (call
+ * `p2pchat_config_set_network()` first), which takes a few tens of milliseconds on
+ * purpose: do not call this from an event callback.
+ *
+ * Returns `P2PCHAT_STATUS_BAD_FILE` if the file cannot be read, is empty, or (on
+ * Unix) its group or others may read or write it; `p2pchat_last_error()` names
+ * the file and says why (for example "secret file /x/s is readable by others
+ * (mode 0644); run chmod 600 /x/s"). The configuration is then unchanged. `path`
+ * NULL: `P2PCHAT_STATUS_NULL_ARGUMENT`; empty: `P2PCHAT_STATUS_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * `cfg` is NULL or a live configuration that no other thread uses meanwhile;
+ * `path` is NULL or a NUL-terminated string.
+ */
+enum p2pchat_status p2pchat_config_set_secret_file(struct p2pchat_config *cfg, const char *path);
+
+/**
+ * Sets the network's name, like `--network NAME` (default "p2pchat"): nodes of
+ * other networks refuse each other. `name` is 1 to 64 ASCII letters, digits, '-',
+ * '_' and '.'; otherwise `P2PCHAT_STATUS_INVALID_ARGUMENT` (or
+ * `P2PCHAT_STATUS_INVALID_UTF8`). A secret set with
+ * `p2pchat_config_set_secret_file()` (or taken from `P2PCHAT_SECRET` by
+ * `p2pchat_config_from_args()`) was derived for the network named then: changing
+ * the name afterwards is refused with `P2PCHAT_STATUS_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * `cfg` is NULL or a live configuration that no other thread uses meanwhile;
+ * `name` is NULL or a NUL-terminated string.
+ */
+enum p2pchat_status p2pchat_config_set_network(struct p2pchat_config *cfg, const char *name);
+
+/**
+ * Sets which plain-text clients the node accepts (a `p2pchat_text_clients` value,
+ * passed as an int), like `--text-clients any|loopback|off`;
+ * `P2PCHAT_TEXT_CLIENTS_AUTO` (the default) leaves it to the network. Unknown
+ * numbers give `P2PCHAT_STATUS_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * `cfg` is NULL or a live configuration that no other thread uses meanwhile.
+ */
+enum p2pchat_status p2pchat_config_set_text_clients(struct p2pchat_config *cfg, int policy);
+
+/**
+ * The plain-text client policy in force as a `p2pchat_text_clients` value:
+ * `P2PCHAT_TEXT_CLIENTS_ANY`, `_LOOPBACK` or `_OFF` (AUTO resolved for the
+ * network), or -1 if `cfg` is NULL.
+ *
+ * # Safety
+ * `cfg` is NULL or a live configuration.
+ */
+int p2pchat_config_text_clients(const struct p2pchat_config *cfg);
 
 /**
  * Sets the mode (a `p2pchat_mode` value, passed as an int): it decides what

@@ -17,6 +17,71 @@ pub enum Mode {
 }
 
 pub use crate::addr::PeerAddr;
+pub use crate::identity::IdentitySource;
+pub use crate::secret::NetworkSecret;
+
+/// Which plain-text (netcat) clients a node accepts on its port (`--text-clients`).
+///
+/// A plain-text client has no key: its host speaks for it (guarantee 9), so on a
+/// closed network only clients on the host itself are let in unless told otherwise
+/// ([`Config::text_clients`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextClients {
+    /// From anywhere (the default on an open network).
+    Any,
+    /// Only from a loopback address, 127.0.0.0/8 or ::1 (the default with a secret).
+    Loopback,
+    /// None: the port speaks only the node protocol.
+    Off,
+}
+
+impl TextClients {
+    /// The word the command line uses for it: `any`, `loopback` or `off`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TextClients::Any => "any",
+            TextClients::Loopback => "loopback",
+            TextClients::Off => "off",
+        }
+    }
+
+    /// The policy named by `word` (`any`, `loopback` or `off`, as written).
+    pub fn parse(word: &str) -> Result<Self, String> {
+        match word {
+            "any" => Ok(TextClients::Any),
+            "loopback" => Ok(TextClients::Loopback),
+            "off" => Ok(TextClients::Off),
+            _ => Err("expected any, loopback or off".to_owned()),
+        }
+    }
+}
+
+impl std::fmt::Display for TextClients {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The network joined when none is named (`--network`).
+pub const DEFAULT_NETWORK: &str = "p2pchat";
+/// The longest network name, in bytes.
+pub const MAX_NETWORK: usize = 64;
+
+/// Checks a network name (`--network`): 1 to [`MAX_NETWORK`] bytes of ASCII
+/// letters, digits, `-`, `_` and `.`. The name goes into the secret's key
+/// derivation and, later, into announcements on the LAN, so it is kept plain.
+pub fn validate_network(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("a network name may not be empty".to_owned());
+    }
+    if name.len() > MAX_NETWORK {
+        return Err(format!("a network name is at most {MAX_NETWORK} bytes; this one is {}", name.len()));
+    }
+    if let Some(c) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))) {
+        return Err(format!("{c:?} is not allowed in a network name: use ASCII letters, digits, '-', '_' and '.'"));
+    }
+    Ok(())
+}
 
 /// Everything a node and its frontend need to start.
 #[derive(Debug, Clone)]
@@ -51,6 +116,20 @@ pub struct Config {
     pub idle_timeout: Duration,
     /// Most plain-text clients at once (`--max-text-clients N`).
     pub max_text_clients: usize,
+    /// Where this member's key comes from (`--identity FILE`, `--ephemeral`);
+    /// read with [`crate::identity::acquire`].
+    pub identity: IdentitySource,
+    /// The member's data directory (`--data-dir DIR`; None: the default,
+    /// [`crate::identity::data_dir`]).
+    pub data_dir: Option<PathBuf>,
+    /// The network's name (`--network NAME`, checked by [`validate_network`]).
+    pub network: String,
+    /// A closed network's key (`--secret-file FILE` or `P2PCHAT_SECRET`), derived
+    /// for [`network`](Self::network); None: an open network.
+    pub secret: Option<NetworkSecret>,
+    /// Which plain-text clients are accepted (`--text-clients`); None: the
+    /// default for the network, see [`Config::text_clients`].
+    pub text_clients: Option<TextClients>,
 }
 
 /// Default idle timeout for plain-text clients.
@@ -88,6 +167,22 @@ impl Config {
             seed: None,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             max_text_clients: DEFAULT_MAX_TEXT_CLIENTS,
+            identity: IdentitySource::Default,
+            data_dir: None,
+            network: DEFAULT_NETWORK.to_owned(),
+            secret: None,
+            text_clients: None,
+        }
+    }
+
+    /// The plain-text client policy in force: the one given, else
+    /// [`TextClients::Any`] on an open network and [`TextClients::Loopback`] on a
+    /// closed one (a secret is set).
+    pub fn text_clients(&self) -> TextClients {
+        match (self.text_clients, &self.secret) {
+            (Some(policy), _) => policy,
+            (None, None) => TextClients::Any,
+            (None, Some(_)) => TextClients::Loopback,
         }
     }
 }

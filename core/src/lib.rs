@@ -31,7 +31,9 @@ pub mod event;
 pub mod handle;
 pub mod headless;
 pub mod id;
+pub mod identity;
 pub mod node;
+pub mod secret;
 pub mod signals;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -41,9 +43,11 @@ pub mod wire;
 
 pub use addr::PeerAddr;
 pub use command::Input;
-pub use config::{Config, Mode};
+pub use config::{Config, Mode, TextClients};
 pub use driver::{CLOSE_TIMEOUT, CONNECT_TIMEOUT, STOP_TIMEOUT};
 pub use event::{Event, LeftReason};
 pub use handle::{Handle, HandleError, Status};
 pub use id::NodeId;
+pub use identity::{Acquired, IdentitySource};
 pub use node::{MemberInfo, Node};
+pub use secret::NetworkSecret;

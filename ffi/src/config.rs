@@ -7,7 +7,8 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use p2pchat_core::cli::{self, CliError};
-use p2pchat_core::config::{Config, Mode, PeerAddr};
+use p2pchat_core::config::{Config, IdentitySource, Mode, PeerAddr, TextClients, validate_network};
+use p2pchat_core::secret;
 use p2pchat_core::wire::validate_name;
 
 use crate::error::{Error, ignore_sigpipe, status_boundary, str_arg, value_boundary};
@@ -248,30 +249,235 @@ pub unsafe extern "C" fn p2pchat_config_set_log(cfg: *mut p2pchat_config, path: 
     status_boundary!({
         // SAFETY: forwarded from the caller's promise.
         let config = unsafe { config_mut(cfg) }?;
-        if path.is_null() {
-            return Err(Error::null("path"));
-        }
-        // SAFETY: not NULL, and the caller promises a NUL-terminated string.
-        let bytes = unsafe { CStr::from_ptr(path) }.to_bytes();
-        if bytes.is_empty() {
-            return Err(Error::invalid("the log file name is empty"));
-        }
-        config.log = Some(path_from_bytes(bytes)?);
+        // SAFETY: forwarded from the caller's promise.
+        config.log = Some(unsafe { path_arg(path, "log file") }?);
         Ok(())
     })
 }
 
+/// A file or directory name argument: not NULL, not empty; on Unix any bytes,
+/// elsewhere UTF-8. `what` names it in messages ("log file").
+///
+/// # Safety
+/// `path` is NULL or a NUL-terminated string.
+unsafe fn path_arg(path: *const c_char, what: &str) -> Result<PathBuf, Error> {
+    if path.is_null() {
+        return Err(Error::null("path"));
+    }
+    // SAFETY: not NULL, and the caller promises a NUL-terminated string.
+    let bytes = unsafe { CStr::from_ptr(path) }.to_bytes();
+    if bytes.is_empty() {
+        return Err(Error::invalid(format!("the {what} name is empty")));
+    }
+    path_from_bytes(bytes, what)
+}
+
 #[cfg(unix)]
-fn path_from_bytes(bytes: &[u8]) -> Result<PathBuf, Error> {
+fn path_from_bytes(bytes: &[u8], _what: &str) -> Result<PathBuf, Error> {
     use std::os::unix::ffi::OsStrExt;
     Ok(PathBuf::from(std::ffi::OsStr::from_bytes(bytes)))
 }
 
 #[cfg(not(unix))]
-fn path_from_bytes(bytes: &[u8]) -> Result<PathBuf, Error> {
+fn path_from_bytes(bytes: &[u8], what: &str) -> Result<PathBuf, Error> {
     std::str::from_utf8(bytes)
         .map(PathBuf::from)
-        .map_err(|_| Error::new(p2pchat_status::InvalidUtf8, "the log file name is not valid UTF-8"))
+        .map_err(|_| Error::new(p2pchat_status::InvalidUtf8, format!("the {what} name is not valid UTF-8")))
+}
+
+/// Makes the member's identity (its key) the key file at `path`, like
+/// `--identity FILE`, instead of the default `DATA_DIR/identity.key`. The file is
+/// read when the node starts, or created there (mode 0600) if it does not exist;
+/// its directory must exist. It is refused then if it is not a p2pchat key file or,
+/// on Unix, if its group or others may read or write it. This replaces
+/// `p2pchat_config_set_ephemeral(cfg, true)`: the last of the two calls wins.
+///
+/// `path` must not be NULL (`P2PCHAT_STATUS_NULL_ARGUMENT`) or empty
+/// (`P2PCHAT_STATUS_INVALID_ARGUMENT`). On Unix it may be any bytes; elsewhere it
+/// must be UTF-8.
+///
+/// # Safety
+/// `cfg` is NULL or a live configuration that no other thread uses meanwhile;
+/// `path` is NULL or a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn p2pchat_config_set_identity_file(
+    cfg: *mut p2pchat_config,
+    path: *const c_char,
+) -> p2pchat_status {
+    status_boundary!({
+        // SAFETY: forwarded from the caller's promise.
+        let config = unsafe { config_mut(cfg) }?;
+        // SAFETY: forwarded from the caller's promise.
+        config.identity = IdentitySource::File(unsafe { path_arg(path, "identity file") }?);
+        Ok(())
+    })
+}
+
+/// `ephemeral` true: the node runs with a fresh key, as a temporary member, and
+/// reads or writes no key file (like `--ephemeral`); this replaces an identity file
+/// set with `p2pchat_config_set_identity_file()`. false: if the configuration is
+/// ephemeral, back to the default identity, `DATA_DIR/identity.key`; otherwise
+/// nothing changes.
+///
+/// # Safety
+/// `cfg` is NULL or a live configuration that no other thread uses meanwhile.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn p2pchat_config_set_ephemeral(cfg: *mut p2pchat_config, ephemeral: bool) -> p2pchat_status {
+    status_boundary!({
+        // SAFETY: forwarded from the caller's promise.
+        let config = unsafe { config_mut(cfg) }?;
+        if ephemeral {
+            config.identity = IdentitySource::Ephemeral;
+        } else if config.identity == IdentitySource::Ephemeral {
+            config.identity = IdentitySource::Default;
+        }
+        Ok(())
+    })
+}
+
+/// Sets the member's data directory, like `--data-dir DIR` (default
+/// `$XDG_DATA_HOME/p2pchat/NAME`, else `$HOME/.local/share/p2pchat/NAME`), where
+/// its key file `identity.key` is kept. It is created (mode 0700) when the node
+/// starts, if needed.
+///
+/// `path` must not be NULL (`P2PCHAT_STATUS_NULL_ARGUMENT`) or empty
+/// (`P2PCHAT_STATUS_INVALID_ARGUMENT`). On Unix it may be any bytes; elsewhere it
+/// must be UTF-8.
+///
+/// # Safety
+/// `cfg` is NULL or a live configuration that no other thread uses meanwhile;
+/// `path` is NULL or a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn p2pchat_config_set_data_dir(cfg: *mut p2pchat_config, path: *const c_char) -> p2pchat_status {
+    status_boundary!({
+        // SAFETY: forwarded from the caller's promise.
+        let config = unsafe { config_mut(cfg) }?;
+        // SAFETY: forwarded from the caller's promise.
+        config.data_dir = Some(unsafe { path_arg(path, "data directory") }?);
+        Ok(())
+    })
+}
+
+/// Makes the network a closed one, like `--secret-file FILE`: only nodes that hold
+/// the same passphrase are admitted. The passphrase is the content of the file at
+/// `path`, one final line ending removed. The network's key is derived from it at
+/// once, for the configuration's network name (call
+/// `p2pchat_config_set_network()` first), which takes a few tens of milliseconds on
+/// purpose: do not call this from an event callback.
+///
+/// Returns `P2PCHAT_STATUS_BAD_FILE` if the file cannot be read, is empty, or (on
+/// Unix) its group or others may read or write it; `p2pchat_last_error()` names
+/// the file and says why (for example "secret file /x/s is readable by others
+/// (mode 0644); run chmod 600 /x/s"). The configuration is then unchanged. `path`
+/// NULL: `P2PCHAT_STATUS_NULL_ARGUMENT`; empty: `P2PCHAT_STATUS_INVALID_ARGUMENT`.
+///
+/// # Safety
+/// `cfg` is NULL or a live configuration that no other thread uses meanwhile;
+/// `path` is NULL or a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn p2pchat_config_set_secret_file(
+    cfg: *mut p2pchat_config,
+    path: *const c_char,
+) -> p2pchat_status {
+    status_boundary!({
+        // SAFETY: forwarded from the caller's promise.
+        let config = unsafe { config_mut(cfg) }?;
+        // SAFETY: forwarded from the caller's promise.
+        let path = unsafe { path_arg(path, "secret file") }?;
+        let secret = secret::from_file(&path, &config.network).map_err(|e| Error::new(p2pchat_status::BadFile, e))?;
+        config.secret = Some(secret);
+        Ok(())
+    })
+}
+
+/// Sets the network's name, like `--network NAME` (default "p2pchat"): nodes of
+/// other networks refuse each other. `name` is 1 to 64 ASCII letters, digits, '-',
+/// '_' and '.'; otherwise `P2PCHAT_STATUS_INVALID_ARGUMENT` (or
+/// `P2PCHAT_STATUS_INVALID_UTF8`). A secret set with
+/// `p2pchat_config_set_secret_file()` (or taken from `P2PCHAT_SECRET` by
+/// `p2pchat_config_from_args()`) was derived for the network named then: changing
+/// the name afterwards is refused with `P2PCHAT_STATUS_INVALID_ARGUMENT`.
+///
+/// # Safety
+/// `cfg` is NULL or a live configuration that no other thread uses meanwhile;
+/// `name` is NULL or a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn p2pchat_config_set_network(cfg: *mut p2pchat_config, name: *const c_char) -> p2pchat_status {
+    status_boundary!({
+        // SAFETY: forwarded from the caller's promise.
+        let config = unsafe { config_mut(cfg) }?;
+        // SAFETY: forwarded from the caller's promise.
+        let name = unsafe { str_arg(name, "name") }?;
+        validate_network(name).map_err(|e| Error::invalid(format!("invalid network name {name:?}: {e}")))?;
+        if let Some(secret) = config.secret.as_ref().filter(|s| s.network() != name) {
+            return Err(Error::invalid(format!(
+                "the network secret was derived for the network {:?}: set the network before the secret file",
+                secret.network()
+            )));
+        }
+        config.network = name.to_owned();
+        Ok(())
+    })
+}
+
+/// Which plain-text (netcat) clients a node accepts on its port, for
+/// `p2pchat_config_set_text_clients()` and `p2pchat_config_text_clients()`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum p2pchat_text_clients {
+    /// The default for the network: ANY on an open network, LOOPBACK on a closed one
+    /// (with a secret). Only set, never returned by `p2pchat_config_text_clients()`.
+    Auto = 0,
+    /// From anywhere (`--text-clients any`).
+    Any = 1,
+    /// Only from this machine, a loopback address (`--text-clients loopback`).
+    Loopback = 2,
+    /// None (`--text-clients off`).
+    Off = 3,
+}
+
+/// Sets which plain-text clients the node accepts (a `p2pchat_text_clients` value,
+/// passed as an int), like `--text-clients any|loopback|off`;
+/// `P2PCHAT_TEXT_CLIENTS_AUTO` (the default) leaves it to the network. Unknown
+/// numbers give `P2PCHAT_STATUS_INVALID_ARGUMENT`.
+///
+/// # Safety
+/// `cfg` is NULL or a live configuration that no other thread uses meanwhile.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn p2pchat_config_set_text_clients(cfg: *mut p2pchat_config, policy: c_int) -> p2pchat_status {
+    status_boundary!({
+        // SAFETY: forwarded from the caller's promise.
+        let config = unsafe { config_mut(cfg) }?;
+        config.text_clients = match policy {
+            0 => None,
+            1 => Some(TextClients::Any),
+            2 => Some(TextClients::Loopback),
+            3 => Some(TextClients::Off),
+            other => return Err(Error::invalid(format!("unknown text-client policy {other}"))),
+        };
+        Ok(())
+    })
+}
+
+/// The plain-text client policy in force as a `p2pchat_text_clients` value:
+/// `P2PCHAT_TEXT_CLIENTS_ANY`, `_LOOPBACK` or `_OFF` (AUTO resolved for the
+/// network), or -1 if `cfg` is NULL.
+///
+/// # Safety
+/// `cfg` is NULL or a live configuration.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn p2pchat_config_text_clients(cfg: *const p2pchat_config) -> c_int {
+    value_boundary!(-1, {
+        // SAFETY: the caller promises NULL or a live configuration.
+        match unsafe { cfg.as_ref() } {
+            Some(cfg) => match cfg.config.text_clients() {
+                TextClients::Any => p2pchat_text_clients::Any as c_int,
+                TextClients::Loopback => p2pchat_text_clients::Loopback as c_int,
+                TextClients::Off => p2pchat_text_clients::Off as c_int,
+            },
+            None => -1,
+        }
+    })
 }
 
 /// Sets the mode (a `p2pchat_mode` value, passed as an int): it decides what

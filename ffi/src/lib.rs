@@ -24,7 +24,7 @@ mod event;
 mod node;
 mod status;
 
-pub use config::{p2pchat_config, p2pchat_mode};
+pub use config::{p2pchat_config, p2pchat_mode, p2pchat_text_clients};
 pub use event::{p2pchat_event, p2pchat_event_cb, p2pchat_event_kind};
 pub use node::p2pchat_node;
 pub use status::p2pchat_status;

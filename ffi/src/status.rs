@@ -36,6 +36,10 @@ pub enum p2pchat_status {
     /// `p2pchat_config_from_args()` found a bad command line and printed why to
     /// stderr: exit with status 2.
     Usage = 11,
+    /// A key or secret file cannot be used: it cannot be read, it is empty or not in
+    /// its format, or (on Unix) its group or others may read or write it.
+    /// `p2pchat_last_error()` names the file, says which, and how to fix it.
+    BadFile = 12,
 }
 
 impl p2pchat_status {
@@ -55,6 +59,7 @@ impl p2pchat_status {
             9 => Help,
             10 => Version,
             11 => Usage,
+            12 => BadFile,
             _ => return None,
         })
     }
@@ -75,6 +80,7 @@ impl p2pchat_status {
             Help => c"the help was printed",
             Version => c"the version was printed",
             Usage => c"bad command line",
+            BadFile => c"a key or secret file cannot be used",
         }
     }
 }
@@ -85,11 +91,11 @@ mod tests {
 
     #[test]
     fn every_number_maps_back_to_its_status() {
-        for code in 0..=11 {
+        for code in 0..=12 {
             let status = p2pchat_status::from_code(code).expect("a known code");
             assert_eq!(status as c_int, code);
         }
-        assert_eq!(p2pchat_status::from_code(12), None);
+        assert_eq!(p2pchat_status::from_code(13), None);
         assert_eq!(p2pchat_status::from_code(-1), None);
     }
 }

@@ -20,6 +20,11 @@
 //! `Args::into_config`: `NAME` (checked there rather than by a value parser so
 //! that `p2pchat 'bad name' --help` still shows the help), `HOST` without `PORT`,
 //! and `--peer-timeout` greater than `--heartbeat` in whatever order they come.
+//! Last of all, once every other check has passed and `--network` is known, a
+//! closed network's key is derived there from `--secret-file` or the environment
+//! variable `P2PCHAT_SECRET` ([`crate::secret::from_sources`]): once per process,
+//! since it is slow on purpose. There is no option that takes the secret itself,
+//! so that it never shows in `ps`; `--secret` is answered with where to put it.
 //! Clap's errors are reworded into one line each (`usage_message`) that names the
 //! option and what it expects, with values quoted like Rust strings so that
 //! control characters cannot reach the terminal; clap's own rendering would add a
@@ -46,9 +51,10 @@ use clap::{ArgAction, CommandFactory, FromArgMatches, Parser};
 pub use frontend::{TerminalProblem, hint, start_error, terminal_error};
 
 use crate::command;
-use crate::config::{Config, Mode, PeerAddr};
+use crate::config::{Config, IdentitySource, MAX_NETWORK, Mode, PeerAddr, TextClients};
+use crate::secret::{self, SECRET_ENV};
 use crate::wire::{MAX_NAME, validate_name};
-use values::{Bytes, byte_range, bytes, file, ip, number, range};
+use values::{Bytes, byte_range, bytes, dir, file, ip, network, number, range};
 
 /// Why parsing the command line did not produce a [`Config`]. Print it with
 /// [`CliError::report`].
@@ -136,6 +142,23 @@ struct Args {
     json: bool,
     #[arg(long, value_name = "FILE", value_parser = file, help = "write a log to FILE [default: none]")]
     log: Option<PathBuf>,
+    #[arg(long, value_name = "FILE", value_parser = file, conflicts_with = "ephemeral",
+          help = "your key file, made on first start (mode 0600)\n[default: DATA_DIR/identity.key]")]
+    identity: Option<PathBuf>,
+    #[arg(long, help = "run with a fresh key, as a temporary member: nothing is read or saved")]
+    ephemeral: bool,
+    #[arg(long, value_name = "DIR", value_parser = dir,
+          help = "where this member's data is kept (made mode 0700)\n\
+                  [default: $XDG_DATA_HOME/p2pchat/NAME or ~/.local/share/p2pchat/NAME]")]
+    data_dir: Option<PathBuf>,
+    #[arg(long, value_name = "NAME", value_parser = network, default_value_t = d().network,
+          help = format!("the network to be part of: nodes of other networks are refused\n\
+                          (1 to {MAX_NETWORK} ASCII letters, digits, '-', '_', '.')"))]
+    network: String,
+    #[arg(long, value_name = "FILE", value_parser = file,
+          help = format!("close the network with the passphrase in FILE (mode 0600); without it,\n\
+                          {SECRET_ENV} if set [default: none, an open network]"))]
+    secret_file: Option<PathBuf>,
     #[arg(long, value_name = "K", value_parser = number::<usize>(REDUNDANCY), allow_negative_numbers = true,
           default_value_t = d().redundancy,
           help = format!("keep at least K direct links when enough members are known\n({})", range(&REDUNDANCY)))]
@@ -170,6 +193,10 @@ struct Args {
           default_value_t = d().max_text_clients,
           help = format!("most plain-text (nc) clients at once ({})", range(&MAX_TEXT_CLIENTS)))]
     max_text_clients: usize,
+    #[arg(long, value_name = "WHICH", value_parser = TextClients::parse,
+          help = "plain-text (nc) clients accepted: any, loopback (this machine) or off\n\
+                  [default: any; loopback on a closed network]")]
+    text_clients: Option<TextClients>,
     #[arg(long, value_name = "N", value_parser = number::<u64>(SEED), allow_negative_numbers = true,
           help = "seed for the node's random choices, for reproducible tests\n[default: from the system]")]
     seed: Option<u64>,
@@ -180,8 +207,9 @@ struct Args {
 }
 
 impl Args {
-    /// The checks clap cannot make, then the configuration.
-    fn into_config(self) -> Result<Config, String> {
+    /// The checks clap cannot make, then the configuration; `secret_env` is the
+    /// value of `P2PCHAT_SECRET`, used without `--secret-file`.
+    fn into_config(self, secret_env: Option<OsString>) -> Result<Config, String> {
         let name = self.name;
         validate_name(&name).map_err(|e| format!("invalid NAME {name:?}: {e}"))?;
         let mut connect = Vec::with_capacity(self.connect.len() + 1);
@@ -206,6 +234,13 @@ impl Args {
             (false, true) => Mode::Headless,
             (false, false) => Mode::Ui,
         };
+        let identity = match (self.identity, self.ephemeral) {
+            (Some(file), _) => IdentitySource::File(file),
+            (None, true) => IdentitySource::Ephemeral,
+            (None, false) => IdentitySource::Default,
+        };
+        // Last: it is the slow part, and a typo elsewhere should not wait for it.
+        let secret = secret::from_sources(self.secret_file.as_deref(), secret_env, &self.network)?;
         Ok(Config {
             name,
             bind: self.bind,
@@ -222,6 +257,11 @@ impl Args {
             seed: self.seed,
             idle_timeout: Duration::from_secs(self.idle_timeout),
             max_text_clients: self.max_text_clients,
+            identity,
+            data_dir: self.data_dir,
+            network: self.network,
+            secret,
+            text_clients: self.text_clients,
         })
     }
 }
@@ -236,6 +276,13 @@ fn command(program: &str, extra_help: &str) -> clap::Command {
     for line in command::HELP {
         after.push_str(&format!("  {line}\n"));
     }
+    after.push_str(
+        "\nYour key is DATA_DIR/identity.key (or --identity FILE), made on first start. If another\n\
+         process is using it, this one runs as a temporary member (a fresh key, nothing saved).\n",
+    );
+    after.push_str("\nEnvironment:\n");
+    after.push_str(&format!("  {SECRET_ENV}  the passphrase of a closed network, when --secret-file is not given\n"));
+    after.push_str("  XDG_DATA_HOME   the default DATA_DIR is $XDG_DATA_HOME/p2pchat/NAME\n");
     let extra_help = extra_help.trim_end();
     if !extra_help.is_empty() {
         after.push('\n');
@@ -249,7 +296,10 @@ fn command(program: &str, extra_help: &str) -> clap::Command {
 }
 
 /// Parses the command line, without the program name (`std::env::args_os().skip(1)`);
-/// `program` is the name shown in the help (its usage and example lines).
+/// `program` is the name shown in the help (its usage and example lines). A
+/// closed network's passphrase is read from `--secret-file`, else from the
+/// environment variable `P2PCHAT_SECRET` ([`parse_args_with_env`] takes its value
+/// instead).
 ///
 /// `--help` and `--version` take effect where they appear: an error in an earlier
 /// option's value is reported instead. An argument that is not UTF-8 is refused
@@ -271,6 +321,22 @@ where
     I: IntoIterator<Item = S>,
     S: Into<OsString>,
 {
+    parse_args_with_env(program, extra_help, args, std::env::var_os(SECRET_ENV))
+}
+
+/// [`parse_args_with`] with the value of the environment variable
+/// `P2PCHAT_SECRET` passed in (`None`: unset) instead of read from the process's
+/// environment: for tests, and for programs that keep the secret elsewhere.
+pub fn parse_args_with_env<I, S>(
+    program: &str,
+    extra_help: &str,
+    args: I,
+    secret_env: Option<OsString>,
+) -> Result<Config, CliError>
+where
+    I: IntoIterator<Item = S>,
+    S: Into<OsString>,
+{
     let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
     // Said here, where the argument's place is known (clap only says "invalid UTF-8").
     if let Some((i, bad)) = args.iter().enumerate().find(|(_, a)| a.to_str().is_none()) {
@@ -278,7 +344,7 @@ where
     }
     let matches = command(program, extra_help).try_get_matches_from(args).map_err(from_clap)?;
     let args = Args::from_arg_matches(&matches).map_err(from_clap)?;
-    args.into_config().map_err(CliError::Usage)
+    args.into_config(secret_env).map_err(CliError::Usage)
 }
 
 /// Parses the process's command line for the frontend `program`; on `--help`,
@@ -336,8 +402,24 @@ fn usage_message(err: &clap::Error) -> String {
             format!("missing value for {arg}")
         }
         (ErrorKind::TooManyValues, Some(arg), _) if arg.starts_with('-') => format!("{arg} does not take a value"),
+        (ErrorKind::UnknownArgument, Some("--secret"), _) => format!(
+            "unknown option \"--secret\": a secret is never given on the command line (others can read it \
+             there); use --secret-file FILE or the environment variable {SECRET_ENV}"
+        ),
         (ErrorKind::UnknownArgument, Some(arg), _) if arg.len() > 1 && arg.starts_with('-') => {
             format!("unknown option {arg:?}")
+        }
+        (ErrorKind::ArgumentConflict, Some(arg), _) => {
+            let prior = match err.get(ContextKind::PriorArg) {
+                Some(ContextValue::String(s)) => Some(s.as_str()),
+                Some(ContextValue::Strings(all)) => all.first().map(String::as_str),
+                _ => None,
+            };
+            let option = |a: &str| a.split([' ', '=']).next().unwrap_or(a).to_owned();
+            match prior {
+                Some(prior) => format!("{arg} cannot be used with {}", option(prior)),
+                None => format!("{arg} cannot be used with the options given"),
+            }
         }
         (ErrorKind::UnknownArgument | ErrorKind::TooManyValues, Some(arg), _) => {
             format!("unexpected argument {:?}", value.unwrap_or(arg))

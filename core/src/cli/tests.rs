@@ -2,10 +2,18 @@
 
 use super::*;
 use crate::config::{DEFAULT_HEARTBEAT, DEFAULT_HISTORY, DEFAULT_MAX_PEERS, DEFAULT_PEER_TIMEOUT, DEFAULT_QUEUE_CAP};
+use crate::identity::TestDir;
+use crate::secret::NetworkSecret;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
+/// Parses `args` with `P2PCHAT_SECRET` unset, whatever the test's environment says.
 fn parse<S: Into<std::ffi::OsString>>(args: impl IntoIterator<Item = S>) -> Result<Config, CliError> {
-    parse_args("p2pchat", args)
+    parse_args_with_env("p2pchat", "", args, None)
+}
+
+/// Parses `args` with `P2PCHAT_SECRET` set to `secret`.
+fn parse_env(args: &[&str], secret: &str) -> Result<Config, CliError> {
+    parse_args_with_env("p2pchat", "", args, Some(secret.into()))
 }
 
 fn ok(args: &[&str]) -> Config {
@@ -47,6 +55,12 @@ fn a_name_alone_gives_every_default() {
     assert_eq!(c.queue_cap, DEFAULT_QUEUE_CAP);
     assert_eq!(c.max_peers, DEFAULT_MAX_PEERS);
     assert_eq!(c.seed, None);
+    assert_eq!(c.identity, IdentitySource::Default);
+    assert_eq!(c.data_dir, None);
+    assert_eq!(c.network, "p2pchat");
+    assert!(c.secret.is_none());
+    assert_eq!(c.text_clients, None);
+    assert_eq!(c.text_clients(), TextClients::Any);
 }
 
 #[test]
@@ -285,6 +299,11 @@ fn a_missing_value_is_a_usage_error() {
         "--seed",
         "--idle-timeout",
         "--max-text-clients",
+        "--identity",
+        "--data-dir",
+        "--network",
+        "--secret-file",
+        "--text-clients",
     ] {
         assert_eq!(usage_err(&["x", opt]), format!("missing value for {opt}"));
     }
@@ -390,6 +409,12 @@ fn help_text_lists_every_option_with_defaults_commands_and_an_example() {
         "--idle-timeout <SECS>",
         "--max-text-clients <N>",
         "--seed <N>",
+        "--identity <FILE>",
+        "--ephemeral",
+        "--data-dir <DIR>",
+        "--network <NAME>",
+        "--secret-file <FILE>",
+        "--text-clients <WHICH>",
         "-h, --help",
         "-V, --version",
     ] {
@@ -408,6 +433,12 @@ fn help_text_lists_every_option_with_defaults_commands_and_an_example() {
         ("--idle-timeout <SECS>", "(0-86400) [default: 600]".to_owned()),
         ("--max-text-clients <N>", "(0-4096) [default: 64]".to_owned()),
         ("--seed <N>", "[default: from the system]".to_owned()),
+        ("--identity <FILE>", "[default: DATA_DIR/identity.key]".to_owned()),
+        ("--data-dir <DIR>", "[default: $XDG_DATA_HOME/p2pchat/NAME or ~/.local/share/p2pchat/NAME]".to_owned()),
+        ("--network <NAME>", "[default: p2pchat]".to_owned()),
+        ("--secret-file <FILE>", "P2PCHAT_SECRET if set [default: none, an open network]".to_owned()),
+        ("--text-clients <WHICH>", "any, loopback (this machine) or off".to_owned()),
+        ("--text-clients <WHICH>", "[default: any; loopback on a closed network]".to_owned()),
     ] {
         let entry = help_entry(&text, opt);
         assert!(entry.contains(&default), "help shows {default} for {opt}: {entry:?}");
@@ -415,6 +446,9 @@ fn help_text_lists_every_option_with_defaults_commands_and_an_example() {
     for line in command::HELP {
         assert!(text.contains(line), "help lists {line}");
     }
+    assert!(text.contains("runs as a temporary member"), "the one-process rule");
+    assert!(text.contains("Environment:\n  P2PCHAT_SECRET  "), "the environment variables");
+    assert!(text.contains("\n  XDG_DATA_HOME   "));
     assert!(text.contains("p2pchat alice "));
     assert!(text.contains("p2pchat bob 127.0.0.1 "));
     assert!(help_text("chat").starts_with("Usage: chat [OPTIONS] NAME [HOST PORT]\n"));
@@ -505,4 +539,137 @@ fn an_argument_that_is_not_utf8_is_a_usage_error() {
             other => panic!("{args:?}: {other:?}"),
         }
     }
+}
+
+#[test]
+fn identity_option_names_the_key_file_and_ephemeral_asks_for_none() {
+    assert_eq!(ok(&["x", "--identity", "/k/alice.key"]).identity, IdentitySource::File("/k/alice.key".into()));
+    assert_eq!(ok(&["x", "--identity=rel.key"]).identity, IdentitySource::File("rel.key".into()));
+    assert_eq!(ok(&["x", "--identity", "a", "--identity", "b"]).identity, IdentitySource::File("b".into()));
+    assert_eq!(ok(&["x", "--ephemeral"]).identity, IdentitySource::Ephemeral);
+    assert_eq!(ok(&["x", "--ephemeral", "--ephemeral"]).identity, IdentitySource::Ephemeral);
+    assert!(usage_err(&["x", "--identity="]).contains("--identity: expected a file name"));
+    assert_eq!(usage_err(&["x", "--ephemeral=1"]), "--ephemeral does not take a value");
+}
+
+#[test]
+fn identity_and_ephemeral_together_are_refused_in_either_order() {
+    assert_eq!(usage_err(&["x", "--identity", "k", "--ephemeral"]), "--identity cannot be used with --ephemeral");
+    assert_eq!(usage_err(&["x", "--ephemeral", "--identity=k"]), "--ephemeral cannot be used with --identity");
+}
+
+#[test]
+fn data_dir_option_sets_the_directory() {
+    assert_eq!(ok(&["x", "--data-dir", "/d/x"]).data_dir, Some(PathBuf::from("/d/x")));
+    assert_eq!(ok(&["x", "--data-dir=rel", "--ephemeral"]).data_dir, Some(PathBuf::from("rel")));
+    assert_eq!(usage_err(&["x", "--data-dir="]), "invalid value \"\" for --data-dir: expected a directory name");
+}
+
+#[test]
+fn network_option_takes_a_plain_name_of_1_to_64_bytes() {
+    assert_eq!(ok(&["x", "--network", "lab-2.room_b"]).network, "lab-2.room_b");
+    assert_eq!(ok(&["x", "--network", "A.9"]).network, "A.9");
+    assert_eq!(ok(&["x", &format!("--network={}", "n".repeat(64))]).network.len(), 64);
+    let msg = usage_err(&["x", &format!("--network={}", "n".repeat(65))]);
+    assert_eq!(
+        msg,
+        format!("invalid value {:?} for --network: a network name is at most 64 bytes; this one is 65", "n".repeat(65))
+    );
+    assert_eq!(usage_err(&["x", "--network="]), "invalid value \"\" for --network: a network name may not be empty");
+    for bad in ["two words", "a/b", "caf\u{e9}", "x:y", "tab\t", "esc\u{1b}", "+", "a@b"] {
+        let msg = usage_err(&["x", "--network", bad]);
+        assert!(msg.starts_with(&format!("invalid value {bad:?} for --network: ")), "{msg}");
+        assert!(msg.contains("is not allowed in a network name"), "{msg}");
+        assert!(!msg.contains('\u{1b}'), "{msg}");
+    }
+}
+
+#[test]
+fn text_clients_option_takes_any_loopback_or_off() {
+    assert_eq!(ok(&["x", "--text-clients", "any"]).text_clients, Some(TextClients::Any));
+    assert_eq!(ok(&["x", "--text-clients=loopback"]).text_clients, Some(TextClients::Loopback));
+    assert_eq!(ok(&["x", "--text-clients", "off"]).text_clients(), TextClients::Off);
+    for bad in ["Any", "none", "", "local"] {
+        let msg = usage_err(&["x", &format!("--text-clients={bad}")]);
+        assert_eq!(msg, format!("invalid value {bad:?} for --text-clients: expected any, loopback or off"));
+    }
+}
+
+/// A secret file holding `content`, mode 0600, in `dir`.
+fn secret_file(dir: &TestDir, content: &str) -> String {
+    dir.write("secret", content.as_bytes(), 0o600).display().to_string()
+}
+
+fn psk_of(c: &Config) -> [u8; 32] {
+    *c.secret.as_ref().expect("a secret").psk()
+}
+
+fn key(passphrase: &str, network: &str) -> [u8; 32] {
+    *NetworkSecret::derive(passphrase.as_bytes(), network).expect("derives").psk()
+}
+
+#[test]
+fn a_secret_comes_from_the_file_else_the_environment_and_the_file_wins() {
+    let tmp = TestDir::new("cli-secret");
+    let file = secret_file(&tmp, "from the file\n");
+    assert_eq!(psk_of(&ok(&["x", "--secret-file", &file])), key("from the file", "p2pchat"));
+    assert_eq!(psk_of(&parse_env(&["x"], "from the env").expect("parses")), key("from the env", "p2pchat"));
+    let both = parse_env(&["x", "--secret-file", &file], "from the env").expect("parses");
+    assert_eq!(psk_of(&both), key("from the file", "p2pchat"), "the file wins");
+    assert!(ok(&["x"]).secret.is_none(), "neither: an open network");
+}
+
+#[test]
+fn the_secret_is_derived_for_the_network_named_wherever_it_comes() {
+    let tmp = TestDir::new("cli-network");
+    let file = secret_file(&tmp, "pw");
+    let before = ok(&["x", "--network", "lab", "--secret-file", &file]);
+    let after = ok(&["x", "--secret-file", &file, "--network=lab"]);
+    assert_eq!(psk_of(&before), key("pw", "lab"));
+    assert_eq!(psk_of(&after), key("pw", "lab"));
+    assert_eq!(after.secret.as_ref().map(NetworkSecret::network), Some("lab"));
+    assert_ne!(psk_of(&ok(&["x", "--secret-file", &file])), key("pw", "lab"));
+}
+
+#[test]
+fn an_empty_or_unreadable_secret_is_a_usage_error() {
+    let tmp = TestDir::new("cli-empty");
+    let empty = secret_file(&tmp, "\n");
+    assert_eq!(usage_err(&["x", "--secret-file", &empty]), format!("secret file {empty} is empty"));
+    match parse_env(&["x"], "") {
+        Err(CliError::Usage(msg)) => assert_eq!(msg, "P2PCHAT_SECRET is set but empty; unset it for an open network"),
+        other => panic!("{other:?}"),
+    }
+    let missing = tmp.path().join("missing").display().to_string();
+    assert!(usage_err(&["x", "--secret-file", &missing]).starts_with(&format!("cannot read secret file {missing}: ")));
+    assert!(usage_err(&["x", "--secret-file="]).contains("--secret-file: expected a file name"));
+    #[cfg(unix)]
+    {
+        let loose = tmp.write("loose", b"pw", 0o604);
+        assert!(usage_err(&["x", "--secret-file", &loose.display().to_string()]).contains("run chmod 600"));
+    }
+    // Checked after everything else: a bad option is reported first, without the wait.
+    assert!(usage_err(&["x", "--secret-file", &empty, "--port", "x"]).contains("--port"));
+}
+
+#[test]
+fn a_secret_in_argv_is_refused_with_where_to_put_it() {
+    for args in [&["x", "--secret", "hunter2"][..], &["x", "--secret=hunter2"]] {
+        let msg = usage_err(args);
+        assert!(msg.starts_with("unknown option \"--secret\""), "{msg}");
+        assert!(msg.contains("--secret-file FILE") && msg.contains("P2PCHAT_SECRET"), "{msg}");
+        assert!(!msg.contains("hunter2"), "the secret is not repeated: {msg}");
+    }
+}
+
+#[test]
+fn text_clients_default_to_any_when_open_and_loopback_when_closed() {
+    let tmp = TestDir::new("cli-policy");
+    let file = secret_file(&tmp, "pw");
+    assert_eq!(ok(&["x"]).text_clients(), TextClients::Any);
+    assert_eq!(ok(&["x", "--secret-file", &file]).text_clients(), TextClients::Loopback);
+    assert_eq!(ok(&["x", "--secret-file", &file, "--text-clients", "any"]).text_clients(), TextClients::Any);
+    assert_eq!(ok(&["x", "--secret-file", &file, "--text-clients", "off"]).text_clients(), TextClients::Off);
+    assert_eq!(ok(&["x", "--text-clients", "loopback"]).text_clients(), TextClients::Loopback);
+    assert_eq!(parse_env(&["x"], "pw").expect("parses").text_clients(), TextClients::Loopback);
 }

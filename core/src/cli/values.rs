@@ -93,6 +93,16 @@ pub(super) fn file(value: &str) -> Result<PathBuf, String> {
     if value.is_empty() { Err("expected a file name".to_owned()) } else { Ok(PathBuf::from(value)) }
 }
 
+/// A directory name, which may not be empty.
+pub(super) fn dir(value: &str) -> Result<PathBuf, String> {
+    if value.is_empty() { Err("expected a directory name".to_owned()) } else { Ok(PathBuf::from(value)) }
+}
+
+/// A network name, checked by [`crate::config::validate_network`].
+pub(super) fn network(value: &str) -> Result<String, String> {
+    crate::config::validate_network(value).map(|()| value.to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,7 +7,10 @@
 #include <p2pchat.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define SENTINEL ((void *)0x1)
 
@@ -121,10 +124,10 @@ int ctest_status_texts(void)
 
     CHECK(strcmp(p2pchat_status_text(-1), "unknown status code") == 0);
     CHECK(strcmp(p2pchat_status_text(9999), "unknown status code") == 0);
-    CHECK(strcmp(p2pchat_status_text(12), "unknown status code") == 0);
+    CHECK(strcmp(p2pchat_status_text(13), "unknown status code") == 0);
     CHECK(strcmp(p2pchat_status_text(INT32_MIN), "unknown status code") == 0);
     CHECK(strcmp(p2pchat_status_text(P2PCHAT_STATUS_OK), "success") == 0);
-    for (code = P2PCHAT_STATUS_OK; code <= P2PCHAT_STATUS_USAGE; code++) {
+    for (code = P2PCHAT_STATUS_OK; code <= P2PCHAT_STATUS_BAD_FILE; code++) {
         const char *text = p2pchat_status_text(code);
         CHECK(text != NULL);
         CHECK(strlen(text) > 0);
@@ -136,8 +139,10 @@ int ctest_status_texts(void)
     CHECK(P2PCHAT_STATUS_IO_ERROR == 5 && P2PCHAT_STATUS_STOPPED == 6);
     CHECK(P2PCHAT_STATUS_PANIC == 7 && P2PCHAT_STATUS_TOO_LONG == 8);
     CHECK(P2PCHAT_STATUS_HELP == 9 && P2PCHAT_STATUS_VERSION == 10);
-    CHECK(P2PCHAT_STATUS_USAGE == 11);
+    CHECK(P2PCHAT_STATUS_USAGE == 11 && P2PCHAT_STATUS_BAD_FILE == 12);
     CHECK(P2PCHAT_MODE_UI == 0 && P2PCHAT_MODE_HEADLESS == 1 && P2PCHAT_MODE_JSON == 2);
+    CHECK(P2PCHAT_TEXT_CLIENTS_AUTO == 0 && P2PCHAT_TEXT_CLIENTS_ANY == 1);
+    CHECK(P2PCHAT_TEXT_CLIENTS_LOOPBACK == 2 && P2PCHAT_TEXT_CLIENTS_OFF == 3);
     CHECK(p2pchat_version() != NULL && p2pchat_version()[0] != '\0');
     return 0;
 }
@@ -270,5 +275,135 @@ int ctest_config_from_args_parses_options(void)
     CHECK_STATUS(p2pchat_config_from_args(2, plain, &cfg), P2PCHAT_STATUS_OK);
     CHECK(p2pchat_config_mode(cfg) == P2PCHAT_MODE_UI);
     p2pchat_config_free(cfg);
+    return 0;
+}
+
+/* Writes `content` to a new file made by mkstemp (mode 0600) from `path_template`,
+ * which receives its name; returns 0 on success. */
+static int write_temp_file(char *path_template, const char *content)
+{
+    size_t len = strlen(content);
+    int fd = mkstemp(path_template);
+
+    if (fd < 0)
+        return -1;
+    if (write(fd, content, len) != (ssize_t)len) {
+        close(fd);
+        unlink(path_template);
+        return -1;
+    }
+    return close(fd);
+}
+
+/* The trust setters: identity file, ephemeral, data directory, network, secret
+ * file, text clients. Each refuses what it must, and leaves the rest unchanged. */
+int ctest_config_trust_setters(void)
+{
+    p2pchat_config *cfg = NULL;
+    char secret[] = "/tmp/p2pchat-ctest-secret-XXXXXX";
+    char long_network[80];
+
+    memset(long_network, 'n', 65);
+    long_network[65] = '\0';
+    CHECK_STATUS(p2pchat_config_new("alice", &cfg), P2PCHAT_STATUS_OK);
+
+    CHECK_STATUS(p2pchat_config_set_identity_file(NULL, "/tmp/k"), P2PCHAT_STATUS_NULL_ARGUMENT);
+    CHECK_STATUS(p2pchat_config_set_identity_file(cfg, NULL), P2PCHAT_STATUS_NULL_ARGUMENT);
+    CHECK_STATUS(p2pchat_config_set_ephemeral(NULL, true), P2PCHAT_STATUS_NULL_ARGUMENT);
+    CHECK_STATUS(p2pchat_config_set_data_dir(NULL, "/tmp"), P2PCHAT_STATUS_NULL_ARGUMENT);
+    CHECK_STATUS(p2pchat_config_set_data_dir(cfg, NULL), P2PCHAT_STATUS_NULL_ARGUMENT);
+    CHECK_STATUS(p2pchat_config_set_secret_file(NULL, "/tmp/s"), P2PCHAT_STATUS_NULL_ARGUMENT);
+    CHECK_STATUS(p2pchat_config_set_secret_file(cfg, NULL), P2PCHAT_STATUS_NULL_ARGUMENT);
+    CHECK_STATUS(p2pchat_config_set_network(NULL, "lab"), P2PCHAT_STATUS_NULL_ARGUMENT);
+    CHECK_STATUS(p2pchat_config_set_network(cfg, NULL), P2PCHAT_STATUS_NULL_ARGUMENT);
+    CHECK_STATUS(p2pchat_config_set_text_clients(NULL, P2PCHAT_TEXT_CLIENTS_ANY), P2PCHAT_STATUS_NULL_ARGUMENT);
+    CHECK(p2pchat_config_text_clients(NULL) == -1);
+
+    /* identity and data directory: stored, read when a node starts */
+    CHECK_STATUS(p2pchat_config_set_identity_file(cfg, "/tmp/p2pchat-ctest.key"), P2PCHAT_STATUS_OK);
+    CHECK_STATUS(p2pchat_config_set_identity_file(cfg, ""), P2PCHAT_STATUS_INVALID_ARGUMENT);
+    CHECK(strstr(p2pchat_last_error(), "identity file") != NULL);
+    CHECK_STATUS(p2pchat_config_set_ephemeral(cfg, true), P2PCHAT_STATUS_OK);
+    CHECK_STATUS(p2pchat_config_set_ephemeral(cfg, false), P2PCHAT_STATUS_OK);
+    CHECK_STATUS(p2pchat_config_set_ephemeral(cfg, true), P2PCHAT_STATUS_OK);
+    CHECK_STATUS(p2pchat_config_set_data_dir(cfg, "/tmp/p2pchat-ctest-data"), P2PCHAT_STATUS_OK);
+    CHECK_STATUS(p2pchat_config_set_data_dir(cfg, ""), P2PCHAT_STATUS_INVALID_ARGUMENT);
+
+    /* network names */
+    CHECK_STATUS(p2pchat_config_set_network(cfg, "lab-2.room_b"), P2PCHAT_STATUS_OK);
+    CHECK_STATUS(p2pchat_config_set_network(cfg, "two words"), P2PCHAT_STATUS_INVALID_ARGUMENT);
+    CHECK(strstr(p2pchat_last_error(), "invalid network name") != NULL);
+    CHECK_STATUS(p2pchat_config_set_network(cfg, "a/b"), P2PCHAT_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(p2pchat_config_set_network(cfg, ""), P2PCHAT_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(p2pchat_config_set_network(cfg, long_network), P2PCHAT_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(p2pchat_config_set_network(cfg, "caf\xff"), P2PCHAT_STATUS_INVALID_UTF8);
+
+    /* text clients: any on an open network, unless told */
+    CHECK(p2pchat_config_text_clients(cfg) == P2PCHAT_TEXT_CLIENTS_ANY);
+    CHECK_STATUS(p2pchat_config_set_text_clients(cfg, P2PCHAT_TEXT_CLIENTS_OFF), P2PCHAT_STATUS_OK);
+    CHECK(p2pchat_config_text_clients(cfg) == P2PCHAT_TEXT_CLIENTS_OFF);
+    CHECK_STATUS(p2pchat_config_set_text_clients(cfg, 4), P2PCHAT_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(p2pchat_config_set_text_clients(cfg, -1), P2PCHAT_STATUS_INVALID_ARGUMENT);
+    CHECK(p2pchat_config_text_clients(cfg) == P2PCHAT_TEXT_CLIENTS_OFF);
+    CHECK_STATUS(p2pchat_config_set_text_clients(cfg, P2PCHAT_TEXT_CLIENTS_AUTO), P2PCHAT_STATUS_OK);
+    CHECK(p2pchat_config_text_clients(cfg) == P2PCHAT_TEXT_CLIENTS_ANY);
+
+    /* a secret file: derived at once; loopback text clients by default then */
+    CHECK(write_temp_file(secret, "hunter2\n") == 0);
+    CHECK_STATUS(p2pchat_config_set_secret_file(cfg, secret), P2PCHAT_STATUS_OK);
+    CHECK(p2pchat_config_text_clients(cfg) == P2PCHAT_TEXT_CLIENTS_LOOPBACK);
+    CHECK_STATUS(p2pchat_config_set_text_clients(cfg, P2PCHAT_TEXT_CLIENTS_ANY), P2PCHAT_STATUS_OK);
+    CHECK(p2pchat_config_text_clients(cfg) == P2PCHAT_TEXT_CLIENTS_ANY);
+    /* the secret was derived for lab-2.room_b: the name cannot change under it */
+    CHECK_STATUS(p2pchat_config_set_network(cfg, "other"), P2PCHAT_STATUS_INVALID_ARGUMENT);
+    CHECK(strstr(p2pchat_last_error(), "lab-2.room_b") != NULL);
+    CHECK_STATUS(p2pchat_config_set_network(cfg, "lab-2.room_b"), P2PCHAT_STATUS_OK);
+    /* refused: readable by others, empty, missing, no name */
+    CHECK(chmod(secret, 0644) == 0);
+    CHECK_STATUS(p2pchat_config_set_secret_file(cfg, secret), P2PCHAT_STATUS_BAD_FILE);
+    CHECK(strstr(p2pchat_last_error(), "is readable by others (mode 0644); run chmod 600 ") != NULL);
+    CHECK(chmod(secret, 0600) == 0);
+    CHECK(truncate(secret, 0) == 0);
+    CHECK_STATUS(p2pchat_config_set_secret_file(cfg, secret), P2PCHAT_STATUS_BAD_FILE);
+    CHECK(strstr(p2pchat_last_error(), "is empty") != NULL);
+    CHECK(unlink(secret) == 0);
+    CHECK_STATUS(p2pchat_config_set_secret_file(cfg, secret), P2PCHAT_STATUS_BAD_FILE);
+    CHECK(strstr(p2pchat_last_error(), "cannot read secret file") != NULL);
+    CHECK_STATUS(p2pchat_config_set_secret_file(cfg, ""), P2PCHAT_STATUS_INVALID_ARGUMENT);
+    /* the secret set before is still there */
+    CHECK_STATUS(p2pchat_config_set_text_clients(cfg, P2PCHAT_TEXT_CLIENTS_AUTO), P2PCHAT_STATUS_OK);
+    CHECK(p2pchat_config_text_clients(cfg) == P2PCHAT_TEXT_CLIENTS_LOOPBACK);
+
+    p2pchat_config_free(cfg);
+    return 0;
+}
+
+/* The trust options on the command line, and their conflict. */
+int ctest_config_from_args_trust_options(void)
+{
+    p2pchat_config *cfg = NULL, *out = (p2pchat_config *)SENTINEL;
+    char secret[] = "/tmp/p2pchat-ctest-secret-XXXXXX";
+    const char *open_net[] = {"p2pchat", "alice", "--ephemeral", "--network", "lab", "--text-clients=off",
+                              "--data-dir", "/tmp/p2pchat-ctest-data", NULL};
+    const char *closed[] = {"p2pchat", "alice", "--secret-file", secret, "--identity", "/tmp/k", NULL};
+    const char *both[] = {"p2pchat", "alice", "--identity", "/tmp/k", "--ephemeral", NULL};
+    const char *in_argv[] = {"p2pchat", "alice", "--secret", "hunter2", NULL};
+    char err[4096];
+
+    CHECK_STATUS(p2pchat_config_from_args(8, open_net, &cfg), P2PCHAT_STATUS_OK);
+    CHECK(p2pchat_config_text_clients(cfg) == P2PCHAT_TEXT_CLIENTS_OFF);
+    p2pchat_config_free(cfg);
+
+    CHECK(write_temp_file(secret, "hunter2") == 0);
+    CHECK_STATUS(p2pchat_config_from_args(6, closed, &cfg), P2PCHAT_STATUS_OK);
+    CHECK(p2pchat_config_text_clients(cfg) == P2PCHAT_TEXT_CLIENTS_LOOPBACK);
+    p2pchat_config_free(cfg);
+    CHECK(unlink(secret) == 0);
+
+    CHECK_STATUS(from_args_captured(2, 5, both, &out, err, sizeof err), P2PCHAT_STATUS_USAGE);
+    CHECK(strstr(err, "p2pchat: --identity cannot be used with --ephemeral\n") != NULL);
+    CHECK_STATUS(from_args_captured(2, 4, in_argv, &out, err, sizeof err), P2PCHAT_STATUS_USAGE);
+    CHECK(strstr(err, "--secret-file FILE") != NULL && strstr(err, "P2PCHAT_SECRET") != NULL);
+    CHECK(out == SENTINEL);
     return 0;
 }

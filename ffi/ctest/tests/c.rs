@@ -39,6 +39,8 @@ c_tests!(
     ctest_config_from_args_bad_name_is_usage,
     ctest_config_from_args_help_and_version_print,
     ctest_config_from_args_parses_options,
+    ctest_config_trust_setters,
+    ctest_config_from_args_trust_options,
     ctest_two_nodes_exchange_messages,
     ctest_double_stop_and_stop_then_free,
     ctest_quit_command_stops_the_node_and_wait_returns,
