@@ -86,8 +86,11 @@ p2pchat: ui/p2pchat.c ui/ui.c ui/ui.h $(HEADER) $(LIB_A)
 SKIP_LOG ?= $(CURDIR)/target/skipped-tests.txt
 
 test: export P2PCHAT_SKIP_LOG = $(abspath $(SKIP_LOG))
+# Nodes the tests start keep their identity keys here, not in the user's home.
+test: export XDG_DATA_HOME = $(CURDIR)/target/test-data
 test: all
 	@mkdir -p $(dir $(SKIP_LOG)) && rm -f $(SKIP_LOG)
+	@rm -rf $(CURDIR)/target/test-data && mkdir -p $(CURDIR)/target/test-data
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) test --workspace

@@ -57,9 +57,13 @@ impl Clients {
     fn grow(&mut self, port: u16, n: usize, rng: &mut Rng) -> BenchResult<()> {
         while self.streams.len() < n {
             let k = self.streams.len();
-            let peer =
-                RawPeer::connect(local(port), NodeId::from_u64(rng.next_u64()), &format!("idle{k}"), Duration::from_secs(5))
-                    .map_err(|e| format!("idle connection {k}: {e}"))?;
+            let peer = RawPeer::connect(
+                local(port),
+                NodeId::from_u64(rng.next_u64()),
+                &format!("idle{k}"),
+                Duration::from_secs(5),
+            )
+            .map_err(|e| format!("idle connection {k}: {e}"))?;
             peer.stream.set_nonblocking(true).map_err(|e| e.to_string())?;
             self.streams.push(peer.stream);
             if k % 100 == 99 {

@@ -95,7 +95,8 @@ pub struct ChatCounter {
 impl ChatCounter {
     /// A counter starting with `leftover` bytes.
     pub fn new(leftover: &[u8]) -> io::Result<ChatCounter> {
-        let chat_tag = tag_of(&Frame::Chat(Chat { origin: NodeId::from_u64(1), seq: 1, name: "x".into(), text: String::new() }))?;
+        let chat_tag =
+            tag_of(&Frame::Chat(Chat { origin: NodeId::from_u64(1), seq: 1, name: "x".into(), text: String::new() }))?;
         let mut buf = vec![0u8; 1 << 20];
         buf[..leftover.len()].copy_from_slice(leftover);
         Ok(ChatCounter { buf, len: leftover.len(), chat_tag })

@@ -348,7 +348,7 @@ fn root_of(leaf: Hash, seq: u64, first: u64, count: u32, proof: &[u8]) -> Option
     if count == 0 || count as usize > MAX_BATCH || seq < first || seq - first >= u64::from(count) {
         return None;
     }
-    if proof.len() % 32 != 0 {
+    if !proof.len().is_multiple_of(32) {
         return None;
     }
     let mut hashes = proof.chunks_exact(32);

@@ -401,10 +401,14 @@ mod tests {
 
     #[test]
     fn a_rename_is_a_renamed_event_and_says_who() {
-        let e = Event::Renamed { id: NodeId::from_u64(0xab), from: "alice".into(), to: "alice-2".into(), newcomer: true };
+        let e =
+            Event::Renamed { id: NodeId::from_u64(0xab), from: "alice".into(), to: "alice-2".into(), newcomer: true };
         assert_eq!(
             e.to_json().expect("shown"),
-            format!(r#"{{"event":"renamed","id":"{}","from":"alice","to":"alice-2","key":"00000000"}}"#, NodeId::from_u64(0xab))
+            format!(
+                r#"{{"event":"renamed","id":"{}","from":"alice","to":"alice-2","key":"00000000"}}"#,
+                NodeId::from_u64(0xab)
+            )
         );
         assert_eq!(
             e.to_line().expect("shown"),
@@ -485,7 +489,10 @@ mod tests {
         let e = Event::Listening { port: 41234, id: NodeId::from_u64(1), name: "alice".into() };
         assert_eq!(
             e.to_json().expect("shown"),
-            format!(r#"{{"event":"listening","port":41234,"id":"{}","name":"alice","key":"00000000"}}"#, NodeId::from_u64(1))
+            format!(
+                r#"{{"event":"listening","port":41234,"id":"{}","name":"alice","key":"00000000"}}"#,
+                NodeId::from_u64(1)
+            )
         );
     }
 }

@@ -212,7 +212,6 @@ fn acquire_file(path: &Path, whose: &str) -> Result<Acquired, String> {
     // `File::try_lock` is Rust 1.89; the workspace still says 1.85 (sha2 0.11 needs
     // 1.88 anyway): its rust-version moves up with the protocol rewrite, whose code
     // meets the lints that a newer one turns on.
-    #[allow(clippy::incompatible_msrv)]
     let locked = lock.try_lock();
     match locked {
         Ok(()) => {}

@@ -35,10 +35,10 @@ pub mod identity;
 pub mod node;
 pub mod secret;
 pub mod signals;
-#[cfg(feature = "testing")]
-pub mod testing;
 #[cfg(feature = "sim")]
 pub mod sim;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod wire;
 
 pub use addr::PeerAddr;

@@ -108,6 +108,7 @@ pub fn default_config() -> NodeConfig {
         first_seq: crate::wire::seq_start(crate::wire::incarnation_at(1_700_000_000_000)),
         network: "p2pchat".to_owned(),
         secret: None,
+        text_clients: crate::config::TextClients::Any,
         name: String::new(),
         port: 0,
         advertise_ip: Some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
@@ -621,7 +622,9 @@ pub fn sample_frames() -> Vec<Frame> {
         let leaves = texts
             .iter()
             .enumerate()
-            .map(|(i, t)| crate::crypto::leaf(&crate::wire::chat_content(&k2.id(), 10 + i as u64, "bob", t).unwrap_or_default()))
+            .map(|(i, t)| {
+                crate::crypto::leaf(&crate::wire::chat_content(&k2.id(), 10 + i as u64, "bob", t).unwrap_or_default())
+            })
             .collect();
         crate::crypto::sign_batch(&k2, 10, leaves)
     };

@@ -186,9 +186,7 @@ impl Preamble {
         }
         match (self.secret_tag, theirs.secret_tag) {
             (None, None) => None,
-            (None, Some(_)) => {
-                Some("this network needs a secret (--secret-file FILE or P2PCHAT_SECRET)".to_owned())
-            }
+            (None, Some(_)) => Some("this network needs a secret (--secret-file FILE or P2PCHAT_SECRET)".to_owned()),
             (Some(_), None) => Some("it is on an open network, and this node has a secret".to_owned()),
             (Some(a), Some(b)) if a != b => Some("wrong network secret".to_owned()),
             _ => None,
@@ -829,7 +827,8 @@ mod tests {
         let content = chat_content(&good.origin, good.seq, &good.name, &good.text).expect("encodes");
         let peeked = peek_chat(&raw[LEN_PREFIX..]).and_then(Result::ok).map(|c| c.content.to_vec());
         assert_eq!(peeked, Some(content), "the signed content is the bytes after the tag");
-        let last = LEN_PREFIX + 1 + chat_content(&good.origin, good.seq, &good.name, &good.text).map_or(0, |c| c.len()) - 1;
+        let last =
+            LEN_PREFIX + 1 + chat_content(&good.origin, good.seq, &good.name, &good.text).map_or(0, |c| c.len()) - 1;
         raw[last] = 0xff; // invalid UTF-8 in the text
         assert!(matches!(peek_chat(&raw[LEN_PREFIX..]), Some(Err(WireError::Malformed(_)))));
         assert!(Frame::decode_body(&raw[LEN_PREFIX..]).is_err());

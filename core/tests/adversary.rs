@@ -228,7 +228,11 @@ fn bad_frames_after_a_completed_handshake_close_only_that_connection() {
             ("garbage", &garbage, "exceeds"),
             ("a second preamble", &PREAMBLE, "exceeds"),
             ("an unknown frame type", &[0, 0, 0, 2, 200, 0], "malformed"),
-            ("a chat whose sequence number is 0", &chat_frame(NodeId::from_u64(0xB1), 0, "zero", "x"), "sequence number 0"),
+            (
+                "a chat whose sequence number is 0",
+                &chat_frame(NodeId::from_u64(0xB1), 0, "zero", "x"),
+                "sequence number 0",
+            ),
         ];
         for (i, (what, bytes, needle)) in cases.into_iter().enumerate() {
             let (mut raw, mut back) = raw_peer(b.port(), NodeId::from_u64(0xB00 + i as u64), "bad");
@@ -598,7 +602,8 @@ fn peers_that_never_read_are_cut_off_at_the_queue_cap_and_catch_up_on_reconnect(
         }
     });
     let port = net.port();
-    let mut silent: Vec<TcpStream> = (0..SILENT).map(|i| raw_peer(port, NodeId::from_u64(0x5100 + i as u64), "mute").0).collect();
+    let mut silent: Vec<TcpStream> =
+        (0..SILENT).map(|i| raw_peer(port, NodeId::from_u64(0x5100 + i as u64), "mute").0).collect();
     net.nodes[B].wait_direct_links(2 + SILENT);
     // They stay alive: a heartbeat every 200 ms, never a read.
     let stop = Arc::new(AtomicBool::new(false));

@@ -219,7 +219,8 @@ mod tests {
         let view = strings.view(&fields);
         assert_eq!(view.kind, p2pchat_event_kind::Stopped);
         assert!(view.username.is_null() && view.message.is_null() && view.json.is_null() && view.name.is_null());
-        let (strings, fields) = EventStrings::new(&Event::Joined { name: "c".into(), id: NodeId::from_u64(1), announce: false });
+        let (strings, fields) =
+            EventStrings::new(&Event::Joined { name: "c".into(), id: NodeId::from_u64(1), announce: false });
         let view = strings.view(&fields);
         assert!(view.username.is_null() && view.message.is_null());
         assert!(!view.json.is_null());
@@ -228,7 +229,8 @@ mod tests {
 
     #[test]
     fn listening_has_the_port() {
-        let (strings, fields) = EventStrings::new(&Event::Listening { port: 4242, id: NodeId::from_u64(9), name: "a".into() });
+        let (strings, fields) =
+            EventStrings::new(&Event::Listening { port: 4242, id: NodeId::from_u64(9), name: "a".into() });
         let view = strings.view(&fields);
         assert_eq!((view.kind, view.port, view.id), (p2pchat_event_kind::Listening, 4242, 9));
         assert_eq!(text(view.message).as_deref(), Some("listening on port 4242"));

@@ -106,8 +106,19 @@ pub struct Proc {
 impl Proc {
     /// Spawns the binary with `args`, stdin, stdout and stderr piped. `json`: parse
     /// stdout as JSON events.
+    ///
+    /// Unless `args` choose an identity (`--identity`, `--ephemeral`,
+    /// `--data-dir`), the process runs `--ephemeral`: tests start many members of
+    /// one name at once, and none should write a key anywhere.
     pub fn spawn<S: AsRef<std::ffi::OsStr>>(label: &str, args: &[S], json: bool) -> Proc {
         let mut command = Command::new(binary());
+        let chooses = args.iter().any(|a| {
+            let a = a.as_ref().to_string_lossy();
+            ["--identity", "--ephemeral", "--data-dir"].iter().any(|o| a.starts_with(o))
+        });
+        if !chooses && !args.iter().any(|a| a.as_ref() == "--help" || a.as_ref() == "--version") {
+            command.arg("--ephemeral");
+        }
         command.args(args);
         Proc::spawn_command(label, command, json)
     }

@@ -23,7 +23,7 @@ impl fmt::Display for Bytes {
 /// `8388608` as `8M`, `65536` as `64K`; other counts as plain numbers.
 fn show_bytes(n: u64) -> String {
     for (unit, suffix) in [(1u64 << 30, "G"), (1 << 20, "M"), (1 << 10, "K")] {
-        if n >= unit && n % unit == 0 {
+        if n >= unit && n.is_multiple_of(unit) {
             return format!("{}{suffix}", n / unit);
         }
     }

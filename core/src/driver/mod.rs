@@ -112,6 +112,8 @@ pub struct Driver {
     listener: Option<TcpListener>,
     waker: Arc<Waker>,
     node: Node,
+    /// The identity the node runs as; holds its lock while the driver runs.
+    _identity: crate::identity::Acquired,
     port: u16,
     conns: Conns,
     requests: Receiver<Request>,
@@ -161,12 +163,18 @@ impl Driver {
         poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
 
         let mut rng = Rng::new(config.seed.unwrap_or_else(Rng::seed_from_env));
-        // TEMPORARY until the identity module lands: a key from the seed.
-        let keys = crate::crypto::Keys::from_seed(&crate::crypto::hash_parts(&[&rng.next_u64().to_be_bytes()]));
+        // The member's key: from its key file, or fresh (`--ephemeral`, or the
+        // saved one is in use by another process). Kept (with its lock) for as
+        // long as the driver runs.
+        let identity = crate::identity::acquire(config).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        let keys = crate::crypto::Keys::from_seed(&identity.seed);
         let seed = rng.next_u64();
         let wall_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
         let now = Instant::now();
         let mut node = Node::new(NodeConfig::from_config(config, keys, port, seed, wall_ms), now);
+        if let Some(notice) = &identity.notice {
+            node.notice(notice.clone());
+        }
         for peer in &config.connect {
             node.connect(peer.clone(), now);
         }
@@ -177,6 +185,7 @@ impl Driver {
             listener: Some(listener),
             waker,
             node,
+            _identity: identity,
             port,
             conns: Conns::new(),
             requests,
@@ -247,12 +256,12 @@ impl Driver {
             } else {
                 Some(Duration::ZERO)
             };
-            if let Err(e) = self.poll.poll(&mut self.events, timeout) {
-                if e.kind() != ErrorKind::Interrupted {
-                    self.write_log(&format!("poll failed: {e}; stopping"));
-                    (self.on_event)(&Event::loop_failed(&e));
-                    break;
-                }
+            if let Err(e) = self.poll.poll(&mut self.events, timeout)
+                && e.kind() != ErrorKind::Interrupted
+            {
+                self.write_log(&format!("poll failed: {e}; stopping"));
+                (self.on_event)(&Event::loop_failed(&e));
+                break;
             }
             let now = Instant::now();
             self.ready.clear();

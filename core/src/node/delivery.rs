@@ -402,9 +402,12 @@ mod tests {
         let newer = seq_start(3000);
         d.admit(held(1, newer + 2), now, &mut out);
         let mut lost = Vec::new();
-        d.expire_gaps(now + std::time::Duration::from_secs(9), std::time::Duration::from_secs(1), &mut out, |_, n, _| {
-            lost.push(n)
-        });
+        d.expire_gaps(
+            now + std::time::Duration::from_secs(9),
+            std::time::Duration::from_secs(1),
+            &mut out,
+            |_, n, _| lost.push(n),
+        );
         assert_eq!(lost, [2]);
         assert_eq!(seqs(&out), [newer + 2]);
     }

@@ -263,8 +263,13 @@ impl Node {
             self.out.error(too_long(Some(text.len())));
             return;
         }
-        let chat =
-            Chat { origin: self.cfg.id, seq: self.seq + 1, name: self.own.name().to_owned(), text, auth: Default::default() };
+        let chat = Chat {
+            origin: self.cfg.id,
+            seq: self.seq + 1,
+            name: self.own.name().to_owned(),
+            text,
+            auth: Default::default(),
+        };
         if self.originate(chat, now) {
             self.seq += 1;
             self.stats.sent += 1;

@@ -155,6 +155,12 @@ impl Node {
         node
     }
 
+    /// Shows the user a notice (for what the driver learned before the node
+    /// existed, such as a temporary identity).
+    pub fn notice(&mut self, text: String) {
+        self.out.notice(text);
+    }
+
     /// This node's id.
     pub fn id(&self) -> NodeId {
         self.cfg.id

@@ -81,6 +81,12 @@ impl LineReader {
     }
 }
 
+/// The warning for a known name that arrives with another key.
+pub fn key_warning(name: &str, id: &NodeId) -> String {
+    let name = sanitize(name);
+    format!("warning: {name} (new key {} — not the {name} seen before)", id.short())
+}
+
 /// One connected text client.
 #[derive(Debug)]
 pub struct NetcatClient {
@@ -246,6 +252,11 @@ impl Node {
     /// An event from the network: for the user, and as a line for every text client
     /// (except the one it is about).
     pub(super) fn publish(&mut self, ev: Event) {
+        if let Event::Joined { name, id, .. } = &ev
+            && self.notices.key_seen(name, *id).is_some()
+        {
+            self.out.error(key_warning(name, id));
+        }
         self.netcats.publish(&mut self.out, &ev);
         self.out.event(ev);
     }
@@ -261,6 +272,29 @@ impl Node {
 
     /// Turns an inbound connection into a text client and asks for its name.
     pub(super) fn become_netcat(&mut self, peer: PeerId, first: &[u8], now: Instant) {
+        let loopback = self.peers.get(peer).is_some_and(|p| p.remote.ip().to_canonical().is_loopback());
+        let refusal = match self.cfg.text_clients {
+            crate::config::TextClients::Any => None,
+            crate::config::TextClients::Loopback if loopback => None,
+            crate::config::TextClients::Loopback => Some(format!(
+                "p2pchat: this node accepts plain-text clients only from its own machine{}; \
+                 run nc 127.0.0.1 {} there, or join with p2pchat",
+                if self.cfg.secret.is_some() {
+                    " (its network is closed, and a text line would cross it in clear)"
+                } else {
+                    ""
+                },
+                self.cfg.port
+            )),
+            crate::config::TextClients::Off => {
+                Some("p2pchat: this node does not accept plain-text clients; join with p2pchat".to_owned())
+            }
+        };
+        if let Some(why) = refusal {
+            self.send_netcat(peer, &why);
+            self.close(peer, "plain-text client refused (--text-clients)".into(), false, now);
+            return;
+        }
         if self.netcats.len() >= self.cfg.max_text_clients {
             self.send_netcat(peer, "p2pchat: this node has no room for more plain-text clients; try another node");
             self.close(peer, "too many text clients".into(), false, now);

@@ -50,11 +50,7 @@ impl Network {
     }
 
     fn params(&self) -> &'static str {
-        if self.psk.is_some() {
-            "Noise_XXpsk3_25519_ChaChaPoly_BLAKE2s"
-        } else {
-            "Noise_XX_25519_ChaChaPoly_BLAKE2s"
-        }
+        if self.psk.is_some() { "Noise_XXpsk3_25519_ChaChaPoly_BLAKE2s" } else { "Noise_XX_25519_ChaChaPoly_BLAKE2s" }
     }
 }
 

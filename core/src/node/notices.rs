@@ -23,6 +23,29 @@ pub(super) struct Notices {
     /// Members announced lost in a "netsplit" notice and not back yet: their
     /// return is told as "netsplit over", whatever else comes back with them.
     split_off: BTreeSet<NodeId>,
+    /// The key each name was first seen with (guarantee 11): a known name that
+    /// comes back with another key is shown with a warning.
+    keys: std::collections::HashMap<String, NodeId>,
+}
+
+/// Most (name, key) pairs remembered.
+const MAX_KEYS: usize = 4096;
+
+impl Notices {
+    /// Remembers that `name` belongs to `id`; returns the key the name had
+    /// before when it was another.
+    pub fn key_seen(&mut self, name: &str, id: NodeId) -> Option<NodeId> {
+        match self.keys.get(name) {
+            Some(old) if *old != id => Some(*old),
+            Some(_) => None,
+            None => {
+                if self.keys.len() < MAX_KEYS {
+                    self.keys.insert(name.to_owned(), id);
+                }
+                None
+            }
+        }
+    }
 }
 
 /// Most messages deferred at once; beyond it they are shown at once, under the

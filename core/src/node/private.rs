@@ -161,7 +161,8 @@ impl Node {
         let Some((from, from_name)) = self.sender_identity(sender) else { return };
         let seq = self.private.next_seq();
         let Some(keys) = self.keys_of(from) else { return };
-        let frame = Frame::Private(Private { from, to, name: from_name.clone(), seq, text: text.clone() }, Sig::default());
+        let frame =
+            Frame::Private(Private { from, to, name: from_name.clone(), seq, text: text.clone() }, Sig::default());
         match frame.encode_signed(|b| crypto::sign_bytes(&keys, crypto::domain::PRIVATE, b)) {
             Ok(raw) => self.peers.queue(&mut self.out, peer, raw, now),
             Err(e) => self.out.log(format!("could not encode a private message: {e}")),

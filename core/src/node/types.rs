@@ -5,9 +5,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use crate::addr::PeerAddr;
-use crate::config::Config;
-use crate::id::NodeId;
+use crate::config::{Config, TextClients};
 use crate::crypto::Keys;
+use crate::id::NodeId;
 use crate::wire::{MAX_TEXT, incarnation_at, seq_start};
 
 /// A connection, numbered by the driver. Numbers are never reused.
@@ -72,6 +72,8 @@ pub struct NodeConfig {
     pub network: String,
     /// A closed network's key and tag (`--secret-file`, `P2PCHAT_SECRET`).
     pub secret: Option<([u8; 32], [u8; 8])>,
+    /// Which plain-text clients are accepted.
+    pub text_clients: TextClients,
     /// Requested name.
     pub name: String,
     /// The port this node listens on.
@@ -113,8 +115,9 @@ impl NodeConfig {
             id: keys.id(),
             keys,
             first_seq: seq_start(incarnation_at(wall_ms)),
-            network: "p2pchat".to_owned(),
-            secret: None,
+            network: cfg.network.clone(),
+            secret: cfg.secret.as_ref().map(|s| (*s.psk(), *s.tag())),
+            text_clients: cfg.text_clients(),
             name: cfg.name.clone(),
             port,
             advertise_ip: (!cfg.bind.is_unspecified()).then_some(cfg.bind),

@@ -226,7 +226,8 @@ fn ctrl_c_and_ctrl_d_on_an_empty_line_quit_once() {
 #[test]
 fn tab_completes_member_names() {
     let mut app = App::new();
-    let member = |name: &str| MemberInfo { id: NodeId::from_u64(1), name: name.into(), addr: None, hops: 1, direct: true };
+    let member =
+        |name: &str| MemberInfo { id: NodeId::from_u64(1), name: name.into(), addr: None, hops: 1, direct: true };
     app.status.members = vec![member("alice"), member("bobby"), member("bobcat")];
     for c in ":msg b".chars() {
         app.on_key(Key::Char(c));
