@@ -209,9 +209,8 @@ fn acquire_file(path: &Path, whose: &str) -> Result<Acquired, String> {
         }
         _ => format!("cannot open identity lock {}: {e}", shown(&lock_path)),
     })?;
-    // `File::try_lock` is Rust 1.89; the workspace still says 1.85 (sha2 0.11 needs
-    // 1.88 anyway): its rust-version moves up with the protocol rewrite, whose code
-    // meets the lints that a newer one turns on.
+    // `File::try_lock` (Rust 1.89): flock on Unix, released by the OS when the
+    // process dies, so a lock left by a killed process is simply taken over.
     let locked = lock.try_lock();
     match locked {
         Ok(()) => {}
