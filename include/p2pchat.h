@@ -289,6 +289,12 @@ typedef struct p2pchat_event {
    * A MESSAGE sent privately (only the sender and the recipient see it).
    */
   bool is_private;
+  /**
+   * The short fingerprint of that member's key (8 hex digits, as `:users`
+   * shows it; the `key` of the JSON), NULL when `id` is 0. The id and the key
+   * are the same thing: `id` is the key's first 8 bytes.
+   */
+  const char *key;
 } p2pchat_event;
 
 /**

@@ -73,6 +73,10 @@ pub struct p2pchat_event {
     pub port: u16,
     /// A MESSAGE sent privately (only the sender and the recipient see it).
     pub is_private: bool,
+    /// The short fingerprint of that member's key (8 hex digits, as `:users`
+    /// shows it; the `key` of the JSON), NULL when `id` is 0. The id and the key
+    /// are the same thing: `id` is the key's first 8 bytes.
+    pub key: *const c_char,
 }
 
 /// Called for each event, on the node's network thread, one call at a time (never
@@ -97,6 +101,7 @@ pub(crate) struct EventStrings {
     message: Option<CString>,
     json: Option<CString>,
     name: Option<CString>,
+    key: Option<CString>,
 }
 
 /// For events that carry no member: sets the kind, names nobody.
@@ -153,6 +158,15 @@ impl EventStrings {
             Event::Stopped => None,
         };
         strings.name = name.map(|n| to_cstring(&sanitize(n)));
+        let member = match event {
+            Event::Listening { id, .. }
+            | Event::Joined { id, .. }
+            | Event::Left { id, .. }
+            | Event::Renamed { id, .. } => Some(id),
+            Event::Message { origin, .. } => Some(origin),
+            _ => None,
+        };
+        strings.key = member.map(|id| to_cstring(&id.short()));
         (strings, fields)
     }
 
@@ -168,6 +182,7 @@ impl EventStrings {
             seq: fields.seq,
             port: fields.port,
             is_private: fields.is_private,
+            key: ptr_of(&self.key),
         }
     }
 }
@@ -198,7 +213,7 @@ mod tests {
         let event = Event::Message {
             from: "b\u{1b}ob".into(),
             text: "hi".into(),
-            origin: NodeId::from_u64(7),
+            origin: NodeId::from_u64(0x3f2a9c1e_0000_0007),
             seq: 3,
             private: true,
             to: None,
@@ -206,11 +221,13 @@ mod tests {
         let (strings, fields) = EventStrings::new(&event);
         let view = strings.view(&fields);
         assert_eq!(view.kind, p2pchat_event_kind::Message);
+        assert_eq!(text(view.key).as_deref(), Some("3f2a9c1e"), "the sender's fingerprint");
+        assert_eq!(view.id, 0x3f2a9c1e_0000_0007);
         assert_eq!(text(view.username).as_deref(), Some("[private] b\u{FFFD}ob"));
         assert_eq!(text(view.message).as_deref(), Some("hi"));
         assert_eq!(text(view.name).as_deref(), Some("b\u{FFFD}ob"));
         assert!(text(view.json).expect("json").contains("\"event\":\"message\""));
-        assert_eq!((view.id, view.seq, view.is_private), (7, 3, true));
+        assert_eq!((view.id, view.seq, view.is_private), (0x3f2a9c1e_0000_0007, 3, true));
     }
 
     #[test]
