@@ -426,13 +426,13 @@ impl Node {
             leaving,
             host: Some(host),
         };
-        self.store_hosted(state, now);
+        let keys = tc.keys.clone();
+        self.store_hosted(state, &keys, now);
     }
 
-    fn store_hosted(&mut self, state: MemberState, now: Instant) {
-        let Some(keys) = self.keys_of(state.id) else { return };
+    fn store_hosted(&mut self, state: MemberState, keys: &crate::crypto::Keys, now: Instant) {
         let frame = Frame::State(state.clone(), crate::crypto::Sig::default());
-        match frame.encode_signed(|b| crate::crypto::sign_bytes(&keys, crate::crypto::domain::STATE, b)) {
+        match frame.encode_signed(|b| crate::crypto::sign_bytes(keys, crate::crypto::domain::STATE, b)) {
             Ok(raw) => {
                 self.members.offer(state, raw.clone());
                 self.forward(None, &raw, now);
@@ -462,6 +462,8 @@ impl Node {
 
     /// A text client's connection is gone: it leaves the network.
     pub(super) fn netcat_gone(&mut self, peer: PeerId, now: Instant) {
+        // Its last lines are signed with its key, which goes with it.
+        self.seal_batch();
         let Some(tc) = self.netcats.clients.remove(&peer) else { return };
         let Some(name) = tc.name else { return };
         self.own.unlink(tc.id);
@@ -475,7 +477,7 @@ impl Node {
             leaving: true,
             host: Some(self.cfg.id),
         };
-        self.store_hosted(state, now);
+        self.store_hosted(state, &tc.keys, now);
     }
 }
 
