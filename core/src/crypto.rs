@@ -257,6 +257,17 @@ pub fn verify_noise_static(id: &NodeId, noise_public: &[u8], proof: &Sig) -> boo
     verify(id, &[domain::NOISE_STATIC, noise_public], proof)
 }
 
+/// `keys`' endorsement of `member`, accepted at `at`.
+pub fn endorse(keys: &Keys, member: &NodeId, at: u64) -> crate::wire::Endorsement {
+    let sig = keys.sign(&[domain::ENDORSE, &member.0, &at.to_be_bytes()]);
+    crate::wire::Endorsement { by: keys.id(), at, sig }
+}
+
+/// Whether `e` is a genuine endorsement of `member`.
+pub fn verify_endorsement(member: &NodeId, e: &crate::wire::Endorsement) -> bool {
+    verify(&e.by, &[domain::ENDORSE, &member.0, &e.at.to_be_bytes()], &e.sig)
+}
+
 // ----- batches ------------------------------------------------------------------
 
 /// How a chat message proves it was written by its origin: the batch it was

@@ -616,6 +616,7 @@ pub fn sample_frames() -> Vec<Frame> {
         links: vec![NodeId::from_u64(1), NodeId::from_u64(2)],
         leaving: false,
         host: None,
+        endorsed: Some(crate::crypto::endorse(&Keys::from_u64(1), &k9.id(), 1_700_000_000_500)),
     };
     let mut batch = {
         let texts = ["one", "two", "three"];

@@ -290,6 +290,23 @@ pub struct MemberState {
     /// For a plain-text client (`nc`): the node hosting it, which sends this record
     /// on its behalf and receives its private messages.
     pub host: Option<NodeId>,
+    /// When the network first accepted this member, as signed by the neighbour
+    /// that did ([`Endorsement`]); None until then. It bounds the member's claim on
+    /// its name (`node::names`).
+    pub endorsed: Option<Endorsement>,
+}
+
+/// A neighbour's signed statement that it accepted `member` into the network at
+/// `at` (milliseconds since the Unix epoch, by the neighbour's clock). The
+/// signed text is [`crate::crypto::domain::ENDORSE`], the member's id and `at`.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Endorsement {
+    /// Who accepted the member.
+    pub by: NodeId,
+    /// When.
+    pub at: u64,
+    /// `by`'s signature.
+    pub sig: Sig,
 }
 
 /// A private message, sent only over a direct link to the recipient's node.
@@ -382,6 +399,9 @@ pub enum Frame {
     /// An answer to a snapshot request, routed back to the requester, signed by
     /// the member it describes.
     SnapshotReply(Report, Sig),
+    /// To a neighbour whose record has no endorsement: this node's endorsement of
+    /// it (never forwarded; the neighbour puts it in its record).
+    Endorse(Endorsement),
 }
 
 fn bincode_config() -> impl bincode::config::Config {
@@ -533,7 +553,7 @@ impl Frame {
                 check_name(&p.name)?;
                 check_text("text", &p.text, MAX_TEXT)
             }
-            Frame::SnapshotRequest { .. } => Ok(()),
+            Frame::SnapshotRequest { .. } | Frame::Endorse(_) => Ok(()),
             Frame::SnapshotReply(r, _) => {
                 check_name(&r.name)?;
                 check_list("links", &r.links)?;

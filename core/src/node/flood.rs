@@ -171,14 +171,30 @@ impl Node {
             }
             Frame::Sync { marks, last } => self.on_sync(peer, marks, last, now),
             Frame::SyncDone { floors } => self.on_sync_done(floors, now),
-            Frame::State(s, sig) => {
+            Frame::State(mut s, sig) => {
                 // An old record (a replay, or a copy through a cycle) is dropped
                 // before its signature is checked.
                 if s.id != self.cfg.id && self.members.is_stale(s.id, s.version) {
                     self.stats.stale_records += 1;
                 } else {
                     check(&s.id, crypto::domain::STATE, &sig, "a member record")?;
+                    // An endorsement the member gave itself, or that is not its
+                    // endorser's, counts for nothing (the record is forwarded as
+                    // it is: every node judges it alike).
+                    if s.endorsed.is_some_and(|e| e.by == s.id || !crypto::verify_endorsement(&s.id, &e)) {
+                        s.endorsed = None;
+                    }
                     self.on_state(peer, s, raw, now);
+                }
+            }
+            Frame::Endorse(e) => {
+                let remote = self.peers.get(peer).and_then(|p| p.remote_id());
+                if Some(e.by) != remote || !crypto::verify_endorsement(&self.cfg.id, &e) {
+                    return Err("an endorsement that is not its sender's".into());
+                }
+                if self.own.endorse(e) {
+                    self.members.touch();
+                    self.refresh_own();
                 }
             }
             Frame::Private(p, sig) => {

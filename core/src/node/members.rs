@@ -234,6 +234,7 @@ mod tests {
             links: links.iter().map(|l| NodeId::from_u64(*l)).collect(),
             leaving: false,
             host: None,
+            endorsed: None,
         }
     }
 

@@ -43,6 +43,9 @@ impl Node {
             return;
         }
         let (id, name) = (s.id, s.name.clone());
+        if s.endorsed.is_none() {
+            self.endorse(peer, id, now);
+        }
         match self.members.offer(s, raw.clone()) {
             Offer::Stale => self.stats.stale_records += 1,
             Offer::Full => self.out.log(format!("ignoring member {id}: membership table full")),
@@ -69,12 +72,32 @@ impl Node {
                 // renamed: its arrival and the history it brings wait for that.
                 if let Some(r) = self.members.get(id)
                     && !r.reachable
-                    && self.must_yield(r)
+                    && (self.must_yield(r) || self.clash_undecided(r))
                 {
                     self.notices.hold(id, now + self.cfg.peer_timeout);
                 }
             }
         }
+    }
+
+    /// Endorses the neighbour at the other end of `peer`, once per link, if the
+    /// record it just sent of itself has no endorsement (see `node::names`).
+    fn endorse(&mut self, peer: PeerId, member: crate::id::NodeId, now: Instant) {
+        let Some(p) = self.peers.get_mut(peer) else { return };
+        if p.remote_id() != Some(member) || p.endorse_sent {
+            return;
+        }
+        p.endorse_sent = true;
+        let accepted = p.direction == super::Direction::Inbound;
+        // Established, or it joined through this node: it is accepted now. A lone
+        // node that connected to another vouches that the other was there first.
+        let at = if self.own.state().endorsed.is_some() || accepted {
+            self.wall_now(now)
+        } else {
+            self.own.state().claimed.saturating_sub(1)
+        };
+        let e = crate::crypto::endorse(&self.cfg.keys, &member, at);
+        self.peers.send_frame(&mut self.out, peer, &crate::wire::Frame::Endorse(e), now);
     }
 
     pub(super) fn update_membership(&mut self, now: Instant) {

@@ -1,18 +1,51 @@
-//! Unique names: two reachable members may not share a name. The earlier claim
-//! (then the smaller id) keeps it, the other takes the first free `name-N`. Every
-//! node applies the same rule to the same records, so all decide alike; this
-//! node applies it to itself and to the text clients it hosts.
+//! Unique names: two reachable members may not share a name. The member with the
+//! better standing ([`rank_of`], then the smaller id) keeps it, the other takes
+//! the first free `name-N`. Every node applies the same rule to the same records,
+//! so all decide alike; this node applies it to itself and to the text clients it
+//! hosts.
+//!
+//! A member's standing is not its own word: it is when the network first accepted
+//! it, as signed by the neighbour that did (its [`Endorsement`]), and never earlier
+//! than its own claim. A node endorses a neighbour whose record has none, with its
+//! own clock's time, when it is established itself (endorsed) or accepted the
+//! connection; a lone node that connects to another lone node vouches that the
+//! other was there first (its own claim time minus one). So a newcomer that lies
+//! about its clock gets the time its first neighbour accepted it, and loses the
+//! name to a member who was there before; a member without an endorsement cannot
+//! keep a name against one with an endorsement, and two without one are not
+//! decided between until they have one. (A member that colludes with a newcomer
+//! can still vouch for it with any time: the rule stops a lone liar, not a group.)
 
 use std::time::Instant;
 
 use super::members::{Members, Record};
 use super::{Node, PeerId};
 use crate::id::NodeId;
-use crate::wire::MAX_NAME;
+use crate::wire::{Endorsement, MAX_NAME, MemberState};
 
-/// Whether another reachable member has an earlier claim on `name`.
-fn beaten(members: &Members, name: &str, claimed: u64, id: NodeId) -> bool {
-    members.holders_of(name).any(|r| r.state.id != id && (r.state.claimed, r.state.id) < (claimed, id))
+/// The standing of a member that has no endorsement: the worst.
+pub(super) const UNENDORSED: u64 = u64::MAX;
+
+/// A member's standing on its name: when the network accepted it, never before
+/// its own claim; [`UNENDORSED`] without an endorsement.
+pub(super) fn rank_of(claimed: u64, endorsed: Option<&Endorsement>) -> u64 {
+    endorsed.map_or(UNENDORSED, |e| e.at.max(claimed))
+}
+
+/// A record's standing.
+pub(super) fn rank(s: &MemberState) -> u64 {
+    rank_of(s.claimed, s.endorsed.as_ref())
+}
+
+/// Whether a member of standing `winner` (with id `wid`) keeps a name against
+/// one of standing `loser` (id `lid`): only an endorsed member wins.
+fn beats(winner: u64, wid: NodeId, loser: u64, lid: NodeId) -> bool {
+    winner != UNENDORSED && (winner, wid) < (loser, lid)
+}
+
+/// Whether another reachable member has a better standing on `name`.
+fn beaten(members: &Members, name: &str, rank: u64, id: NodeId) -> bool {
+    members.holders_of(name).any(|r| r.state.id != id && beats(self::rank(&r.state), r.state.id, rank, id))
 }
 
 /// The first `base-N` (N from 2) for which `taken` is false, cut to fit the name
@@ -50,17 +83,26 @@ impl Node {
     /// Whether someone reachable (or this node, or a text client here) has an
     /// earlier claim on the name `r` uses: `r` is about to be renamed.
     pub(super) fn must_yield(&self, r: &Record) -> bool {
-        let theirs = (r.state.claimed, r.state.id);
+        let (theirs, tid) = (rank(&r.state), r.state.id);
         let me = self.own.state();
-        (me.name == r.state.name && (me.claimed, me.id) < theirs)
-            || beaten(&self.members, &r.state.name, r.state.claimed, r.state.id)
-            || self.netcats.named().any(|(_, t, n)| n == r.state.name && (t.claimed, t.id) < theirs)
+        (me.name == r.state.name && beats(rank(me), me.id, theirs, tid))
+            || beaten(&self.members, &r.state.name, theirs, tid)
+            || self.netcats.named().any(|(_, t, n)| n == r.state.name && beats(t.rank(), t.id, theirs, tid))
+    }
+
+    /// Whether `r` has no endorsement yet and another member here has its name:
+    /// which of them keeps it is decided once it has one.
+    pub(super) fn clash_undecided(&self, r: &Record) -> bool {
+        rank(&r.state) == UNENDORSED
+            && (self.own.name() == r.state.name
+                || self.members.holders_of(&r.state.name).any(|o| o.state.id != r.state.id)
+                || self.netcats.name_used(&r.state.name))
     }
 
     /// Renames this node and the text clients it hosts where they lost a claim.
     pub(super) fn resolve_name_clashes(&mut self, now: Instant) {
         let me = self.own.state();
-        if beaten(&self.members, &me.name, me.claimed, me.id) {
+        if beaten(&self.members, &me.name, rank(me), me.id) {
             let base = me.name.clone();
             let new = free_name(&base, |n| self.name_taken(n));
             self.out.notice(taken_notice(&base, &new));
@@ -68,9 +110,9 @@ impl Node {
             self.refresh_own();
         }
         let texts: Vec<(PeerId, String, u64, NodeId)> =
-            self.netcats.named().map(|(k, t, n)| (k, n.to_owned(), t.claimed, t.id)).collect();
-        for (peer, name, claimed, id) in texts {
-            if !beaten(&self.members, &name, claimed, id) {
+            self.netcats.named().map(|(k, t, n)| (k, n.to_owned(), t.rank(), t.id)).collect();
+        for (peer, name, rank, id) in texts {
+            if !beaten(&self.members, &name, rank, id) {
                 continue;
             }
             let new = free_name(&name, |n| self.name_taken(n));

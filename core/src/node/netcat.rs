@@ -99,6 +99,8 @@ pub struct NetcatClient {
     pub name: Option<String>,
     /// When it took that name (ms since the epoch), for collisions.
     pub claimed: u64,
+    /// The host's endorsement of it, made when it gave its first name.
+    pub endorsed: Option<crate::wire::Endorsement>,
     /// Version of the member record the host sends for it.
     pub version: u64,
     /// Its chat sequence numbers.
@@ -122,6 +124,7 @@ impl NetcatClient {
             keys,
             name: None,
             claimed: 0,
+            endorsed: None,
             version: first_seq - 1,
             seq: first_seq - 1,
             private_seq: 0,
@@ -131,6 +134,11 @@ impl NetcatClient {
             refilled: now,
             warned: None,
         }
+    }
+
+    /// Its standing on its name (see `node::names::rank`).
+    pub fn rank(&self) -> u64 {
+        super::names::rank_of(self.claimed, self.endorsed.as_ref())
     }
 
     /// Takes one line from the rate budget. `Err(warn)` when over the limit,
@@ -390,9 +398,12 @@ impl Node {
             return;
         }
         let claimed = self.wall_now(now);
+        let keys = self.cfg.keys.clone();
         let Some(tc) = self.netcats.get_mut(peer) else { return };
         tc.name = Some(name.to_owned());
         tc.claimed = claimed;
+        // Its host accepts it into the network now.
+        tc.endorsed.get_or_insert_with(|| crate::crypto::endorse(&keys, &tc.id, claimed));
         let id = tc.id;
         self.own.link(id);
         self.announce_netcat(peer, false, now);
@@ -425,6 +436,7 @@ impl Node {
             links: vec![host],
             leaving,
             host: Some(host),
+            endorsed: tc.endorsed,
         };
         let keys = tc.keys.clone();
         self.store_hosted(state, &keys, now);
@@ -476,6 +488,7 @@ impl Node {
             links: Vec::new(),
             leaving: true,
             host: Some(self.cfg.id),
+            endorsed: tc.endorsed,
         };
         self.store_hosted(state, &tc.keys, now);
     }

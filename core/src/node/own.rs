@@ -31,6 +31,7 @@ impl Own {
             links: Vec::new(),
             leaving: false,
             host: None,
+            endorsed: None,
         };
         Own { state, raw: Bytes::new(), dirty: true, flood: false, keys: cfg.keys.clone() }
     }
@@ -93,6 +94,16 @@ impl Own {
         self.state.name = name;
         self.state.claimed = claimed;
         self.dirty = true;
+    }
+
+    /// Takes the first endorsement offered; false if it had one.
+    pub fn endorse(&mut self, e: crate::wire::Endorsement) -> bool {
+        if self.state.endorsed.is_some() {
+            return false;
+        }
+        self.state.endorsed = Some(e);
+        self.dirty = true;
+        true
     }
 
     pub fn leave(&mut self) {

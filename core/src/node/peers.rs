@@ -55,6 +55,8 @@ pub(super) struct Peer {
     pub synced: bool,
     /// Why this node opened it (None: accepted).
     pub purpose: Option<Purpose>,
+    /// This node sent the other end its endorsement (`Node::endorse`).
+    pub endorse_sent: bool,
     preamble: Vec<u8>,
     /// The Noise session (None until the preambles matched, for an accepted
     /// connection).
@@ -221,6 +223,7 @@ impl Peers {
             hello: None,
             synced: false,
             purpose,
+            endorse_sent: false,
             preamble: Vec::new(),
             session: None,
             decoder: FrameDecoder::new(),
