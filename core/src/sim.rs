@@ -173,6 +173,12 @@ impl Sim {
 
     /// Adds a node (not linked to anything) and returns its index.
     pub fn add_node(&mut self, name: &str) -> usize {
+        self.add_node_with_clock(name, 0)
+    }
+
+    /// Adds a node whose wall clock is `skew_ms` off the others' (negative: behind,
+    /// as a node would claim to be to win a name).
+    pub fn add_node_with_clock(&mut self, name: &str, skew_ms: i64) -> usize {
         let i = self.nodes.len();
         let mut cfg = self.template.clone();
         cfg.keys = crate::crypto::Keys::from_u64(self.rng.next_u64());
@@ -180,7 +186,8 @@ impl Sim {
         cfg.name = name.to_owned();
         cfg.port = 10_000 + i as u16;
         cfg.seed = self.rng.next_u64();
-        cfg.wall_ms = self.template.wall_ms + (self.now - self.start).as_millis() as u64;
+        cfg.wall_ms =
+            (self.template.wall_ms + (self.now - self.start).as_millis() as u64).saturating_add_signed(skew_ms);
         let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), cfg.port);
         let id = cfg.id;
         let node = Node::new(cfg, self.now);

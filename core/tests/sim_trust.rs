@@ -52,6 +52,30 @@ fn a_known_name_that_comes_back_with_another_key_is_shown_with_a_warning_and_its
 }
 
 #[test]
+fn a_newcomer_claiming_a_present_members_name_with_an_earlier_clock_is_the_one_renamed_on_every_node() {
+    for seed in 0..6 {
+        let mut sim = Sim::with_nodes(3, 20 + seed);
+        for (a, b) in topology::line(3) {
+            sim.connect(a, b);
+        }
+        sim.run_for(Duration::from_secs(2), MAX_STEPS);
+        // The newcomer's clock says it took the name a day before anyone started.
+        let liar = sim.add_node_with_clock("n1", -86_400_000);
+        sim.connect(liar, (seed % 3) as usize);
+        sim.run_for(Duration::from_secs(4), MAX_STEPS);
+        assert_eq!(sim.node(1).name(), "n1", "seed {seed}: the member who was there keeps its name");
+        assert_eq!(sim.node(liar).name(), "n1-2", "seed {seed}");
+        let liar_id = sim.nodes[liar].id;
+        for i in 0..4 {
+            let names: Vec<(String, bool)> =
+                sim.node(i).members().into_iter().map(|m| (m.name, m.id == liar_id)).collect();
+            assert!(names.contains(&("n1-2".to_owned(), true)), "seed {seed}, node {i}: {names:?}");
+            assert_eq!(names.iter().filter(|(n, _)| n == "n1").count(), 1, "seed {seed}, node {i}: {names:?}");
+        }
+    }
+}
+
+#[test]
 fn a_burst_typed_in_one_turn_is_signed_as_batches_and_delivered_everywhere_in_order() {
     let mut sim = Sim::with_nodes(4, 11);
     for (a, b) in topology::ring(4) {

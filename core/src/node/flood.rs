@@ -258,7 +258,7 @@ impl Node {
             }
             self.delivery.remember(origin, h.chat.seq, h.raw);
             let ev = Event::Message {
-                from: h.chat.name,
+                from: self.display_name(origin, h.chat.name),
                 text: h.chat.text,
                 origin,
                 seq: h.chat.seq,

@@ -75,6 +75,26 @@ impl Node {
         self.cfg.wall_ms + now.saturating_duration_since(self.started).as_millis() as u64
     }
 
+    /// The name to show for what `origin` says, given the name its frame claims:
+    /// the name in its signed record (this node's own, a text client's here, or a
+    /// member's), so nobody can write under another's name; for an origin whose
+    /// record is unknown here, the claimed name followed by its fingerprint.
+    pub(super) fn display_name(&self, origin: NodeId, claimed: String) -> String {
+        if origin == self.cfg.id {
+            return self.own.name().to_owned();
+        }
+        if let Some(r) = self.members.get(origin) {
+            if r.state.name == claimed {
+                return claimed;
+            }
+            return r.state.name.clone();
+        }
+        if let Some((_, _, name)) = self.netcats.named().find(|(_, t, _)| t.id == origin) {
+            return name.to_owned();
+        }
+        format!("{claimed} ({})", origin.short())
+    }
+
     /// Whether a name is used by a reachable member, this node, or a text client here.
     pub(super) fn name_taken(&self, name: &str) -> bool {
         self.own.name() == name || self.members.holders_of(name).next().is_some() || self.netcats.name_used(name)

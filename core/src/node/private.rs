@@ -197,7 +197,8 @@ impl Node {
         self.echo_private(sender, from, &from_name, to_name, seq, text);
     }
 
-    fn receive_private(&mut self, p: Private) {
+    fn receive_private(&mut self, mut p: Private) {
+        p.name = self.display_name(p.from, p.name);
         if p.to == self.cfg.id {
             self.out.event(Event::Message {
                 from: p.name,
