@@ -53,7 +53,9 @@ pub enum Event {
         text: String,
         /// Sender's node id.
         origin: NodeId,
-        /// Per-sender sequence number.
+        /// Per-sender sequence number: 1 for a member's first message, then 2,
+        /// 3, ... (on the wire the number also holds the member's incarnation,
+        /// `wire::seq_start`; this is the count within it).
         seq: u64,
         /// A private message (only sender and recipient see it).
         private: bool,

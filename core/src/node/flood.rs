@@ -261,7 +261,8 @@ impl Node {
                 from: self.display_name(origin, h.chat.name),
                 text: h.chat.text,
                 origin,
-                seq: h.chat.seq,
+                // The count within the origin's incarnation: 1, 2, 3, ...
+                seq: h.chat.seq & wire::SEQ_LOW,
                 private: false,
                 to: None,
             };

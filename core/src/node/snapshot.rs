@@ -93,7 +93,7 @@ impl Node {
             host: Some(self.cfg.id),
             links: vec![self.cfg.id],
             marks: Vec::new(),
-            sent: t.seq,
+            sent: t.seq & crate::wire::SEQ_LOW,
             received: 0,
             forwarded: 0,
         }));
@@ -217,7 +217,7 @@ impl Node {
                 let addr = r.and_then(|r| r.addr).or(rec.and_then(|r| r.state.addr)).or(if *id == self.cfg.id { self.own.state().addr } else { None });
                 let host = r.and_then(|r| r.host).or(rec.and_then(|r| r.state.host));
                 let marks: BTreeMap<String, u64> =
-                    r.map(|r| r.marks.iter().map(|(o, m)| (o.to_string(), *m)).collect()).unwrap_or_default();
+                    r.map(|r| r.marks.iter().map(|(o, m)| (o.to_string(), *m & crate::wire::SEQ_LOW)).collect()).unwrap_or_default();
                 json!({
                     "id": id.to_string(),
                     "name": name_of(id),
@@ -249,7 +249,7 @@ impl Node {
             .history()
             .filter_map(|(_, _, raw)| match Frame::decode_body(raw.get(crate::wire::LEN_PREFIX..)?) {
                 Ok(Frame::Chat(c)) => {
-                    Some(json!({"origin": c.origin.to_string(), "seq": c.seq, "from": c.name, "text": c.text}))
+                    Some(json!({"origin": c.origin.to_string(), "seq": c.seq & crate::wire::SEQ_LOW, "from": c.name, "text": c.text}))
                 }
                 _ => None,
             })
