@@ -15,6 +15,8 @@ pub enum Input {
     Users,
     /// `:peers`: direct links.
     Peers,
+    /// `:whois NAME`: one member's key, address, hops and links.
+    Whois(String),
     /// `:connect HOST PORT` (or `HOST:PORT`).
     Connect(PeerAddr),
     /// `:msg NAME TEXT`: a private message.
@@ -41,6 +43,7 @@ pub const HELP: &[&str] = &[
     ":help              this list",
     ":users             every reachable member, with hop distance",
     ":peers             direct links",
+    ":whois NAME        a member's key fingerprint, address, hops and links",
     ":connect HOST PORT add a link to another node",
     ":msg NAME TEXT     a private message, over a direct link",
     ":snapshot [DIR]    write a snapshot of the whole network to DIR",
@@ -94,6 +97,10 @@ fn parse_command_body(prefix: char, rest: &str) -> Result<Input, String> {
         "help" | "h" | "?" => no_args(Input::Help),
         "users" | "who" => no_args(Input::Users),
         "peers" => no_args(Input::Peers),
+        "whois" => match args.as_slice() {
+            [name] => Ok(Input::Whois((*name).to_owned())),
+            _ => Err(format!("usage: {prefix}whois NAME")),
+        },
         "connect" => {
             let to = match args.as_slice() {
                 [host, port] => PeerAddr::new(host, port)?,
@@ -167,6 +174,8 @@ mod tests {
         assert_eq!(parse_command("peers"), Some(Ok(Input::Peers)));
         assert_eq!(parse_command(":peers"), Some(Ok(Input::Peers)));
         assert_eq!(parse_command("/users"), Some(Ok(Input::Users)));
+        assert_eq!(parse_command(":whois alice"), Some(Ok(Input::Whois("alice".into()))));
+        assert!(matches!(parse_command(":whois"), Some(Err(e)) if e.contains("usage")));
         assert_eq!(parse_command("  connect h 1"), Some(Ok(Input::Connect(PeerAddr { host: "h".into(), port: 1 }))));
         assert_eq!(parse_command("msg bob hi"), Some(Ok(Input::Msg { name: "bob".into(), text: "hi".into() })));
         // Mistakes are worded as for the line with a ':' prefix.

@@ -94,3 +94,32 @@ fn a_burst_typed_in_one_turn_is_signed_as_batches_and_delivered_everywhere_in_or
         assert_eq!(got, (0..50).map(|k| format!("burst {k}")).collect::<Vec<_>>(), "node {i}");
     }
 }
+
+#[test]
+fn whois_shows_a_members_fingerprint_address_hops_and_links() {
+    let mut sim = Sim::with_nodes(3, 31);
+    for (a, b) in topology::line(3) {
+        sim.connect(a, b);
+    }
+    sim.run_for(Duration::from_secs(2), MAX_STEPS);
+    sim.type_line(0, ":whois n2");
+    sim.run_for(Duration::from_millis(100), MAX_STEPS);
+    let n2 = sim.nodes[2].id;
+    let notices: Vec<String> = sim.nodes[0]
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Notice(t) => Some(t.clone()),
+            _ => None,
+        })
+        .collect();
+    let at = notices.iter().position(|n| n == "n2:").expect("the whois header");
+    assert_eq!(notices[at + 1], format!("  key {n2} (fingerprint {})", n2.short()));
+    assert_eq!(notices[at + 2], "  address 127.0.0.1:10002");
+    assert_eq!(notices[at + 3], "  2 hops away");
+    assert_eq!(notices[at + 4], "  links: n1");
+    assert!(notices[at + 5].starts_with("  accepted into the network "), "{:?}", &notices[at..]);
+    sim.type_line(0, ":whois nobody");
+    sim.run_for(Duration::from_millis(100), MAX_STEPS);
+    assert!(errors(&sim, 0).iter().any(|e| e.starts_with("no member is called nobody")));
+}

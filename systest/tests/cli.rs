@@ -384,6 +384,7 @@ fn a_lone_node_lists_itself_with_its_port() {
     solo.wait_for(|e| kind(e) == "notice" && e["text"] == "1 member:", TIMEOUT);
     let me = solo.wait_for(|e| kind(e) == "notice" && e["text"].as_str().is_some_and(|t| t.contains("(you)")), TIMEOUT);
     let text = me["text"].as_str().unwrap_or("");
-    assert_eq!(text, format!("  solo (you) (listening on port {port})"), "{me}");
+    let key = solo.id.get(..8).unwrap_or_default().to_owned();
+    assert_eq!(text, format!("  solo (you) (listening on port {port}) key {key}"), "{me}");
     solo.quit(TIMEOUT);
 }

@@ -273,6 +273,7 @@ impl Node {
             }
             Input::Users => self.show_users(now),
             Input::Peers => self.show_peers(),
+            Input::Whois(name) => self.show_whois(&name, now),
             Input::Msg { name, text } => self.send_private(private::Sender::User, &name, text, now),
             Input::Snapshot(dir) => self.start_snapshot(dir, now),
             Input::Connect(to) => self.connect(to, now),

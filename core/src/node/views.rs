@@ -29,8 +29,9 @@ impl Node {
                 (true, _) => (m.hops + 1, false),
                 (false, _) => (m.hops, m.direct),
             };
+            let key = m.id.short();
             let line = if m.id == viewer {
-                format!("  {} (you) {addr}", m.name)
+                format!("  {} (you) {addr} key {key}", m.name)
             } else {
                 let hops = if hops == 1 { "1 hop".to_owned() } else { format!("{hops} hops") };
                 let role = match (direct, hosted && m.id == self.cfg.id) {
@@ -38,11 +39,64 @@ impl Node {
                     (true, false) => ", direct",
                     _ => "",
                 };
-                format!("  {} {addr} ({hops}{role})", m.name)
+                format!("  {} {addr} ({hops}{role}) key {key}", m.name)
             };
             lines.push(sanitize(&line));
         }
         lines
+    }
+
+    /// `:whois NAME`: what this node knows of one member.
+    pub(super) fn show_whois(&mut self, name: &str, now: Instant) {
+        self.update_membership(now);
+        let Some(m) = self.members().into_iter().find(|m| m.name == name) else {
+            self.out.error(format!("no member is called {}; :users lists them", sanitize(name)));
+            return;
+        };
+        let addr = m.addr.map_or_else(|| "(no address: a text client, or not known yet)".to_owned(), |a| a.to_string());
+        let (links, first_seen, host) = if m.id == self.cfg.id {
+            (self.own.links().to_vec(), None, None)
+        } else {
+            let r = self.members.get(m.id);
+            (
+                r.map(|r| r.state.links.clone()).unwrap_or_default(),
+                r.and_then(|r| r.state.endorsed).map(|e| e.at),
+                r.and_then(|r| r.state.host),
+            )
+        };
+        let name_of = |id: &NodeId| {
+            if *id == self.cfg.id {
+                self.own.name().to_owned()
+            } else {
+                self.members.get(*id).map_or_else(|| id.short(), |r| r.state.name.clone())
+            }
+        };
+        let mut lines = vec![
+            format!("{}:", m.name),
+            format!("  key {} (fingerprint {})", m.id, m.id.short()),
+            format!("  address {addr}"),
+            if m.id == self.cfg.id {
+                "  this node".to_owned()
+            } else {
+                format!(
+                    "  {} away{}",
+                    count(m.hops as usize, "hop", "hops"),
+                    if m.direct { ", direct link" } else { "" }
+                )
+            },
+        ];
+        if let Some(h) = host {
+            lines.push(format!("  a plain-text client of {}", name_of(&h)));
+        }
+        let names: Vec<String> = links.iter().map(name_of).collect();
+        lines.push(format!("  links: {}", if names.is_empty() { "none".to_owned() } else { names.join(", ") }));
+        if let Some(at) = first_seen {
+            let ago = self.wall_now(now).saturating_sub(at) / 1000;
+            lines.push(format!("  accepted into the network {ago} s ago"));
+        }
+        for l in lines {
+            self.out.notice(sanitize(&l));
+        }
     }
 
     /// `:users`: the lines for the user, then the same as data (`--json`).
