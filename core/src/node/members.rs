@@ -60,7 +60,19 @@ pub struct Changes {
 #[derive(Debug, Default)]
 pub struct Members {
     recs: BTreeMap<NodeId, Record>,
+    /// Who has which name (every record, reachable or not), so that the name
+    /// rule looks at the holders of one name instead of every record.
+    by_name: std::collections::HashMap<String, Vec<NodeId>>,
     dirty: bool,
+}
+
+fn unindex(by_name: &mut std::collections::HashMap<String, Vec<NodeId>>, name: &str, id: NodeId) {
+    if let Some(ids) = by_name.get_mut(name) {
+        ids.retain(|x| *x != id);
+        if ids.is_empty() {
+            by_name.remove(name);
+        }
+    }
 }
 
 fn lists(state: &MemberState, id: NodeId) -> bool {
@@ -84,6 +96,10 @@ impl Members {
             Some(r) if r.state.version >= state.version => Offer::Stale,
             Some(r) => {
                 let old = (r.state.name != state.name).then(|| r.state.name.clone());
+                if let Some(old) = &old {
+                    unindex(&mut self.by_name, old, state.id);
+                    self.by_name.entry(state.name.clone()).or_default().push(state.id);
+                }
                 r.state = state;
                 r.raw = raw;
                 self.dirty = true;
@@ -91,6 +107,7 @@ impl Members {
             }
             None if full => Offer::Full,
             None => {
+                self.by_name.entry(state.name.clone()).or_default().push(state.id);
                 self.recs.insert(
                     state.id,
                     Record { state, raw, reachable: false, hops: 0, unreachable_since: None, seen: false },
@@ -199,7 +216,9 @@ impl Members {
             .map(|(id, _)| *id)
             .collect();
         for id in &gone {
-            self.recs.remove(id);
+            if let Some(r) = self.recs.remove(id) {
+                unindex(&mut self.by_name, &r.state.name, *id);
+            }
         }
         gone
     }
@@ -216,7 +235,7 @@ impl Members {
 
     /// Reachable members (other than `me`) using `name`.
     pub fn holders_of(&self, name: &str) -> impl Iterator<Item = &Record> {
-        self.recs.values().filter(move |r| r.reachable && r.state.name == name)
+        self.by_name.get(name).into_iter().flatten().filter_map(|id| self.recs.get(id)).filter(|r| r.reachable)
     }
 }
 
