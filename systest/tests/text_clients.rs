@@ -43,3 +43,20 @@ fn text_clients_joining_together_are_told_about_the_others_only() {
         kept.extend(clients);
     }
 }
+
+/// `--text-clients off`: a plain-text client is told in words that this node
+/// takes none, and closed; `--text-clients loopback` (the default of a closed
+/// network) welcomes one from this machine.
+#[test]
+fn text_clients_refused_by_policy_are_told_why_and_loopback_ones_are_welcome() {
+    let off = Proc::node("off", &[], &["--text-clients", "off"]);
+    let mut refused = RawClient::connect("refused", off.port);
+    let line = refused.wait_line(|l| l.starts_with("p2pchat: "), TIMEOUT);
+    assert_eq!(line, "p2pchat: this node does not accept plain-text clients; join with p2pchat");
+    refused.wait_eof(TIMEOUT);
+    let loopback = Proc::node("lo", &[], &["--text-clients", "loopback"]);
+    let mut welcome = RawClient::connect("welcome", loopback.port);
+    welcome.wait_line(|l| l.starts_with("Welcome to p2pchat (node of lo)"), TIMEOUT);
+    welcome.send("dora");
+    welcome.wait_line(|l| l.starts_with("Welcome, dora!"), TIMEOUT);
+}
