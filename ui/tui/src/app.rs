@@ -46,6 +46,7 @@ pub const TUI_HELP: &[&str] = &[
     "      Ctrl+U/K/W delete, Ctrl+Y paste back, Ctrl+L redraw, Ctrl+C quit",
     "      Tab completes a member's name; pressed again, it cycles through every name that fits",
     "      (Shift+Tab: backwards)",
+    "      F2 shows/hides each member's key fingerprint in the member pane; :whois NAME tells more",
 ];
 
 /// This window's section of `p2pchat-tui --help`: [`TUI_HELP`] under a heading
@@ -101,6 +102,8 @@ pub enum Key {
     Ctrl(char),
     /// Alt (or Esc) and a character.
     Alt(char),
+    /// A function key: `F(2)` is F2.
+    F(u8),
 }
 
 /// Rows the mouse wheel scrolls by.
@@ -123,6 +126,9 @@ pub struct App {
     pub stopped: bool,
     /// The screen must be repainted from scratch (Ctrl+L).
     pub repaint: bool,
+    /// The member pane shows each member's key fingerprint after its name (F2
+    /// toggles it; off at first, the pane being narrow).
+    pub fingerprints: bool,
     /// Names that Tab goes through, while it is pressed again and again.
     cycle: Option<Cycle>,
 }
@@ -278,7 +284,8 @@ impl App {
             Key::WheelDown => self.sessions.active_mut().buffer.scroll_down(WHEEL_ROWS),
             Key::Tab => self.complete(true),
             Key::BackTab => self.complete(false),
-            Key::Ctrl(_) | Key::Alt(_) => {}
+            Key::F(2) => self.fingerprints = !self.fingerprints,
+            Key::Ctrl(_) | Key::Alt(_) | Key::F(_) => {}
         }
     }
 

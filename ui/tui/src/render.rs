@@ -28,8 +28,17 @@ use crate::sessions::Sessions;
 pub const NAME_COLORS: [i16; 6] =
     [nc::COLOR_RED, nc::COLOR_GREEN, nc::COLOR_YELLOW, nc::COLOR_BLUE, nc::COLOR_MAGENTA, nc::COLOR_CYAN];
 
-/// Colour pair of error lines.
+/// Colour pair of error lines: red (the first of [`NAME_COLORS`]).
 pub const ERROR_PAIR: i16 = 1;
+
+/// The colour pair a line of this style is drawn in, if any besides the
+/// names': errors (a refused command, a key-change warning...) are red.
+pub fn style_pair(style: Style) -> Option<i16> {
+    match style {
+        Style::Error => Some(ERROR_PAIR),
+        Style::Chat | Style::Notice => None,
+    }
+}
 
 /// The colour pair (1 to 6) of a name: a hash of its bytes (FNV-1a), so the
 /// same name has the same colour on every run and every machine.
@@ -118,9 +127,18 @@ pub fn fit_marked(s: &str, cols: usize) -> String {
     format!("{}~", fit(s, cols - 1))
 }
 
+/// Columns a fingerprint takes after a name: a space and 8 hex digits.
+const FINGERPRINT_COLS: usize = 9;
+
 /// The member pane's rows, each the name shown and what follows it: `you`,
 /// `direct` or the hop distance, right-aligned in `cols` columns.
-pub fn member_rows(status: &Status, cols: usize) -> Vec<(String, String)> {
+///
+/// With `fingerprints`, each name is followed by its key's short fingerprint
+/// (`alice 3f2a9c1e        you`). Where the row is too narrow for all three,
+/// the distance goes first (the fingerprint is what was asked for), then the name
+/// is cut (`carol_the_s~ 3f2a9c1e`); the fingerprint is cut only on a pane too
+/// narrow for it and one column of name.
+pub fn member_rows(status: &Status, cols: usize, fingerprints: bool) -> Vec<(String, String)> {
     let mut out = Vec::with_capacity(status.members.len());
     for m in &status.members {
         let tag = if m.hops == 0 {
@@ -132,7 +150,20 @@ pub fn member_rows(status: &Status, cols: usize) -> Vec<(String, String)> {
         } else {
             format!("{} hops", m.hops)
         };
-        let name = fit_marked(&sanitize(&m.name), cols.saturating_sub(width(&tag) + 1).max(1));
+        let full = sanitize(&m.name);
+        if fingerprints {
+            let fp = format!(" {}", m.id.short());
+            if width(&full) + FINGERPRINT_COLS + 1 + width(&tag) <= cols {
+                let pad = cols - width(&full) - FINGERPRINT_COLS - width(&tag);
+                out.push((full, format!("{fp}{}{tag}", " ".repeat(pad))));
+            } else {
+                let name = fit_marked(&full, cols.saturating_sub(FINGERPRINT_COLS).max(1));
+                let rest = fit(&fp, cols.saturating_sub(width(&name))).to_owned();
+                out.push((name, rest));
+            }
+            continue;
+        }
+        let name = fit_marked(&full, cols.saturating_sub(width(&tag) + 1).max(1));
         let pad = cols.saturating_sub(width(&name) + width(&tag)).max(1);
         let rest = fit(&format!("{}{tag}", " ".repeat(pad)), cols.saturating_sub(width(&name))).to_owned();
         out.push((name, rest));
@@ -292,7 +323,7 @@ pub fn draw(app: &mut App, lay: &Layout, colors: bool) {
     if let Some((rect, sep)) = lay.members {
         attr(nc::A_NORMAL);
         nc::mvvline(0, to_i32(sep), nc::ACS_VLINE(), to_i32(rect.h));
-        draw_members(&app.status, rect, colors);
+        draw_members(&app.status, rect, colors, app.fingerprints);
     }
     if let Some(row) = lay.status_row {
         attr(nc::A_REVERSE);
@@ -319,8 +350,8 @@ fn draw_messages(app: &App, lay: &Layout, colors: bool) {
         let body = match line.style {
             Style::Chat => nc::A_NORMAL,
             Style::Notice => nc::A_DIM,
-            Style::Error => nc::A_BOLD | pair(colors, ERROR_PAIR),
-        };
+            Style::Error => nc::A_BOLD,
+        } | style_pair(line.style).map_or(nc::A_NORMAL, |n| pair(colors, n));
         let name_end = line.name_len.clamp(start, end);
         let mut x = rect.x;
         if name_end > start {
@@ -347,7 +378,7 @@ fn draw_messages(app: &App, lay: &Layout, colors: bool) {
     }
 }
 
-fn draw_members(status: &Status, rect: Rect, colors: bool) {
+fn draw_members(status: &Status, rect: Rect, colors: bool, fingerprints: bool) {
     // One blank column after the separator.
     let (x, cols) = (rect.x + 1, rect.w.saturating_sub(1));
     if rect.h == 0 {
@@ -355,7 +386,7 @@ fn draw_members(status: &Status, rect: Rect, colors: bool) {
     }
     attr(nc::A_BOLD);
     put(rect.y, x, &member_header(status, cols));
-    let rows = member_rows(status, cols);
+    let rows = member_rows(status, cols, fingerprints);
     // More members than rows: the last row says how many are not shown.
     let room = rect.h - 1;
     let shown = if rows.len() > room { room.saturating_sub(1) } else { rows.len() };
@@ -455,7 +486,7 @@ mod tests {
     #[test]
     fn members_show_distance_and_direct_links() {
         let lines = |s: &Status, cols| -> Vec<String> {
-            member_rows(s, cols).into_iter().map(|(name, rest)| format!("{name}{rest}")).collect()
+            member_rows(s, cols, false).into_iter().map(|(name, rest)| format!("{name}{rest}")).collect()
         };
         assert_eq!(member_header(&status(), 16), "Members (3)");
         assert_eq!(lines(&status(), 16), ["alice        you", "bob       direct", "carol     2 hops"]);
@@ -465,6 +496,57 @@ mod tests {
         let mut s = status();
         s.members.push(member("a_very_long_member_name", 1, false));
         assert_eq!(lines(&s, 16)[3], "a_very_lo~ 1 hop");
+    }
+
+    /// An id whose fingerprint is `fp` (8 hex digits).
+    fn id_with_fingerprint(fp: u32) -> NodeId {
+        let mut id = [0x55; 32];
+        id[..4].copy_from_slice(&fp.to_be_bytes());
+        NodeId(id)
+    }
+
+    #[test]
+    fn fingerprints_follow_the_names_and_the_distance_gives_way_first() {
+        let mut s = status();
+        for (m, fp) in s.members.iter_mut().zip([0x3f2a_9c1e, 0x0000_00ab, 0xdead_beef]) {
+            m.id = id_with_fingerprint(fp);
+        }
+        s.members.push(MemberInfo { id: id_with_fingerprint(0x1234_5678), ..member("carol_the_second", 3, false) });
+        let lines = |cols| -> Vec<String> {
+            member_rows(&s, cols, true).into_iter().map(|(name, rest)| format!("{name}{rest}")).collect()
+        };
+        // The widest pane (28 columns, one blank after the separator).
+        assert_eq!(
+            lines(27),
+            [
+                "alice 3f2a9c1e          you",
+                "bob 000000ab         direct",
+                "carol deadbeef       2 hops",
+                "carol_the_second 12345678",
+            ]
+        );
+        // The narrowest pane: no room for the distance; a long name is cut.
+        assert_eq!(lines(15), ["alice 3f2a9c1e", "bob 000000ab", "carol deadbeef", "carol~ 12345678"]);
+        // The name part stays the name alone (it is drawn in its colour).
+        let rows = member_rows(&s, 15, true);
+        assert_eq!(rows[3], ("carol~".to_owned(), " 12345678".to_owned()));
+        for cols in 0..40 {
+            for l in lines(cols) {
+                assert!(width(&l) <= cols.max(1), "{cols}: {l:?}");
+            }
+        }
+        // Off: as before, no fingerprints.
+        assert!(member_rows(&s, 27, false).iter().all(|(_, rest)| !rest.contains("3f2a9c1e")));
+    }
+
+    #[test]
+    fn errors_are_drawn_in_red() {
+        assert_eq!(style_pair(Style::Error), Some(ERROR_PAIR));
+        assert_eq!(style_pair(Style::Notice), None);
+        assert_eq!(style_pair(Style::Chat), None);
+        // Pair n is NAME_COLORS[n - 1] (see term::Terminal::start).
+        let index = usize::try_from(ERROR_PAIR - 1).expect("a pair from 1");
+        assert_eq!(NAME_COLORS[index], nc::COLOR_RED);
     }
 
     #[test]

@@ -234,6 +234,10 @@ fn decode_code(code: i32) -> Input {
         nc::KEY_PPAGE => Key::PageUp,
         nc::KEY_NPAGE => Key::PageDown,
         nc::KEY_BTAB => Key::BackTab,
+        c if (nc::KEY_F(1)..=nc::KEY_F(12)).contains(&c) => match u8::try_from(c - nc::KEY_F0) {
+            Ok(n) => Key::F(n),
+            Err(_) => return Input::Ignored,
+        },
         nc::KEY_RESIZE => return Input::Resize,
         nc::KEY_MOUSE => return wheel(),
         _ => match nc::keyname(code).as_deref() {
@@ -261,7 +265,8 @@ fn wheel() -> Input {
     }
 }
 
-/// The rest of an escape sequence that curses did not decode (after Esc `[`).
+/// The rest of an escape sequence that curses did not decode (after Esc `[` or
+/// Esc `O`).
 fn decode_sequence(seq: &str) -> Input {
     let key = match seq {
         "1;5D" | "1;3D" | "5D" => Key::WordLeft,
@@ -276,6 +281,8 @@ fn decode_sequence(seq: &str) -> Input {
         "C" => Key::Right,
         "D" => Key::Left,
         "Z" => Key::BackTab,
+        // F2: Esc O Q (VT100, xterm), Esc [ 1 2 ~ (rxvt and older xterms).
+        "Q" | "12~" => Key::F(2),
         _ => return Input::Ignored,
     };
     Input::Key(key)
@@ -303,6 +310,14 @@ mod tests {
         assert_eq!(decode_sequence("1;5D"), Input::Key(Key::WordLeft));
         assert_eq!(decode_sequence("5~"), Input::Key(Key::PageUp));
         assert_eq!(decode_sequence("Z"), Input::Key(Key::BackTab));
+        assert_eq!(decode_sequence("Q"), Input::Key(Key::F(2)));
+        assert_eq!(decode_sequence("12~"), Input::Key(Key::F(2)));
         assert_eq!(decode_sequence("200~"), Input::Ignored);
+    }
+
+    #[test]
+    fn function_keys_are_numbered() {
+        assert_eq!(decode_code(nc::KEY_F(2)), Input::Key(Key::F(2)));
+        assert_eq!(decode_code(nc::KEY_F(12)), Input::Key(Key::F(12)));
     }
 }

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # tui_tmux_test.sh - drives ./p2pchat-tui (the Rust ncurses window, ui/tui) in
 # detached tmux sessions: two nodes on 127.0.0.1 chat, the member pane and the
-# status line (its unread counts kept at 40 columns), Tab completion, the input
-# line's editing keys, scrollback with PageUp and the unseen-lines indicator,
-# private sessions kept out of the public pane, resizes (at 20x4 the prompt kept
-# whole), :q and Ctrl+C with exit status 0 and a sane terminal afterwards, a
-# port in use, no terminal, a bad command line.
+# status line (its unread counts kept at 40 columns), Tab completion, F2's key
+# fingerprints in the member pane (the ones :whois gives), the input line's
+# editing keys, scrollback with PageUp and the unseen-lines indicator, private
+# sessions kept out of the public pane, resizes (at 20x4 the prompt kept whole),
+# :q and Ctrl+C with exit status 0 and a sane terminal afterwards, a port in use,
+# no terminal, a bad command line.
 #
 # Usage: make && bash ui/tui/tests/tui_tmux_test.sh   (needs tmux; `make test` runs it)
 #   P2PCHAT_TUI=path/to/p2pchat-tui to test another build.
@@ -103,6 +104,19 @@ wait_messages "$A" "bob 127.0.0.1" || fail ":users does not list bob"
 type_line "$A" ":nope"
 wait_messages "$A" "ERROR: unknown command :nope" || fail "unknown command not reported"
 capture "$B" | grep -qF ":nope" && fail "the unknown command was sent as chat"
+pass
+
+CURRENT="F2 shows each member's key fingerprint in the member pane, the one :whois gives"
+wait_re "$A" "│ bob +direct *$" || fail "alice's member pane does not list bob before F2"
+keys "$A" F2
+wait_re "$A" "│ bob [0-9a-f]{8} +direct *$" || fail "F2 does not show bob's fingerprint"
+wait_re "$A" "│ alice [0-9a-f]{8} +you *$" || fail "F2 does not show alice's own fingerprint"
+FP=$(capture "$A" | sed -n 's/.*│ bob \([0-9a-f]\{8\}\) .*/\1/p' | head -n 1)
+[ -n "$FP" ] || fail "no fingerprint read from the pane"
+type_line "$A" ":whois bob"
+wait_messages "$A" "(fingerprint $FP)" || fail ":whois bob does not give the fingerprint $FP the pane shows"
+keys "$A" F2
+wait_re "$A" "│ bob +direct *$" || fail "F2 again does not hide the fingerprints"
 pass
 
 CURRENT="the input line edits like a shell's"
@@ -290,7 +304,7 @@ run_plain v "$BIN" --version
 grep -qx "EXIT=0" "$TMP/v.exit" && grep -q '^p2pchat ' "$TMP/v.out" || fail "--version: $(cat "$TMP/v.out" "$TMP/v.err")"
 run_plain h "$BIN" --help
 grep -qx "EXIT=0" "$TMP/h.exit" && grep -q '^Usage: ' "$TMP/h.out" || fail "--help: $(cat "$TMP/h.out" "$TMP/h.err")"
-for item in ":query NAME" ":sessions" ":switch N" ":close [N]" "Tab completes"; do
+for item in ":query NAME" ":sessions" ":switch N" ":close [N]" "Tab completes" "F2"; do
     grep -qF -- "$item" "$TMP/h.out" || fail "--help does not name $item: $(cat "$TMP/h.out")"
 done
 pass

@@ -104,6 +104,7 @@ fn window_commands_never_reach_the_node() {
     assert!(public.iter().any(|l| l.contains(":query NAME")), "help lists the TUI commands");
     assert!(public.iter().any(|l| l.contains(":users")), "help lists the node's commands");
     assert!(public.iter().any(|l| l.contains("Tab completes") && l.contains("cycles")), "help says what Tab does");
+    assert!(public.iter().any(|l| l.contains("F2") && l.contains("fingerprint")), "help says what F2 does");
     let bob = texts(&app, 1);
     assert!(bob.iter().any(|l| l == "INFO:   1: bob (shown)"), "{bob:?}");
 }
@@ -296,7 +297,7 @@ fn typed_only(app: &mut App, text: &str) {
 fn the_command_line_help_names_the_window_commands_and_keys() {
     let extra = command_line_help();
     let help = p2pchat_core::cli::help_text_with("p2pchat-tui", &extra);
-    for item in [":query NAME", ":sessions", ":switch N", ":close [N]", "Alt+N", "PageUp", "Tab completes"] {
+    for item in [":query NAME", ":sessions", ":switch N", ":close [N]", "Alt+N", "PageUp", "Tab completes", "F2"] {
         assert!(help.contains(item), "--help names {item}: {help}");
     }
     assert!(help.lines().all(|l| l.chars().count() <= 100), "help lines fit a wide terminal: {help}");
@@ -311,4 +312,51 @@ fn status_changes_are_noticed() {
     assert!(!app.set_status(s.clone()));
     s.links = 1;
     assert!(app.set_status(s));
+}
+
+/// The member pane's rows as shown, `cols` columns wide.
+fn pane(app: &App, cols: usize) -> Vec<String> {
+    crate::render::member_rows(&app.status, cols, app.fingerprints)
+        .into_iter()
+        .map(|(name, rest)| format!("{name}{rest}"))
+        .collect()
+}
+
+#[test]
+fn f2_toggles_the_fingerprints_in_the_member_pane() {
+    let mut app = App::new();
+    let mut id = [0x77; 32];
+    id[..4].copy_from_slice(&[0x3f, 0x2a, 0x9c, 0x1e]);
+    app.status.members = vec![MemberInfo { id: NodeId(id), name: "alice".into(), addr: None, hops: 1, direct: true }];
+    assert!(!app.fingerprints, "off at first: the pane is narrow");
+    assert_eq!(pane(&app, 20), ["alice         direct"]);
+    app.on_key(Key::F(2));
+    assert!(app.fingerprints);
+    assert_eq!(pane(&app, 21), ["alice 3f2a9c1e direct"]);
+    assert_eq!(pane(&app, 20), ["alice 3f2a9c1e"], "the distance gives way to the fingerprint");
+    // Nothing typed, nothing sent; other function keys do nothing.
+    app.on_key(Key::F(3));
+    assert!(app.fingerprints);
+    assert_eq!(app.editor.text(), "");
+    assert_eq!(app.take_outgoing(), Vec::<Input>::new());
+    app.on_key(Key::F(2));
+    assert!(!app.fingerprints);
+    assert_eq!(pane(&app, 20), ["alice         direct"]);
+}
+
+#[test]
+fn a_key_change_warning_is_shown_in_red() {
+    let mut app = app_with(&["bob"]);
+    typed(&mut app, ":query bob");
+    let mut id = [0; 32];
+    id[..4].copy_from_slice(&[0x3f, 0x2a, 0x9c, 0x1e]);
+    let warning = p2pchat_core::node::netcat::key_warning("alice", &NodeId(id));
+    assert!(warning.contains("new key 3f2a9c1e"), "{warning}");
+    app.on_event(&Event::Error(warning.clone()));
+    // In the session shown, where the user is looking.
+    let line = app.sessions.active().buffer.lines().last().cloned().expect("a line");
+    assert_eq!(line.text, format!("ERROR: {warning}"));
+    assert_eq!(line.style, Style::Error);
+    assert_eq!(crate::render::style_pair(line.style), Some(crate::render::ERROR_PAIR));
+    assert_eq!(crate::render::NAME_COLORS[0], ncurses::COLOR_RED, "pair 1 is red");
 }
