@@ -206,6 +206,24 @@ impl Sim {
         i
     }
 
+    /// The texts of the notices node `i` showed, in order.
+    pub fn notices(&self, i: usize) -> Vec<String> {
+        self.nodes[i]
+            .events
+            .iter()
+            .filter_map(|e| if let Event::Notice(t) = e { Some(t.clone()) } else { None })
+            .collect()
+    }
+
+    /// The texts of the errors node `i` showed, in order.
+    pub fn errors(&self, i: usize) -> Vec<String> {
+        self.nodes[i]
+            .events
+            .iter()
+            .filter_map(|e| if let Event::Error(t) = e { Some(t.clone()) } else { None })
+            .collect()
+    }
+
     /// Indices of nodes still running.
     pub fn live(&self) -> Vec<usize> {
         (0..self.nodes.len()).filter(|i| self.nodes[*i].node.is_some()).collect()

@@ -41,14 +41,7 @@ fn assert_once_in_order(sim: &Sim, i: usize) {
 }
 
 fn notices(sim: &Sim, i: usize) -> Vec<String> {
-    sim.nodes[i]
-        .events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Notice(t) => Some(t.clone()),
-            _ => None,
-        })
-        .collect()
+    sim.notices(i)
 }
 
 #[test]

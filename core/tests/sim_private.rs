@@ -7,7 +7,6 @@
 
 use std::time::Duration;
 
-use p2pchat_core::Event;
 use p2pchat_core::sim::{Sim, topology};
 
 const MAX_STEPS: u64 = 5_000_000;
@@ -26,14 +25,7 @@ fn texts(sim: &Sim, i: usize) -> Vec<String> {
 }
 
 fn errors(sim: &Sim, i: usize) -> Vec<String> {
-    sim.nodes[i]
-        .events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Error(t) => Some(t.clone()),
-            _ => None,
-        })
-        .collect()
+    sim.errors(i)
 }
 
 #[test]

@@ -5,20 +5,12 @@
 
 use std::time::Duration;
 
-use p2pchat_core::Event;
 use p2pchat_core::sim::{Sim, topology};
 
 const MAX_STEPS: u64 = 5_000_000;
 
 fn errors(sim: &Sim, i: usize) -> Vec<String> {
-    sim.nodes[i]
-        .events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Error(t) => Some(t.clone()),
-            _ => None,
-        })
-        .collect()
+    sim.errors(i)
 }
 
 #[test]
@@ -105,14 +97,7 @@ fn whois_shows_a_members_fingerprint_address_hops_and_links() {
     sim.type_line(0, ":whois n2");
     sim.run_for(Duration::from_millis(100), MAX_STEPS);
     let n2 = sim.nodes[2].id;
-    let notices: Vec<String> = sim.nodes[0]
-        .events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Notice(t) => Some(t.clone()),
-            _ => None,
-        })
-        .collect();
+    let notices = sim.notices(0);
     let at = notices.iter().position(|n| n == "n2:").expect("the whois header");
     assert_eq!(notices[at + 1], format!("  key {n2} (fingerprint {})", n2.short()));
     assert_eq!(notices[at + 2], "  address 127.0.0.1:10002");
