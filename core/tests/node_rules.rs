@@ -9,11 +9,11 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use common::frames::{RawPeers, chat_frame, empty_sync, nth_seq, with_keys};
+use p2pchat_core::Event;
 use p2pchat_core::crypto::Keys;
 use p2pchat_core::node::{Action, Direction, Node, PeerId};
 use p2pchat_core::sim::default_config;
 use p2pchat_core::wire::Frame;
-use p2pchat_core::Event;
 
 fn node_with_history(n: u64) -> (Node, Instant) {
     let mut cfg = default_config();
