@@ -79,7 +79,7 @@ fn main() {
     write(&dir, "seed-all-outbound", &[[2u8 | 4 | 9 << 3].as_slice(), &all].concat());
     // mode 0: the start of a connection as it comes
     write(&dir, "seed-first-message", &[[0u8].as_slice(), &first].concat());
-    write(&dir, "seed-first-message-chunked", &[[0u8 | 3 << 3].as_slice(), &first].concat());
+    write(&dir, "seed-first-message-chunked", &[[3u8 << 3].as_slice(), &first].concat());
     write(&dir, "seed-version-1", &[[0u8].as_slice(), &V1_START, &[0, 0, 0, 3, 0, 1, 2]].concat());
     write(&dir, "seed-bad-version", &[0u8, 0x7f, b'P', b'2', b'P', 0, 3]);
     write(&dir, "seed-outbound", &[[4u8].as_slice(), &preamble()].concat());
