@@ -1,5 +1,6 @@
 //! Real sockets on 127.0.0.1: nodes started through [`Handle`], raw `TcpStream`s
-//! playing broken or hostile peers. Every wait is bounded by a deadline and waits
+//! playing broken or hostile clients, and raw p2pchat peers (`common::raw_peer`: a
+//! real handshake, then anything inside or outside the encrypted session). Every wait is bounded by a deadline and waits
 //! for an event (or a socket state) rather than sleeping and hoping.
 
 // Test helpers panic with a description on purpose; clippy's test exemption only
@@ -8,15 +9,17 @@
 
 mod common;
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::{ErrorKind, Write};
 use std::net::ToSocketAddrs;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use common::*;
-use p2pchat_core::wire::{Frame, MAGIC, PREAMBLE};
-use p2pchat_core::{Event, Handle, HandleError, LeftReason, NodeId, PeerAddr};
+use p2pchat_core::crypto::Keys;
+use p2pchat_core::testing;
+use p2pchat_core::wire::{Frame, HEAD, MAGIC};
+use p2pchat_core::{Event, Handle, HandleError, LeftReason, PeerAddr};
 
 // ----- delivery ---------------------------------------------------------------
 
@@ -174,7 +177,8 @@ fn host_names_are_resolved_off_the_loop() {
 // notices anything.
 #[test]
 fn garbage_bytes_are_a_text_client_that_harms_nobody() {
-    survives(|_node, mut raw| {
+    survives(|_node, port| {
+        let mut raw = raw_connect(port);
         let garbage: Vec<u8> = (0..200u32).map(|i| (i.wrapping_mul(97) ^ 0xA5) as u8).filter(|b| *b != b'\n').collect();
         raw.write_all(&garbage).expect("write");
         raw.write_all(b"\n").expect("write");
@@ -186,7 +190,8 @@ fn garbage_bytes_are_a_text_client_that_harms_nobody() {
 
 #[test]
 fn wrong_magic_is_a_text_client_that_harms_nobody() {
-    survives(|_node, mut raw| {
+    survives(|_node, port| {
+        let mut raw = raw_connect(port);
         raw.write_all(b"\x7fXYZ\x00\x01\r\n").expect("write");
         let back = read_until_text(&mut raw, "What is your name?");
         assert!(back.starts_with("Welcome to p2pchat"), "{back:?}");
@@ -197,7 +202,8 @@ fn wrong_magic_is_a_text_client_that_harms_nobody() {
 #[test]
 fn quit_at_the_name_prompt_leaves() {
     for quit in [":quit", ":q"] {
-        survives(|_node, mut raw| {
+        survives(|_node, port| {
+            let mut raw = raw_connect(port);
             read_until_text(&mut raw, "What is your name?");
             raw.write_all(format!("{quit}\r\n").as_bytes()).expect("write");
             let back = String::from_utf8_lossy(&read_until_closed(&mut raw, 1 << 16)).into_owned();
@@ -207,54 +213,67 @@ fn quit_at_the_name_prompt_leaves() {
     }
 }
 
+// A peer of another protocol version gets this node's preamble (which says the
+// version it speaks) and is closed; the node's user is told which version it was.
+// Version 1 sent a cleartext hello frame after its magic and version.
 #[test]
-fn wrong_version_is_answered_with_our_preamble_and_closed() {
-    survives(|node, mut raw| {
+fn a_version_1_peer_is_answered_with_our_preamble_and_closed() {
+    survives(|node, port| {
+        let mut raw = raw_connect(port);
+        let mut v1 = V1_START.to_vec();
+        v1.extend_from_slice(&[0, 0, 0, 12, 0, 1, 2, 3, 4, 5, 6, 7, 8, 3, b'r', b'a']);
+        raw.write_all(&v1).expect("write");
+        let back = read_until_closed(&mut raw, 1 << 20);
+        assert!(back.starts_with(&HEAD), "the node answers with magic and version 2: {back:?}");
+        assert_eq!(back, preamble(), "the node tells which version it speaks, and nothing else");
+        let err = node.wait_error("the dropped connection", &raw.local_addr().expect("addr").to_string());
+        assert!(err.contains("protocol version 1 is not supported"), "{err}");
+        assert!(err.contains("speaks 2"), "{err}");
+
+        let mut raw = raw_connect(port);
         let mut pre = MAGIC.to_vec();
         pre.extend_from_slice(&999u16.to_be_bytes());
         raw.write_all(&pre).expect("write");
-        let back = read_until_closed(&mut raw, 1 << 20);
-        assert_eq!(back, PREAMBLE, "the node tells which version it speaks");
+        assert_eq!(read_until_closed(&mut raw, 1 << 20), preamble());
         expect_dropped(node, &raw, "version 999");
+    });
+}
+
+// A handshake message that is not one (after a valid preamble) closes the
+// connection before any session exists: the node answered the preamble, and
+// says nothing else.
+#[test]
+fn a_garbled_handshake_message_closes_the_connection() {
+    survives(|node, port| {
+        let mut raw = raw_connect(port);
+        let mut bytes = preamble();
+        bytes.extend_from_slice(&[0, 8, 200, 1, 2, 3, 4, 5, 6, 7]);
+        raw.write_all(&bytes).expect("write");
+        assert_eq!(read_until_closed(&mut raw, 1 << 20), preamble());
+        expect_dropped(node, &raw, "handshake");
     });
 }
 
 #[test]
 fn oversized_length_prefix_closes_the_connection() {
-    survives(|node, mut raw| {
-        raw.write_all(&PREAMBLE).expect("write");
-        raw.write_all(&u32::MAX.to_be_bytes()).expect("write");
-        let back = read_until_closed(&mut raw, 1 << 20);
-        let frames = decode_frames(&back);
-        assert!(matches!(frames.last(), Some(Frame::Bye { reason }) if reason.contains("exceeds")), "{frames:?}");
-        expect_dropped(node, &raw, "exceeds");
+    survives(|node, port| {
+        let (mut raw, _) = raw_peer(port, &Keys::from_u64(0x0517E), "raw");
+        raw.send(&u32::MAX.to_be_bytes()).expect("write");
+        let frames = frames_until_closed(&mut raw);
+        assert_bye(&frames, "exceeds");
+        expect_dropped(node, &raw.stream, "exceeds");
     });
 }
 
 #[test]
 fn a_frame_cut_off_by_the_peer_closing_hurts_nobody() {
-    survives(|node, mut raw| {
-        raw.write_all(&raw_hello()).expect("write");
-        // The node answers with its preamble and hello: the handshake is complete.
-        let mut got = Vec::new();
-        let mut buf = [0u8; 4096];
-        let deadline = Instant::now() + DEADLINE;
-        while !got.starts_with(&PREAMBLE) || decode_frames(&got[PREAMBLE.len()..]).is_empty() {
-            match raw.read(&mut buf) {
-                Ok(0) => panic!("closed during the handshake"),
-                Ok(n) => got.extend_from_slice(&buf[..n]),
-                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
-                Err(e) => panic!("{e}"),
-            }
-            assert!(Instant::now() < deadline, "no handshake answer");
-        }
-        assert!(matches!(decode_frames(&got[PREAMBLE.len()..])[0], Frame::Hello(_)));
+    survives(|node, port| {
+        // The node proved its identity in the handshake: it is complete.
+        let (mut raw, _) = raw_peer(port, &Keys::from_u64(12345), "raw");
         node.wait_direct_links(3);
-        let beat = Frame::Heartbeat.encode().expect("encode");
         let mut cut = Frame::Bye { reason: "x".repeat(100) }.encode().expect("encode").to_vec();
         cut.truncate(50);
-        raw.write_all(&beat).expect("write");
-        raw.write_all(&cut).expect("write");
+        raw.send(&[heartbeat(), cut].concat()).expect("write");
         drop(raw);
         node.wait_direct_links(2);
     });
@@ -262,13 +281,34 @@ fn a_frame_cut_off_by_the_peer_closing_hurts_nobody() {
 
 #[test]
 fn undecodable_frame_body_closes_the_connection() {
-    survives(|node, mut raw| {
-        raw.write_all(&PREAMBLE).expect("write");
-        raw.write_all(&[0, 0, 0, 4, 200, 1, 2, 3]).expect("write");
-        let back = read_until_closed(&mut raw, 1 << 20);
-        let frames = decode_frames(&back);
-        assert!(matches!(frames.last(), Some(Frame::Bye { reason }) if reason.contains("malformed")), "{frames:?}");
-        expect_dropped(node, &raw, "malformed");
+    survives(|node, port| {
+        let (mut raw, _) = raw_peer(port, &Keys::from_u64(0xBAD0), "raw");
+        raw.send(&[0, 0, 0, 4, 200, 1, 2, 3]).expect("write");
+        let frames = frames_until_closed(&mut raw);
+        assert_bye(&frames, "malformed");
+        expect_dropped(node, &raw.stream, "malformed");
+    });
+}
+
+// Bytes after the handshake that are not a transport message of the session (a
+// ciphertext tampered with, or frames in the clear) close the connection.
+#[test]
+fn ciphertext_tampered_with_or_frames_in_the_clear_close_the_connection() {
+    survives(|node, port| {
+        let (mut raw, _) = raw_peer(port, &Keys::from_u64(0x7A3), "raw");
+        let mut sealed = raw.session.seal(&heartbeat()).expect("seal");
+        sealed[4] ^= 0x20;
+        raw.send_raw(&sealed).expect("write");
+        assert_bye(&frames_until_closed(&mut raw), "could not decrypt");
+        expect_dropped(node, &raw.stream, "could not decrypt");
+
+        let (mut raw, _) = raw_peer(port, &Keys::from_u64(0x7A4), "raw");
+        raw.send_raw(&chat_frame(&Keys::from_u64(0x7A4), nth_seq(1), "raw", "in the clear")).expect("write");
+        // Its length prefix (0, 0, ...) reads as an empty transport message.
+        assert_bye(&frames_until_closed(&mut raw), "shorter than its tag");
+        expect_dropped(node, &raw.stream, "shorter than its tag");
+        let shown = node.seen.iter().any(|e| matches!(e, Event::Message { text, .. } if text == "in the clear"));
+        assert!(!shown, "a chat in the clear was delivered");
     });
 }
 
@@ -286,8 +326,8 @@ fn a_peer_that_never_reads_is_cut_off_at_the_queue_cap() {
     link(&nodes[1], &nodes[0]);
     wait_all_joined(&mut nodes);
 
-    let mut raw = raw_connect(nodes[0].port());
-    raw.write_all(&raw_hello()).expect("write");
+    // It reads the handshake, then nothing.
+    let (mut raw, _) = raw_peer(nodes[0].port(), &Keys::from_u64(12345), "raw");
     nodes[0].wait_direct_links(2);
 
     let text = "x".repeat(4000);
@@ -307,7 +347,7 @@ fn a_peer_that_never_reads_is_cut_off_at_the_queue_cap() {
     assert!(log_text.contains("output queue exceeded 65536 bytes (not reading); disconnected"), "{log_text}");
 
     // The raw peer now finds the connection closed once it reads what got through.
-    read_until_closed(&mut raw, 1 << 30);
+    read_until_closed(&mut raw.stream, 1 << 30);
     t.settle(&mut nodes);
     nodes[0].wait_direct_links(1);
     stop_all(&nodes);
@@ -434,27 +474,37 @@ fn a_burst_larger_than_one_turn_of_reads_is_read_completely() {
     let mut nodes = start_all(&["target", "witness"]);
     link(&nodes[1], &nodes[0]);
     wait_all_joined(&mut nodes);
-    let mut raw = raw_connect(nodes[0].port());
-    let mut burst = raw_hello();
+    let keys = Keys::from_u64(777);
+    let origin = keys.id();
+    let (mut raw, _) = raw_peer(nodes[0].port(), &keys, "burst");
     let text = "y".repeat(4000);
     const N: u64 = 1000;
-    for seq in 1..=N {
-        burst.extend_from_slice(&chat_frame(NodeId::from_u64(777), seq, "burst", &format!("{seq} {text}")));
+    let texts: Vec<String> = (1..=N).map(|n| format!("{} {text}", nth_seq(n))).collect();
+    let mut burst = Vec::new();
+    for (i, batch) in texts.chunks(p2pchat_core::crypto::MAX_BATCH).enumerate() {
+        let first = nth_seq(1 + (i * p2pchat_core::crypto::MAX_BATCH) as u64);
+        let refs: Vec<&str> = batch.iter().map(String::as_str).collect();
+        burst.extend(testing::signed_batch(&keys, first, "burst", &refs).concat());
     }
-    raw.write_all(&burst).expect("write");
+    // One write of about 4 MB, encrypted.
+    raw.send(&burst).expect("write");
     for node in nodes.iter_mut() {
         let deadline = Instant::now() + DEADLINE;
-        while node.received.get(&NodeId::from_u64(777)).map_or(0, Vec::len) < N as usize {
+        while node.received.get(&origin).map_or(0, Vec::len) < N as usize {
             match node.rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
                 Ok(e) => node.record(e),
                 Err(e) => panic!("{}: burst incomplete ({e:?})", node.name),
             }
         }
-        let got = &node.received[&NodeId::from_u64(777)];
-        assert!(got.iter().enumerate().all(|(i, (seq, t))| *seq == i as u64 + 1 && t.starts_with(&format!("{seq} "))));
+        let got = &node.received[&origin];
+        assert!(
+            got.iter()
+                .enumerate()
+                .all(|(i, (seq, t))| *seq == nth_seq(i as u64 + 1) && t.starts_with(&format!("{seq} ")))
+        );
     }
     let mut t = Transcript::default();
-    t.sent.insert(NodeId::from_u64(777), (1..=N).map(|seq| format!("{seq} {text}")).collect());
+    t.sent.insert(origin, texts);
     t.settle(&mut nodes);
     drop(raw);
     stop_all(&nodes);
@@ -468,8 +518,8 @@ fn a_closed_peer_that_never_reads_is_dropped_after_a_bounded_wait() {
     let mut nodes = vec![TestNode::start(cfg), TestNode::start(config("reader"))];
     link(&nodes[1], &nodes[0]);
     wait_all_joined(&mut nodes);
-    let mut raw = raw_connect(nodes[0].port());
-    raw.write_all(&raw_hello()).expect("write");
+    // It reads the handshake, then nothing.
+    let (mut raw, _) = raw_peer(nodes[0].port(), &Keys::from_u64(12345), "raw");
     nodes[0].wait_direct_links(2);
     // Back the silent peer's queue up well beyond what the kernel buffers hold
     // (but under the default cap).
@@ -480,12 +530,12 @@ fn a_closed_peer_that_never_reads_is_dropped_after_a_bounded_wait() {
     }
     t.check(&mut nodes[1..]);
     // A protocol error makes the node close the connection, with output pending.
-    raw.write_all(&hello(NodeId::from_u64(12345), "raw", 1)).expect("write");
-    nodes[0].wait_error("the rejection", "second hello");
+    raw.send(&[0, 0, 0, 2, 200, 0]).expect("write");
+    nodes[0].wait_error("the rejection", "malformed");
     wait_until("the driver to give up flushing", || {
         std::fs::read_to_string(&log).is_ok_and(|s| s.contains("gave up flushing"))
     });
-    read_until_closed(&mut raw, 1 << 30);
+    read_until_closed(&mut raw.stream, 1 << 30);
     t.settle(&mut nodes);
     stop_all(&nodes);
     let _ = std::fs::remove_file(&log);

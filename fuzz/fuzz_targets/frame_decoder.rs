@@ -6,7 +6,8 @@
 //! worth of bytes, and survives encode/decode unchanged; the decoder never holds
 //! more than it was given; `peek_chat` (the node's zero-copy path for chat frames)
 //! agrees with `Frame::decode_body` on every frame body, and on the raw stream
-//! taken as one body; `check_preamble` does not panic.
+//! taken as one body; `read_preamble` and `Hello::decode` do not panic, and a
+//! preamble read encodes back to the bytes it was read from.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -78,5 +79,10 @@ fuzz_target!(|data: &[u8]| {
         frame.validate().expect("decode_body validates");
     }
     peek_agrees(stream);
-    let _ = wire::check_preamble(&stream[..stream.len().min(wire::PREAMBLE.len())]);
+    // The cleartext start of a connection: a preamble read back is the bytes
+    // it came as; a handshake payload (a hello) decodes or fails, never panics.
+    if let Ok(wire::PreambleRead::Complete(p, used)) = wire::read_preamble(stream) {
+        assert_eq!(p.encode(), stream[..used], "preamble round trip");
+    }
+    let _ = wire::Hello::decode(stream);
 });

@@ -1,21 +1,24 @@
 //! Helpers shared by the fuzz targets: cutting a byte stream into chunks (the
 //! same way for the same seed), a node with one well-behaved neighbour to feed a
-//! hostile connection into, and the checks made on everything a node emits. The
-//! frames it builds by hand come from the core tests' `common/frames.rs`, included
-//! here by path, so that the fuzz seeds and the core tests spell them out once.
+//! hostile connection into (both through real handshakes, with the core's raw
+//! test peer), and the checks made on everything a node emits. The frames it
+//! builds by hand and the raw peers of a sans-IO node come from the core tests'
+//! `common/frames.rs`, included here by path, so that the fuzz seeds and the core
+//! tests spell them out once.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use p2pchat_core::node::{Direction, Node, PeerId};
+use p2pchat_core::Event;
+use p2pchat_core::crypto::Keys;
+use p2pchat_core::node::{Action, Direction, Node, PeerId};
 use p2pchat_core::sim::default_config;
-use p2pchat_core::wire::PREAMBLE;
-use p2pchat_core::{Event, NodeId};
+use p2pchat_core::testing::{Net, RawSession};
 
-/// The hand-built frames shared with the core's tests.
+/// The hand-built frames and raw peers shared with the core's tests.
 #[path = "../../core/tests/common/frames.rs"]
 pub mod frames;
-pub use frames::hello;
+use frames::RawPeers;
 
 /// Cuts a stream into chunks and picks delays, from a one-byte seed.
 #[derive(Debug)]
@@ -67,8 +70,12 @@ impl Splitter {
     }
 }
 
-/// The id of the well-behaved neighbour.
-pub const GOOD_ID: NodeId = NodeId::from_u64(0x600d_600d_600d_600d);
+/// The key of the well-behaved neighbour (`Keys::from_u64` of this).
+pub const GOOD_KEY: u64 = 0x600d_600d_600d_600d;
+/// The key the fuzzer's connection speaks as, when it completes a handshake.
+pub const FUZZ_KEY: u64 = 0xf022;
+/// The node's key.
+pub const TARGET_KEY: u64 = 99;
 /// Its connection.
 pub const GOOD_PEER: PeerId = PeerId(1);
 /// The connection the fuzzer's bytes arrive on.
@@ -86,6 +93,9 @@ pub struct Harness {
     pub now: Instant,
     /// Bytes it wrote to the fuzzer's connection and to the neighbour.
     pub written: usize,
+    /// The raw sessions: the neighbour's, and the fuzzer's once it completed a
+    /// handshake.
+    pub peers: RawPeers,
 }
 
 impl Default for Harness {
@@ -98,17 +108,49 @@ impl Harness {
     /// The node, with "good" connected and through its handshake.
     pub fn new() -> Self {
         let mut cfg = default_config();
-        cfg.id = NodeId::from_u64(99);
+        frames::with_keys(&mut cfg, TARGET_KEY);
         cfg.name = "target".into();
         cfg.port = 5000;
         let now = Instant::now();
-        let mut h = Harness { node: Node::new(cfg, now), now, written: 0 };
+        let mut h = Harness { node: Node::new(cfg, now), now, written: 0, peers: RawPeers::new() };
         h.connect(GOOD_PEER, Direction::Inbound);
-        let mut handshake = PREAMBLE.to_vec();
-        handshake.extend(hello(GOOD_ID, "good", 4001));
-        handshake.extend(frames::empty_sync());
-        h.feed(GOOD_PEER, &handshake);
+        h.peers.handshake_inbound(&mut h.node, GOOD_PEER, &Keys::from_u64(GOOD_KEY), "good", now);
+        h.peers.send(&mut h.node, GOOD_PEER, &frames::empty_sync(), now);
+        h.drain();
         h
+    }
+
+    /// A new connection `peer` in `direction`, and a real handshake on it as
+    /// [`FUZZ_KEY`] called "fuzzer"; false if the node did not complete it.
+    pub fn connect_with_handshake(&mut self, peer: PeerId, direction: Direction) -> bool {
+        let remote: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 40000 + peer.0 as u16));
+        let local: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 5000));
+        // Not drained before the session exists: an outbound connection starts
+        // with the node's preamble and first handshake message.
+        self.node.handle_connected(peer, direction, remote, local, self.now);
+        let keys = Keys::from_u64(FUZZ_KEY);
+        let (session, first) = match direction {
+            Direction::Inbound => RawSession::initiator(&keys, "fuzzer", &Net::open()).expect("a session"),
+            Direction::Outbound { .. } => {
+                (RawSession::responder(&keys, "fuzzer", &Net::open()).expect("a session"), Vec::new())
+            }
+        };
+        let done = self.peers.handshake(&mut self.node, peer, session, first, self.now).is_ok();
+        self.drain();
+        done
+    }
+
+    /// The connection `peer` closed (from the other side).
+    pub fn disconnect(&mut self, peer: PeerId) {
+        self.node.handle_disconnected(peer, "fuzz input over", self.now);
+        self.drain();
+        self.peers.forget(peer);
+    }
+
+    /// `plain` sent inside `peer`'s session.
+    pub fn feed_sealed(&mut self, peer: PeerId, plain: &[u8]) {
+        let sealed = self.peers.seal(peer, plain);
+        self.feed(peer, &sealed);
     }
 
     /// A new connection.
@@ -136,14 +178,21 @@ impl Harness {
 
     /// Takes everything the node emitted, checking it.
     pub fn drain(&mut self) {
-        while let Some((_, bytes)) = self.node.poll_transmit() {
-            self.written += bytes.len();
+        // The sessions decrypt what the node writes them (a node writes nothing a
+        // session of its own cannot read).
+        self.written += self.peers.pump(&mut self.node).values().sum::<usize>();
+        for f in self.peers.take_frames(GOOD_PEER).iter().chain(&self.peers.take_frames(FUZZ_PEER)) {
+            f.validate().expect("the node writes valid frames");
         }
         assert!(self.written <= MAX_OUTPUT, "the node wrote {} bytes for one input", self.written);
         while let Some(ev) = self.node.poll_event() {
             check_event(&ev);
         }
-        while self.node.poll_action().is_some() {}
+        while let Some(action) = self.node.poll_action() {
+            if let Action::Disconnect { peer, .. } = action {
+                self.peers.forget(peer);
+            }
+        }
         while self.node.poll_log().is_some() {}
         assert!(self.node.pending_count() <= 4096, "reorder buffers hold {}", self.node.pending_count());
     }
