@@ -288,6 +288,7 @@ fn bad_frames_after_a_completed_handshake_close_only_that_connection() {
             links: Vec::new(),
             leaving: false,
             host: None,
+            endorsed: None,
         },
         Sig::default(),
     ))
