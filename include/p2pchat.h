@@ -278,7 +278,8 @@ typedef struct p2pchat_event {
    */
   uint64_t id;
   /**
-   * The sender's sequence number of a MESSAGE, 0 otherwise.
+   * The sender's sequence number of a MESSAGE (its count: 1 for the sender's first
+   * message, then 2, 3, ...), 0 otherwise.
    */
   uint64_t seq;
   /**

@@ -53,9 +53,9 @@ pub enum Event {
         text: String,
         /// Sender's node id.
         origin: NodeId,
-        /// Per-sender sequence number: 1 for a member's first message, then 2,
-        /// 3, ... (on the wire the number also holds the member's incarnation,
-        /// `wire::seq_start`; this is the count within it).
+        /// Per-sender sequence number as on the wire: the sender's incarnation and
+        /// its count ([`crate::wire::seq_start`]). The JSON event and the C API
+        /// show the count alone (1 for a member's first message, then 2, 3, ...).
         seq: u64,
         /// A private message (only sender and recipient see it).
         private: bool,
@@ -215,7 +215,7 @@ impl Event {
                 from,
                 text,
                 origin: origin.to_string(),
-                seq: *seq,
+                seq: *seq & crate::wire::SEQ_LOW,
                 private: *private,
                 to: to.as_deref(),
                 key: origin.short(),

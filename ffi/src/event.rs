@@ -67,7 +67,8 @@ pub struct p2pchat_event {
     pub name: *const c_char,
     /// The node id of that member (sender, member, or this node), 0 otherwise.
     pub id: u64,
-    /// The sender's sequence number of a MESSAGE, 0 otherwise.
+    /// The sender's sequence number of a MESSAGE (its count: 1 for the sender's first
+    /// message, then 2, 3, ...), 0 otherwise.
     pub seq: u64,
     /// The listening port, for LISTENING; 0 otherwise.
     pub port: u16,
@@ -133,7 +134,7 @@ impl EventStrings {
                 fields = Fields {
                     kind: p2pchat_event_kind::Message,
                     id: origin.prefix(),
-                    seq: *seq,
+                    seq: *seq & p2pchat_core::wire::SEQ_LOW,
                     is_private: *private,
                     ..fields
                 };

@@ -261,8 +261,7 @@ impl Node {
                 from: self.display_name(origin, h.chat.name),
                 text: h.chat.text,
                 origin,
-                // The count within the origin's incarnation: 1, 2, 3, ...
-                seq: h.chat.seq & wire::SEQ_LOW,
+                seq: h.chat.seq,
                 private: false,
                 to: None,
             };
