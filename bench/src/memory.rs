@@ -9,10 +9,9 @@
 //! size has settled. Growth per connection = (RSS with N - idle RSS) / N.
 
 use std::io::{ErrorKind, Read, Write};
-use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use p2pchat_core::NodeId;
+use p2pchat_core::crypto::Keys;
 use p2pchat_core::id::Rng;
 use p2pchat_core::wire::Frame;
 
@@ -23,9 +22,9 @@ use crate::util::{BenchResult, Opts, local, open_files_limit, status_kib};
 
 const HEARTBEAT: Duration = Duration::from_millis(500);
 
-/// The idle connections, kept alive.
+/// The idle connections, kept alive (each its own Noise session).
 struct Clients {
-    streams: Vec<TcpStream>,
+    peers: Vec<RawPeer>,
     heartbeat: Vec<u8>,
     last_beat: Instant,
     buf: Vec<u8>,
@@ -35,17 +34,21 @@ impl Clients {
     /// Reads whatever the node sent; sends heartbeats when due.
     fn service(&mut self) {
         let beat = self.last_beat.elapsed() >= HEARTBEAT;
-        for s in &mut self.streams {
+        for p in &mut self.peers {
             loop {
-                match s.read(&mut self.buf) {
+                // Read and discarded, not decrypted: only what the clients send
+                // must be in their sessions.
+                match p.stream.read(&mut self.buf) {
                     Ok(0) => break,
                     Ok(_) => {}
                     Err(e) if e.kind() == ErrorKind::Interrupted => {}
                     Err(_) => break,
                 }
             }
-            if beat {
-                let _ = s.write(&self.heartbeat);
+            if beat && let Ok(sealed) = p.session.seal(&self.heartbeat) {
+                // A tiny write to an idle socket: it goes whole (a part would
+                // break the session, and the node would close the connection).
+                let _ = p.stream.write(&sealed);
             }
         }
         if beat {
@@ -55,17 +58,13 @@ impl Clients {
 
     /// Opens connections (with handshakes) until there are `n`.
     fn grow(&mut self, port: u16, n: usize, rng: &mut Rng) -> BenchResult<()> {
-        while self.streams.len() < n {
-            let k = self.streams.len();
-            let peer = RawPeer::connect(
-                local(port),
-                NodeId::from_u64(rng.next_u64()),
-                &format!("idle{k}"),
-                Duration::from_secs(5),
-            )
-            .map_err(|e| format!("idle connection {k}: {e}"))?;
+        while self.peers.len() < n {
+            let k = self.peers.len();
+            let keys = Keys::from_u64(rng.next_u64());
+            let peer = RawPeer::connect(local(port), &keys, &format!("idle{k}"), Duration::from_secs(5))
+                .map_err(|e| format!("idle connection {k}: {e}"))?;
             peer.stream.set_nonblocking(true).map_err(|e| e.to_string())?;
-            self.streams.push(peer.stream);
+            self.peers.push(peer);
             if k % 100 == 99 {
                 self.service();
             }
@@ -108,7 +107,7 @@ fn one_run(bin: &Binary, counts: &[usize], rng: &mut Rng) -> BenchResult<RunResu
         std::thread::spawn(move || while rx.recv().is_ok() {});
         let pid = node[0].pid().to_string();
         let mut clients = Clients {
-            streams: Vec::new(),
+            peers: Vec::new(),
             heartbeat: raw::encode(&Frame::Heartbeat).map_err(|e| e.to_string())?,
             last_beat: Instant::now(),
             buf: vec![0u8; 64 * 1024],

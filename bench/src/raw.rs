@@ -1,27 +1,35 @@
-//! Lightweight protocol clients: a plain blocking socket that speaks just enough of
-//! the wire protocol to be a peer of a real node.
+//! Lightweight protocol clients: the core's raw test peer
+//! (`p2pchat_core::testing`, a real handshake and Noise session over a plain
+//! blocking socket) used as a peer of a real node.
 //!
-//! [`RawPeer::connect`] sends the preamble and a hello, then reads the node's
-//! preamble, hello, member records and sync summary through a
-//! [`FrameDecoder`] (so the handshake is checked properly). After that the benchmark
-//! only needs to count chat frames at full speed, which [`ChatCounter`] does by
-//! walking the length prefixes and looking at each body's first byte (the bincode
-//! variant tag) instead of decoding every frame: decoding would cost the client
-//! more CPU than the relay it measures, on a machine with two cores.
+//! [`RawPeer::connect`] completes the handshake (the node proves its identity in
+//! it), then reads the node's member records and sync summary, decrypted and
+//! decoded (so the start of the link is checked properly). After that the
+//! benchmark only needs to count chat frames at full speed, which [`ChatCounter`]
+//! does by decrypting what arrives with the session and walking the length
+//! prefixes of the plaintext, looking at each body's first byte (the bincode
+//! variant tag, [`wire::CHAT_TAG`]) instead of decoding every frame: decoding
+//! would cost the client more CPU than the relay it measures, on a machine with
+//! two cores. What a client sends as an origin is signed for real
+//! ([`signed_stream`]: batches of [`MAX_BATCH`], one signature each, as a node
+//! signs a burst).
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-use p2pchat_core::NodeId;
-use p2pchat_core::wire::{self, Chat, Frame, FrameDecoder, Hello, LEN_PREFIX, Preamble};
+use p2pchat_core::crypto::{Keys, MAX_BATCH};
+use p2pchat_core::testing::{self, Net, RawSession};
+use p2pchat_core::wire::{self, Frame, LEN_PREFIX};
 
 /// A connected, handshaken peer.
 #[derive(Debug)]
 pub struct RawPeer {
     /// The socket (blocking).
     pub stream: TcpStream,
-    /// Bytes the node sent after its sync summary that were already read.
+    /// The Noise session.
+    pub session: RawSession,
+    /// Plaintext the node sent after its sync summary that was already decrypted.
     pub leftover: Vec<u8>,
 }
 
@@ -34,82 +42,61 @@ pub fn encode(frame: &Frame) -> io::Result<Vec<u8>> {
     frame.encode().map(|b| b.to_vec()).map_err(proto_err)
 }
 
-/// A chat frame with the given origin, sequence number and text.
-pub fn chat(origin: NodeId, seq: u64, name: &str, text: &str) -> io::Result<Vec<u8>> {
-    encode(&Frame::Chat(Chat { origin, seq, name: name.to_owned(), text: text.to_owned() }))
+/// Chat frames from `keys` called `name`, numbered from `first`, one per text,
+/// signed in batches of [`MAX_BATCH`], each frame with its length prefix.
+pub fn signed_stream(keys: &Keys, first: u64, name: &str, texts: &[String]) -> Vec<Vec<u8>> {
+    let mut out = Vec::with_capacity(texts.len());
+    for (i, batch) in texts.chunks(MAX_BATCH).enumerate() {
+        let refs: Vec<&str> = batch.iter().map(String::as_str).collect();
+        let seq = first + (i * MAX_BATCH) as u64;
+        out.extend(testing::signed_batch(keys, seq, name, &refs).into_iter().map(|b| b.to_vec()));
+    }
+    out
 }
 
 impl RawPeer {
-    /// Connects to `addr` and completes the handshake as member `id` called `name`.
-    /// Every read is bounded by `timeout`.
-    pub fn connect(addr: SocketAddr, id: NodeId, name: &str, timeout: Duration) -> io::Result<RawPeer> {
-        let mut stream = TcpStream::connect_timeout(&addr, timeout)?;
-        stream.set_nodelay(true)?;
-        stream.set_read_timeout(Some(timeout))?;
-        let mut hello = wire::PREAMBLE.to_vec();
-        hello.extend_from_slice(&encode(&Frame::Hello(Hello { id, name: name.to_owned(), port: 1 }))?);
-        stream.write_all(&hello)?;
-        let mut pre = [0u8; wire::PREAMBLE.len()];
-        stream.read_exact(&mut pre)?;
-        if wire::check_preamble(&pre).map_err(proto_err)? != Preamble::Valid {
-            return Err(proto_err("short preamble"));
+    /// Connects to `addr` and completes the handshake as `keys` called `name`,
+    /// then waits (at most `timeout`) for the node's sync summary.
+    pub fn connect(addr: SocketAddr, keys: &Keys, name: &str, timeout: Duration) -> io::Result<RawPeer> {
+        let mut peer = testing::RawPeer::connect(addr, keys, name, &Net::open())?;
+        let (frames, closed) =
+            peer.read_frames(timeout, |f| matches!(f, Frame::Sync { last: true, .. } | Frame::Bye { .. }));
+        match frames.last() {
+            Some(Frame::Sync { last: true, .. }) => {}
+            Some(Frame::Bye { reason }) => return Err(proto_err(format!("the node said goodbye: {reason}"))),
+            _ if closed => return Err(proto_err("the node closed the connection during the handshake")),
+            _ => return Err(io::Error::new(io::ErrorKind::TimedOut, "no sync summary from the node")),
         }
-        let mut dec = FrameDecoder::new();
-        let mut buf = vec![0u8; 64 * 1024];
-        let mut hello_seen = false;
-        loop {
-            while let Some((frame, _)) = dec.next_frame().map_err(proto_err)? {
-                match frame {
-                    Frame::Hello(_) => hello_seen = true,
-                    Frame::Sync { last: true, .. } if hello_seen => {
-                        return Ok(RawPeer { stream, leftover: dec.take_buffered().to_vec() });
-                    }
-                    Frame::Bye { reason } => return Err(proto_err(format!("the node said goodbye: {reason}"))),
-                    _ => {}
-                }
-            }
-            let n = stream.read(&mut buf)?;
-            if n == 0 {
-                return Err(proto_err("the node closed the connection during the handshake"));
-            }
-            dec.extend(&buf[..n]);
-        }
+        let testing::RawPeer { stream, mut session } = peer;
+        let leftover = session.take_buffered();
+        Ok(RawPeer { stream, session, leftover })
     }
 }
 
-/// The first body byte of a frame of the same variant as `frame`.
-pub fn tag_of(frame: &Frame) -> io::Result<u8> {
-    let raw = encode(frame)?;
-    raw.get(LEN_PREFIX).copied().ok_or_else(|| proto_err("empty frame body"))
-}
-
-/// Counts chat frames in a byte stream fed in arbitrary chunks, without decoding
-/// them (see the module documentation).
+/// Counts chat frames in an encrypted stream fed in arbitrary chunks: decrypts
+/// with the session, then walks the length prefixes (see the module
+/// documentation).
 #[derive(Debug)]
 pub struct ChatCounter {
+    session: RawSession,
     buf: Vec<u8>,
-    len: usize,
-    chat_tag: u8,
+    plain: Vec<u8>,
 }
 
 impl ChatCounter {
-    /// A counter starting with `leftover` bytes.
-    pub fn new(leftover: &[u8]) -> io::Result<ChatCounter> {
-        let chat_tag =
-            tag_of(&Frame::Chat(Chat { origin: NodeId::from_u64(1), seq: 1, name: "x".into(), text: String::new() }))?;
-        let mut buf = vec![0u8; 1 << 20];
-        buf[..leftover.len()].copy_from_slice(leftover);
-        Ok(ChatCounter { buf, len: leftover.len(), chat_tag })
+    /// A counter decrypting with `session`, starting with `leftover` plaintext.
+    pub fn new(session: RawSession, leftover: &[u8]) -> ChatCounter {
+        ChatCounter { session, buf: vec![0u8; 1 << 20], plain: leftover.to_vec() }
     }
 
     /// Reads once from `r`; returns how many chat frames that completed, or `None`
     /// at end of stream.
     pub fn read_from(&mut self, r: &mut impl Read) -> io::Result<Option<u64>> {
-        let n = r.read(&mut self.buf[self.len..])?;
+        let n = r.read(&mut self.buf)?;
         if n == 0 {
             return Ok(None);
         }
-        self.len += n;
+        self.session.open_into(&self.buf[..n], &mut self.plain)?;
         Ok(Some(self.scan()))
     }
 
@@ -117,19 +104,19 @@ impl ChatCounter {
     fn scan(&mut self) -> u64 {
         let mut pos = 0;
         let mut chats = 0;
-        while self.len - pos > LEN_PREFIX {
-            let b = &self.buf[pos..];
+        let len = self.plain.len();
+        while len - pos > LEN_PREFIX {
+            let b = &self.plain[pos..];
             let body = u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize;
-            if self.len - pos < LEN_PREFIX + body {
+            if len - pos < LEN_PREFIX + body {
                 break;
             }
-            if body > 0 && b[LEN_PREFIX] == self.chat_tag {
+            if body > 0 && b[LEN_PREFIX] == wire::CHAT_TAG {
                 chats += 1;
             }
             pos += LEN_PREFIX + body;
         }
-        self.buf.copy_within(pos..self.len, 0);
-        self.len -= pos;
+        self.plain.drain(..pos);
         chats
     }
 }
@@ -138,17 +125,37 @@ impl ChatCounter {
 mod tests {
     use super::*;
 
+    /// Two sessions that completed a handshake with each other.
+    fn pair() -> (RawSession, RawSession) {
+        let (a, b) = (Keys::from_u64(1), Keys::from_u64(2));
+        let (mut i, first) = RawSession::initiator(&a, "a", &Net::open()).expect("initiator");
+        let mut r = RawSession::responder(&b, "b", &Net::open()).expect("responder");
+        let second = r.receive(&first).expect("first message");
+        let third = i.receive(&second).expect("second message");
+        assert!(r.receive(&third).expect("third message").is_empty());
+        assert!(i.ready() && r.ready());
+        (i, r)
+    }
+
     #[test]
-    fn counter_counts_chats_across_chunk_boundaries() {
-        let mut stream = Vec::new();
-        for seq in 1..=50 {
-            stream.extend(chat(NodeId::from_u64(9), seq, "a", "hello there").expect("encode"));
-            stream.extend(encode(&Frame::Heartbeat).expect("encode"));
+    fn counter_counts_chats_across_chunk_boundaries_after_decryption() {
+        let keys = Keys::from_u64(9);
+        let texts: Vec<String> = (0..50).map(|k| format!("hello there {k}")).collect();
+        let mut plain = Vec::new();
+        for chat in signed_stream(&keys, wire::seq_start(7), "a", &texts) {
+            plain.extend(chat);
+            plain.extend(encode(&Frame::Heartbeat).expect("encode"));
         }
         for step in [1, 3, 7, 64, 1000] {
-            let mut c = ChatCounter::new(&[]).expect("counter");
+            let (mut sender, receiver) = pair();
+            // Several transport messages, cut anywhere.
+            let mut wire = Vec::new();
+            for part in plain.chunks(777) {
+                wire.extend(sender.seal(part).expect("seal"));
+            }
+            let mut c = ChatCounter::new(receiver, &[]);
             let mut total = 0;
-            for part in stream.chunks(step) {
+            for part in wire.chunks(step) {
                 let mut r = part;
                 total += c.read_from(&mut r).expect("read").expect("bytes");
             }

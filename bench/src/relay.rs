@@ -1,16 +1,18 @@
 //! Forwarding throughput of one relay node.
 //!
 //! The relay is a real node (a [`Handle`] on 127.0.0.1). Its peers are raw protocol
-//! clients ([`crate::raw`]): one sender that writes pre-encoded chat frames (one
-//! origin, sequence numbers 1..N, 64-byte texts) in batches of [`BATCH`] frames per
-//! `write`, and `fanout` receivers that count the chat frames the relay forwards to
-//! them. The relay also delivers every message to its own user: its callback only
-//! counts.
+//! clients ([`crate::raw`], each with its own Noise session): one sender that
+//! writes chat frames signed and encrypted before the clock starts (one origin, N
+//! sequence numbers from the first of an incarnation, 64-byte texts, signed in
+//! batches of 64 as a node signs a burst) in batches of [`BATCH`] frames per
+//! `write`, and `fanout` receivers that decrypt what the relay forwards to them and
+//! count the chat frames in it. The relay also delivers every message to its own
+//! user: its callback only counts.
 //!
-//! The sender keeps at most [`WINDOW`] messages between itself and the slowest
-//! receiver, so the relay's per-peer output queues stay well under their cap (a peer
-//! whose queue passes the cap is cut off) and the figure is a sustained rate, not
-//! the speed of filling buffers. Messages in per second = N / (time from the first
+//! The sender keeps at most [`WINDOW_BYTES`] of messages between itself and the
+//! slowest receiver, so the relay's per-peer output queues stay well under their
+//! cap (a peer whose queue passes the cap is cut off) and the figure is a sustained
+//! rate, not the speed of filling buffers. Messages in per second = N / (time from the first
 //! write until the last receiver has them all); deliveries out per second = that
 //! times the fan-out (the relay's own user is not counted in it).
 
@@ -21,8 +23,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use p2pchat_core::crypto::Keys;
 use p2pchat_core::id::Rng;
-use p2pchat_core::{Event, Handle, NodeId};
+use p2pchat_core::{Event, Handle, wire};
 
 use crate::raw::{self, ChatCounter, RawPeer};
 use crate::report::{Figure, Report, Target};
@@ -30,34 +33,44 @@ use crate::util::{BenchResult, Opts, local, node_config, secs, wait_until};
 
 /// Frames per `write` of the sender.
 const BATCH: usize = 2048;
-/// Most messages in flight between the sender and the slowest receiver (about
-/// 2.8 MB of 86-byte frames, well below the relay's 8 MiB per-peer queue cap).
-const WINDOW: u64 = 32 * 1024;
+/// Most bytes of messages in flight between the sender and the slowest receiver
+/// (well below the relay's 8 MiB per-peer queue cap).
+const WINDOW_BYTES: usize = 3 << 20;
 /// Length of every chat text, in bytes.
 pub const TEXT_LEN: usize = 64;
 /// Bound on a single run.
 const RUN_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// The sender's whole stream, encoded once.
+/// The sender's whole stream, signed and encoded once (encrypted per run, for
+/// that run's session).
 struct Stream {
-    origin: NodeId,
+    origin: Keys,
     bytes: Vec<u8>,
     /// Byte offset of the start of every batch, and the end.
     cuts: Vec<usize>,
     msgs: u64,
+    /// Messages in flight at most ([`WINDOW_BYTES`] of them).
+    window: u64,
 }
 
-fn encode_stream(msgs: u64, origin: NodeId) -> BenchResult<Stream> {
+fn encode_stream(msgs: u64, origin: Keys) -> BenchResult<Stream> {
+    // Any incarnation above 0: the relay has never heard of this origin.
+    let first = wire::seq_start(1);
+    let texts: Vec<String> = (1..=msgs).map(|k| format!("{k:0width$}", width = TEXT_LEN)).collect();
+    let frames = raw::signed_stream(&origin, first, "src", &texts);
     let mut bytes = Vec::new();
     let mut cuts = vec![0];
-    for seq in 1..=msgs {
-        let text = format!("{seq:0width$}", width = TEXT_LEN);
-        bytes.extend(raw::chat(origin, seq, "src", &text).map_err(|e| e.to_string())?);
-        if seq % BATCH as u64 == 0 || seq == msgs {
+    for (k, f) in frames.iter().enumerate() {
+        bytes.extend_from_slice(f);
+        if (k + 1) % BATCH == 0 || k + 1 == frames.len() {
             cuts.push(bytes.len());
         }
     }
-    Ok(Stream { origin, bytes, cuts, msgs })
+    if frames.len() as u64 != msgs {
+        return Err(format!("encoded {} of {msgs} messages", frames.len()));
+    }
+    let window = (WINDOW_BYTES / (bytes.len() / frames.len().max(1)).max(1)) as u64;
+    Ok(Stream { origin, bytes, cuts, msgs, window })
 }
 
 struct Receiver {
@@ -69,7 +82,7 @@ struct Receiver {
 fn spawn_receiver(peer: RawPeer, target: u64, stop: Arc<AtomicBool>) -> BenchResult<Receiver> {
     let count = Arc::new(AtomicU64::new(0));
     let seen = Arc::clone(&count);
-    let mut counter = ChatCounter::new(&peer.leftover).map_err(|e| e.to_string())?;
+    let mut counter = ChatCounter::new(peer.session, &peer.leftover);
     let mut stream = peer.stream;
     stream.set_read_timeout(Some(Duration::from_millis(100))).map_err(|e| e.to_string())?;
     let thread = std::thread::Builder::new()
@@ -167,28 +180,35 @@ fn one_run(stream: &Stream, fanout: usize, rng: &mut Rng) -> BenchResult<RunResu
         let timeout = Duration::from_secs(5);
         let mut receivers = Vec::new();
         for k in 0..fanout {
-            let peer = RawPeer::connect(addr, NodeId::from_u64(rng.next_u64()), &format!("rx{k}"), timeout)
-                .map_err(|e| format!("receiver {k}: {e}"))?;
+            let keys = Keys::from_u64(rng.next_u64());
+            let peer =
+                RawPeer::connect(addr, &keys, &format!("rx{k}"), timeout).map_err(|e| format!("receiver {k}: {e}"))?;
             receivers.push(spawn_receiver(peer, stream.msgs, Arc::clone(&stop))?);
         }
-        let sender = RawPeer::connect(addr, stream.origin, "src", timeout).map_err(|e| format!("sender: {e}"))?;
+        let mut sender = RawPeer::connect(addr, &stream.origin, "src", timeout).map_err(|e| format!("sender: {e}"))?;
         let drain = spawn_drain(&sender, Arc::clone(&stop))?;
+        // Encrypted for this session before the clock starts, like the signing:
+        // the run measures the relay.
+        let mut sealed = Vec::with_capacity(stream.cuts.len());
+        for w in stream.cuts.windows(2) {
+            sealed.push(sender.session.seal(&stream.bytes[w[0]..w[1]]).map_err(|e| format!("sealing: {e}"))?);
+        }
         let mut out = &sender.stream;
         let slowest = |rx: &[Receiver]| rx.iter().map(|r| r.count.load(Ordering::Acquire)).min().unwrap_or(0);
         let cpu0 = relay_tid.as_deref().and_then(thread_cpu_ns);
         let t0 = Instant::now();
         let deadline = t0 + RUN_TIMEOUT;
-        for (i, w) in stream.cuts.windows(2).enumerate() {
+        for (i, batch) in sealed.iter().enumerate() {
             let sent_after = ((i + 1) * BATCH) as u64;
             let mut nap = Duration::from_micros(20);
-            while slowest(&receivers) + WINDOW < sent_after {
+            while slowest(&receivers) + stream.window < sent_after {
                 if Instant::now() > deadline {
                     return Err(format!("receivers stalled at {} of {} messages", slowest(&receivers), stream.msgs));
                 }
                 std::thread::sleep(nap);
                 nap = (nap * 2).min(Duration::from_micros(500));
             }
-            out.write_all(&stream.bytes[w[0]..w[1]]).map_err(|e| format!("sender write: {e}"))?;
+            out.write_all(batch).map_err(|e| format!("sender write: {e}"))?;
         }
         let mut t1 = t0;
         for (k, r) in receivers.into_iter().enumerate() {
@@ -219,7 +239,7 @@ fn one_run(stream: &Stream, fanout: usize, rng: &mut Rng) -> BenchResult<RunResu
 pub fn run(opts: Opts, report: &mut Report) -> BenchResult<()> {
     let msgs: u64 = if opts.quick { 200_000 } else { 1_000_000 };
     let mut rng = Rng::new(Rng::seed_from_env());
-    let stream = encode_stream(msgs, NodeId::from_u64(rng.next_u64()))?;
+    let stream = encode_stream(msgs, Keys::from_u64(rng.next_u64()))?;
     let frame_len = stream.bytes.len() as f64 / msgs as f64;
     for fanout in [1usize, 4] {
         let (mut ins, mut outs, mut cpu) = (Vec::new(), Vec::new(), Vec::new());
@@ -241,10 +261,12 @@ pub fn run(opts: Opts, report: &mut Report) -> BenchResult<()> {
     }
     report.note(format!(
         "relay: one Handle; raw-protocol sender and receivers in the same process; {msgs} messages per run, \
-         {TEXT_LEN}-byte texts ({frame_len:.0}-byte frames), {BATCH} frames per sender write, at most {WINDOW} in \
-         flight; deliveries out = socket deliveries (the relay's own user also got each message); CPU per message = time \
+         {TEXT_LEN}-byte texts ({frame_len:.0}-byte frames, signed in batches of 64), signed and encrypted before \
+         the clock starts, {BATCH} frames per sender write, at most {} in flight; receivers decrypt what they count \
+         (in this process, on the same cores); deliveries out = socket deliveries (the relay's own user also got each message); CPU per message = time \
          the relay's network thread spent on a CPU (schedstat, kernel included) / messages in, which depends less \
-         on how the two cores are shared than the rates do"
+         on how the two cores are shared than the rates do",
+        stream.window
     ));
     Ok(())
 }

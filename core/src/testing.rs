@@ -170,6 +170,24 @@ impl RawSession {
         Ok(out)
     }
 
+    /// After the handshake: decrypts every whole transport message received
+    /// (before, and in `data`) and appends its plaintext, the frame stream
+    /// undecoded, to `plain`: for a client that only walks the frames (a
+    /// benchmark counting them). Frames decrypted before that wait in
+    /// [`RawSession::next_frame`] or [`RawSession::take_buffered`].
+    pub fn open_into(&mut self, data: &[u8], plain: &mut Vec<u8>) -> io::Result<()> {
+        let s = self.session.as_mut().filter(|s| s.ready()).ok_or_else(|| err("no session yet"))?;
+        s.extend(data);
+        while s.open(plain).map_err(err)? {}
+        Ok(())
+    }
+
+    /// The plaintext decrypted and not yet taken as whole frames by
+    /// [`RawSession::next_frame`] (the start of the next frame), taken.
+    pub fn take_buffered(&mut self) -> Vec<u8> {
+        self.frames.take_buffered().to_vec()
+    }
+
     /// The next whole frame received (decoded and validated).
     pub fn next_frame(&mut self) -> io::Result<Option<Frame>> {
         Ok(self.frames.next_frame().map_err(err)?.map(|(f, _)| f))
