@@ -21,12 +21,11 @@
 //! Hashing is SHA-256 (the `sha2` crate, which ed25519-dalek already uses; it
 //! uses the CPU's SHA instructions where there are some).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use serde::de::{self, SeqAccess, Visitor};
-use serde::ser::SerializeTuple;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest, Sha256};
 
@@ -83,32 +82,43 @@ impl fmt::Debug for Sig {
 
 impl Serialize for Sig {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut t = s.serialize_tuple(64)?;
-        for b in &self.0 {
-            t.serialize_element(b)?;
-        }
-        t.end()
+        s.serialize_bytes(&self.0)
     }
 }
 
 impl<'de> Deserialize<'de> for Sig {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Sig;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, "64 signature bytes")
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Sig, A::Error> {
-                let mut out = [0u8; 64];
-                for (i, b) in out.iter_mut().enumerate() {
-                    *b = seq.next_element()?.ok_or_else(|| de::Error::invalid_length(i, &self))?;
-                }
-                Ok(Sig(out))
-            }
-        }
-        d.deserialize_tuple(64, V)
+        fixed_bytes::<D, 64>(d).map(Sig)
     }
+}
+
+/// Reads a byte string of exactly `N` bytes (ids, signatures): one copy from the
+/// input, where an array would be read byte by byte.
+pub fn fixed_bytes<'de, D: Deserializer<'de>, const N: usize>(d: D) -> Result<[u8; N], D::Error> {
+    struct V<const N: usize>;
+    impl<'de, const N: usize> Visitor<'de> for V<N> {
+        type Value = [u8; N];
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "{N} bytes")
+        }
+        fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<[u8; N], E> {
+            v.try_into().map_err(|_| E::invalid_length(v.len(), &self))
+        }
+        fn visit_borrowed_bytes<E: de::Error>(self, v: &'de [u8]) -> Result<[u8; N], E> {
+            self.visit_bytes(v)
+        }
+        fn visit_byte_buf<E: de::Error>(self, v: Vec<u8>) -> Result<[u8; N], E> {
+            self.visit_bytes(&v)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<[u8; N], A::Error> {
+            let mut out = [0u8; N];
+            for (i, b) in out.iter_mut().enumerate() {
+                *b = seq.next_element()?.ok_or_else(|| de::Error::invalid_length(i, &self))?;
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_bytes(V::<N>)
 }
 
 /// A member's key pair, with what is derived from it.
@@ -353,9 +363,19 @@ fn batch_text(origin: &NodeId, first: u64, count: u32, root: &Hash) -> Vec<u8> {
     [domain::BATCH, &origin.0[..], &first.to_be_bytes(), &count.to_be_bytes(), root].concat()
 }
 
-/// The root that a leaf and its proof lead to, or None if the proof does not fit
-/// the batch's shape (wrong length, message outside the batch).
-fn root_of(leaf: Hash, seq: u64, first: u64, count: u32, proof: &[u8]) -> Option<Hash> {
+/// Climbs from a leaf along its proof towards the root of a batch of `count`
+/// messages from `first`, stopping early at a node `known` accepts. Returns the
+/// node reached (the root, unless it stopped), the nodes passed on the way
+/// (leaf included), and whether it stopped at a known node; None if the proof
+/// does not fit the batch's shape (wrong length, message outside the batch).
+fn climb(
+    leaf: Hash,
+    seq: u64,
+    first: u64,
+    count: u32,
+    proof: &[u8],
+    known: impl Fn(&Hash) -> bool,
+) -> Option<(Hash, Vec<Hash>, bool)> {
     if count == 0 || count as usize > MAX_BATCH || seq < first || seq - first >= u64::from(count) {
         return None;
     }
@@ -364,7 +384,12 @@ fn root_of(leaf: Hash, seq: u64, first: u64, count: u32, proof: &[u8]) -> Option
     }
     let mut hashes = proof.chunks_exact(32);
     let (mut idx, mut len, mut acc) = ((seq - first) as usize, count as usize, leaf);
+    let mut path = Vec::with_capacity(MAX_PROOF + 1);
     while len > 1 {
+        if known(&acc) {
+            return Some((acc, path, true));
+        }
+        path.push(acc);
         let sib = idx ^ 1;
         if sib < len {
             let h: Hash = hashes.next()?.try_into().ok()?;
@@ -373,40 +398,98 @@ fn root_of(leaf: Hash, seq: u64, first: u64, count: u32, proof: &[u8]) -> Option
         idx /= 2;
         len = len.div_ceil(2);
     }
-    hashes.next().is_none().then_some(acc)
+    if hashes.next().is_some() {
+        return None;
+    }
+    let stopped = known(&acc);
+    path.push(acc);
+    Some((acc, path, stopped))
 }
 
 /// Checks chat messages against their batch signatures, remembering the batches
 /// already checked (a few per origin, for as many origins as the node tracks).
+///
+/// It also keeps, for the last batch of recently heard origins, every tree node
+/// already shown to lead to a signed root: the next message of that batch is
+/// checked by climbing from its leaf until it meets one (one or two hashes for
+/// messages arriving in order) instead of all the way up. A node is accepted only
+/// by equality with such a node, and a leaf's hash covers its sequence number, so
+/// no message can borrow another's place.
 #[derive(Debug, Default)]
 pub struct Verifier {
     checked: HashMap<NodeId, [(u64, u32, Hash); 2]>,
+    known: HashMap<NodeId, (u64, HashSet<Hash, BuildPrefix>)>,
     /// Signatures verified (for the benchmarks and tests).
     pub signatures: u64,
 }
 
+/// Hashes the SHA-256 hashes of tree nodes by their first 8 bytes: they are
+/// uniformly random already (and an attacker choosing colliding prefixes only
+/// slows its own checks), so SipHash would be work for nothing.
+#[derive(Debug, Default, Clone, Copy)]
+struct BuildPrefix;
+
+#[derive(Debug, Default)]
+struct PrefixHasher(u64);
+
+impl std::hash::Hasher for PrefixHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8).take(1) {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            self.0 ^= u64::from_le_bytes(b);
+        }
+    }
+}
+
+impl std::hash::BuildHasher for BuildPrefix {
+    type Hasher = PrefixHasher;
+    fn build_hasher(&self) -> PrefixHasher {
+        PrefixHasher(0)
+    }
+}
+
 /// Most origins whose checked batches are remembered.
 const MAX_REMEMBERED: usize = 4096;
+/// Most origins whose last batch's tree nodes are remembered.
+const MAX_KNOWN: usize = 256;
 
 impl Verifier {
     /// Whether the message with this content, written by `origin` as `seq`, is
     /// covered by `auth`.
     pub fn check(&mut self, origin: &NodeId, seq: u64, content: &[u8], auth: &BatchAuthRef<'_>) -> bool {
-        let Some(root) = root_of(leaf(content), seq, auth.first, auth.count, auth.proof) else { return false };
-        let batch = (auth.first, auth.count, root);
-        if self.checked.get(origin).is_some_and(|c| c.contains(&batch)) {
-            return true;
+        let known = self.known.get(origin).map(|(_, k)| k);
+        let climbed =
+            climb(leaf(content), seq, auth.first, auth.count, auth.proof, |h| known.is_some_and(|k| k.contains(h)));
+        let Some((top, path, stopped)) = climbed else { return false };
+        if !stopped {
+            let batch = (auth.first, auth.count, top);
+            if !self.checked.get(origin).is_some_and(|c| c.contains(&batch)) {
+                self.signatures += 1;
+                if !verify(origin, &[&batch_text(origin, auth.first, auth.count, &top)], &auth.sig) {
+                    return false;
+                }
+                if self.checked.len() >= MAX_REMEMBERED && !self.checked.contains_key(origin) {
+                    self.checked.clear();
+                }
+                let slot = self.checked.entry(*origin).or_insert([(0, 0, [0; 32]); 2]);
+                slot[1] = slot[0];
+                slot[0] = batch;
+            }
         }
-        self.signatures += 1;
-        if !verify(origin, &[&batch_text(origin, auth.first, auth.count, &root)], &auth.sig) {
-            return false;
+        if self.known.len() >= MAX_KNOWN && !self.known.contains_key(origin) {
+            self.known.clear();
         }
-        if self.checked.len() >= MAX_REMEMBERED && !self.checked.contains_key(origin) {
-            self.checked.clear();
+        let (first, nodes) = self.known.entry(*origin).or_insert_with(|| (auth.first, HashSet::default()));
+        if *first != auth.first && !stopped {
+            // A new batch: the old one's nodes are not needed any more.
+            *first = auth.first;
+            nodes.clear();
         }
-        let slot = self.checked.entry(*origin).or_insert([(0, 0, [0; 32]); 2]);
-        slot[1] = slot[0];
-        slot[0] = batch;
+        nodes.extend(path);
         true
     }
 }
@@ -444,6 +527,25 @@ mod tests {
             assert!(v.check(&keys.id(), 1 + i as u64, format!("message {i}").as_bytes(), &r));
         }
         assert_eq!(v.signatures, 1);
+    }
+
+    #[test]
+    fn a_batch_arriving_in_order_is_checked_with_few_hashes_and_every_alteration_still_fails() {
+        let keys = Keys::from_u64(1);
+        let texts: Vec<String> = (0..MAX_BATCH).map(|i| format!("message {i}")).collect();
+        let auths = sign_batch(&keys, 1, leaves(MAX_BATCH));
+        let mut v = Verifier::default();
+        let mut genuine_signatures = 0;
+        for (i, a) in auths.iter().enumerate() {
+            let r = BatchAuthRef { first: a.first, count: a.count, proof: &a.proof, sig: a.sig };
+            // A forgery at this position, after the nodes around it are known.
+            assert!(!v.check(&keys.id(), 1 + i as u64, b"forged", &r), "forged at {i}");
+            assert!(!v.check(&keys.id(), 2 + i as u64, texts[i].as_bytes(), &r), "moved from {i}");
+            let before = v.signatures;
+            assert!(v.check(&keys.id(), 1 + i as u64, texts[i].as_bytes(), &r), "genuine {i}");
+            genuine_signatures += v.signatures - before;
+        }
+        assert_eq!(genuine_signatures, 1, "one signature for the whole batch");
     }
 
     #[test]

@@ -10,8 +10,23 @@ use serde::{Deserialize, Serialize};
 ///
 /// It is shown as 64 hex digits; [`NodeId::short`] is the 8-digit fingerprint
 /// people compare (`:users`, `:whois`, the `key` field of JSON events).
-#[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+///
+/// On the wire it is a byte string (a length and 32 bytes), which bincode reads
+/// in one copy rather than byte by byte as it would an array.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct NodeId(pub [u8; 32]);
+
+impl Serialize for NodeId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for NodeId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::crypto::fixed_bytes::<D, 32>(d).map(NodeId)
+    }
+}
 
 impl NodeId {
     /// An id whose first 8 bytes are `n` (big-endian) and the rest zero: for

@@ -12,7 +12,7 @@
 //!
 //! | part | state it owns | what it does |
 //! |---|---|---|
-//! | `peers` | connections, handshakes, attempts in flight | the handshake ([`wire::Frame::Hello`]), the duplicate-link rule, timeouts, heartbeats |
+//! | `peers` | connections, handshakes, attempts in flight | the preamble and the Noise handshake (`noise`), the duplicate-link rule, timeouts, heartbeats |
 //! | [`delivery`] | per-origin marks, reorder buffers, history | exactly-once, in-order delivery; duplicates dropped |
 //! | `flood` | (none) | forwarding each new chat message to every ready peer but its sender |
 //! | `catchup` | sync summaries arriving, own messages handed over | marks exchanged on every new link, history and floors in answer, gaps expired |
