@@ -156,7 +156,9 @@ impl Session {
         }
         let Some(msg) = self.next_message() else { return Ok(None) };
         let State::Handshake(hs) = &mut self.state else { return Ok(None) };
-        let mut payload = vec![0u8; MAX_MESSAGE];
+        // A payload is never longer than its message: a buffer of that size (a
+        // 64 KiB one per handshake would leave a hole in the heap for each link).
+        let mut payload = vec![0u8; msg.len()];
         let n = hs.read_message(&msg, &mut payload).map_err(|e| handshake_error(hs, e))?;
         let mut step = Step::default();
         if n > 0 {
