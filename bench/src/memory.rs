@@ -6,7 +6,9 @@
 //! the handshake and stay idle: the clients read what the node sends (member
 //! records, heartbeats) and send a heartbeat every 500 ms, like a real peer, so the
 //! node's default failure detector keeps them. Each reading waits until the resident
-//! size has settled. Growth per connection = (RSS with N - idle RSS) / N.
+//! size has settled. Growth per connection = (RSS with N - idle RSS) / N. The
+//! first 100 connections are also timed, from the TCP connect to the node's
+//! first sync summary: preambles, the Noise handshake and the node's records.
 
 use std::io::{ErrorKind, Read, Write};
 use std::time::{Duration, Instant};
@@ -28,6 +30,10 @@ struct Clients {
     heartbeat: Vec<u8>,
     last_beat: Instant,
     buf: Vec<u8>,
+    /// How long each of the first connections took, from the TCP connect to the
+    /// node's first sync summary (preambles, the Noise handshake with its two
+    /// identity checks, the node's records).
+    handshakes: Vec<Duration>,
 }
 
 impl Clients {
@@ -61,8 +67,12 @@ impl Clients {
         while self.peers.len() < n {
             let k = self.peers.len();
             let keys = Keys::from_u64(rng.next_u64());
+            let started = Instant::now();
             let peer = RawPeer::connect(local(port), &keys, &format!("idle{k}"), Duration::from_secs(5))
                 .map_err(|e| format!("idle connection {k}: {e}"))?;
+            if k < 100 {
+                self.handshakes.push(started.elapsed());
+            }
             peer.stream.set_nonblocking(true).map_err(|e| e.to_string())?;
             self.peers.push(peer);
             if k % 100 == 99 {
@@ -95,6 +105,8 @@ fn settled_rss(pid: &str, clients: &mut Clients, min: Duration, max: Duration) -
 struct RunResult {
     idle_kib: u64,
     per_conn: Vec<(usize, f64)>,
+    /// Median of the first 100 handshakes, in ms.
+    handshake_ms: f64,
 }
 
 fn one_run(bin: &Binary, counts: &[usize], rng: &mut Rng) -> BenchResult<RunResult> {
@@ -111,6 +123,7 @@ fn one_run(bin: &Binary, counts: &[usize], rng: &mut Rng) -> BenchResult<RunResu
             heartbeat: raw::encode(&Frame::Heartbeat).map_err(|e| e.to_string())?,
             last_beat: Instant::now(),
             buf: vec![0u8; 64 * 1024],
+            handshakes: Vec::new(),
         };
         let idle_kib = settled_rss(&pid, &mut clients, Duration::from_millis(1000), Duration::from_secs(3))?;
         let mut per_conn = Vec::new();
@@ -119,7 +132,10 @@ fn one_run(bin: &Binary, counts: &[usize], rng: &mut Rng) -> BenchResult<RunResu
             let rss = settled_rss(&pid, &mut clients, Duration::from_millis(1500), Duration::from_secs(5))?;
             per_conn.push((n, (rss as f64 - idle_kib as f64) / n as f64));
         }
-        Ok(RunResult { idle_kib, per_conn })
+        let mut h = clients.handshakes.clone();
+        h.sort();
+        let handshake_ms = h.get(h.len() / 2).map_or(0.0, |d| d.as_secs_f64() * 1000.0);
+        Ok(RunResult { idle_kib, per_conn, handshake_ms })
     })();
     quit_all(&mut node, Duration::from_secs(3));
     result
@@ -140,14 +156,23 @@ pub fn run(opts: Opts, report: &mut Report, bin: &Binary) -> BenchResult<()> {
     let mut rng = Rng::new(Rng::seed_from_env());
     let mut idle = Vec::new();
     let mut growth: Vec<Vec<f64>> = vec![Vec::new(); counts.len()];
+    let mut handshakes = Vec::new();
     for _ in 0..opts.runs {
         let r = one_run(bin, &counts, &mut rng)?;
         idle.push(r.idle_kib as f64 / 1024.0);
+        handshakes.push(r.handshake_ms);
         for (i, (_, g)) in r.per_conn.iter().enumerate() {
             growth[i].push(*g);
         }
     }
     report.add(Figure::new("memory", "idle node resident (VmRSS)", "MiB", idle, Target::at_most(8.0)));
+    report.add(Figure::new(
+        "memory",
+        "handshake: connect to the node's first records, p50",
+        "ms",
+        handshakes,
+        Target::at_most(2.0),
+    ));
     for (n, g) in counts.iter().zip(growth) {
         report.add(Figure::new(
             "memory",

@@ -214,7 +214,7 @@ mod tests {
         let event = Event::Message {
             from: "b\u{1b}ob".into(),
             text: "hi".into(),
-            origin: NodeId::from_u64(0x3f2a9c1e_0000_0007),
+            origin: NodeId::from_u64(0x3f2a_9c1e_0000_0007),
             seq: 3,
             private: true,
             to: None,
@@ -223,12 +223,12 @@ mod tests {
         let view = strings.view(&fields);
         assert_eq!(view.kind, p2pchat_event_kind::Message);
         assert_eq!(text(view.key).as_deref(), Some("3f2a9c1e"), "the sender's fingerprint");
-        assert_eq!(view.id, 0x3f2a9c1e_0000_0007);
+        assert_eq!(view.id, 0x3f2a_9c1e_0000_0007);
         assert_eq!(text(view.username).as_deref(), Some("[private] b\u{FFFD}ob"));
         assert_eq!(text(view.message).as_deref(), Some("hi"));
         assert_eq!(text(view.name).as_deref(), Some("b\u{FFFD}ob"));
         assert!(text(view.json).expect("json").contains("\"event\":\"message\""));
-        assert_eq!((view.id, view.seq, view.is_private), (0x3f2a9c1e_0000_0007, 3, true));
+        assert_eq!((view.id, view.seq, view.is_private), (0x3f2a_9c1e_0000_0007, 3, true));
     }
 
     #[test]

@@ -37,9 +37,9 @@ fn node_with_env_secret(name: &str, connect: u16, passphrase: &str) -> Proc {
 fn holders_of_one_secret_chat_and_others_are_refused_with_the_reason_on_both_sides() {
     let file = secret_file("good", "correct horse battery staple");
     let secret = file.to_string_lossy().into_owned();
-    let mut a = Proc::node("a", &[], &[FAST, &["--secret-file", &secret]].concat());
+    let a = Proc::node("a", &[], &[FAST, &["--secret-file", &secret]].concat());
     // The same passphrase from the environment is the same secret.
-    let mut b = node_with_env_secret("b", a.port, "correct horse battery staple");
+    let b = node_with_env_secret("b", a.port, "correct horse battery staple");
     let mut pair = [a, b];
     wait_all_joined(&mut pair);
     let [a, b] = &mut pair;

@@ -23,8 +23,8 @@ fn scratch_dir(tag: &str) -> PathBuf {
 fn a_member_restarted_with_its_key_is_the_same_member_and_its_new_messages_are_shown() {
     let dir = scratch_dir("restart");
     let key = dir.join("alice.key").to_string_lossy().into_owned();
-    let mut b = Proc::node("b", &[], FAST);
-    let mut alice = Proc::node("alice", &[b.port], &[FAST, &["--identity", &key]].concat());
+    let b = Proc::node("b", &[], FAST);
+    let alice = Proc::node("alice", &[b.port], &[FAST, &["--identity", &key]].concat());
     let first_id = alice.id.clone();
     let mut pair = [b, alice];
     wait_all_joined(&mut pair);

@@ -594,7 +594,7 @@ impl Connector {
     }
 
     pub fn connect(&mut self) -> TcpStream {
-        if self.count % 32 == 0 {
+        if self.count.is_multiple_of(32) {
             wait_until("room in the accept queue", || accept_queue(self.port) < 64);
         }
         self.count += 1;
