@@ -220,27 +220,46 @@ pub fn verify(id: &NodeId, parts: &[&[u8]], sig: &Sig) -> bool {
 /// signatures: a verification is a pure function of (key, message, signature),
 /// so its successes are remembered process-wide (by a hash of all three) and every
 /// node still checks every frame, at the cost of a lookup. Only with the `sim`
-/// feature, which never ships.
+/// feature, which never ships, and only once a simulator has been created
+/// ([`sim_memo::enable`]), so that real nodes in a test or benchmark process
+/// built with the feature check every signature themselves.
 #[cfg(feature = "sim")]
-mod sim_memo {
+pub(crate) mod sim_memo {
     use std::collections::HashSet;
     use std::sync::Mutex;
+    use std::sync::atomic::{AtomicBool, Ordering};
 
     use super::{Hash, NodeId, Sig, hash_parts};
 
     static KNOWN: Mutex<Option<HashSet<Hash>>> = Mutex::new(None);
+    static ON: AtomicBool = AtomicBool::new(false);
     const MAX: usize = 1 << 20;
+
+    /// Turns the memo on for this process (the simulator does).
+    pub fn enable() {
+        ON.store(true, Ordering::Relaxed);
+    }
+
+    fn on() -> bool {
+        ON.load(Ordering::Relaxed)
+    }
 
     fn key(id: &NodeId, msg: &[u8], sig: &Sig) -> Hash {
         hash_parts(&[&id.0, &sig.0, msg])
     }
 
     pub fn known(id: &NodeId, msg: &[u8], sig: &Sig) -> bool {
+        if !on() {
+            return false;
+        }
         let k = key(id, msg, sig);
         KNOWN.lock().ok().and_then(|g| g.as_ref().map(|s| s.contains(&k))).unwrap_or(false)
     }
 
     pub fn remember(id: &NodeId, msg: &[u8], sig: &Sig) {
+        if !on() {
+            return;
+        }
         let k = key(id, msg, sig);
         if let Ok(mut g) = KNOWN.lock() {
             let set = g.get_or_insert_with(HashSet::new);

@@ -131,6 +131,7 @@ pub fn default_config() -> NodeConfig {
 impl Sim {
     /// An empty network with the given seed and node template.
     pub fn new(seed: u64, template: NodeConfig) -> Self {
+        crate::crypto::sim_memo::enable();
         let now = Instant::now();
         Sim {
             nodes: Vec::new(),
