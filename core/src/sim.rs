@@ -189,6 +189,8 @@ impl Sim {
         cfg.seed = self.rng.next_u64();
         cfg.wall_ms =
             (self.template.wall_ms + (self.now - self.start).as_millis() as u64).saturating_add_signed(skew_ms);
+        // Numbered from its start, as a real node is (`NodeConfig::from_config`).
+        cfg.first_seq = crate::wire::seq_start(crate::wire::incarnation_at(cfg.wall_ms));
         let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), cfg.port);
         let id = cfg.id;
         let node = Node::new(cfg, self.now);

@@ -15,11 +15,7 @@ fn errors(sim: &Sim, i: usize) -> Vec<String> {
 
 #[test]
 fn a_known_name_that_comes_back_with_another_key_is_shown_with_a_warning_and_its_fingerprint() {
-    let mut sim = Sim::with_nodes(2, 7);
-    for (a, b) in topology::line(2) {
-        sim.connect(a, b);
-    }
-    sim.run_for(Duration::from_secs(2), MAX_STEPS);
+    let mut sim = Sim::linked(2, &topology::line(2), 7, MAX_STEPS);
     // n1 quits; another member (another key) named n1 joins through n0.
     sim.type_line(1, ":quit");
     sim.run_for(Duration::from_secs(2), MAX_STEPS);
@@ -31,11 +27,7 @@ fn a_known_name_that_comes_back_with_another_key_is_shown_with_a_warning_and_its
     let warnings: Vec<String> = errors(&sim, 0).into_iter().filter(|e| e.contains("new key")).collect();
     assert_eq!(warnings, [format!("warning: n1 (new key {key} — not the n1 seen before)")]);
     // The same member coming back with its own key is not news.
-    let mut sim = Sim::with_nodes(3, 8);
-    for (a, b) in topology::line(3) {
-        sim.connect(a, b);
-    }
-    sim.run_for(Duration::from_secs(2), MAX_STEPS);
+    let mut sim = Sim::linked(3, &topology::line(3), 8, MAX_STEPS);
     sim.cut(1, 2);
     sim.run_for(Duration::from_secs(5), MAX_STEPS);
     sim.connect(2, 0);
@@ -46,11 +38,7 @@ fn a_known_name_that_comes_back_with_another_key_is_shown_with_a_warning_and_its
 #[test]
 fn a_newcomer_claiming_a_present_members_name_with_an_earlier_clock_is_the_one_renamed_on_every_node() {
     for seed in 0..6 {
-        let mut sim = Sim::with_nodes(3, 20 + seed);
-        for (a, b) in topology::line(3) {
-            sim.connect(a, b);
-        }
-        sim.run_for(Duration::from_secs(2), MAX_STEPS);
+        let mut sim = Sim::linked(3, &topology::line(3), 20 + seed, MAX_STEPS);
         // The newcomer's clock says it took the name a day before anyone started.
         let liar = sim.add_node_with_clock("n1", -86_400_000);
         sim.connect(liar, (seed % 3) as usize);
@@ -69,11 +57,7 @@ fn a_newcomer_claiming_a_present_members_name_with_an_earlier_clock_is_the_one_r
 
 #[test]
 fn a_burst_typed_in_one_turn_is_signed_as_batches_and_delivered_everywhere_in_order() {
-    let mut sim = Sim::with_nodes(4, 11);
-    for (a, b) in topology::ring(4) {
-        sim.connect(a, b);
-    }
-    sim.run_for(Duration::from_secs(2), MAX_STEPS);
+    let mut sim = Sim::linked(4, &topology::ring(4), 11, MAX_STEPS);
     let origin = sim.node(0).id();
     for k in 0..50 {
         let now = sim.now;
@@ -89,11 +73,7 @@ fn a_burst_typed_in_one_turn_is_signed_as_batches_and_delivered_everywhere_in_or
 
 #[test]
 fn whois_shows_a_members_fingerprint_address_hops_and_links() {
-    let mut sim = Sim::with_nodes(3, 31);
-    for (a, b) in topology::line(3) {
-        sim.connect(a, b);
-    }
-    sim.run_for(Duration::from_secs(2), MAX_STEPS);
+    let mut sim = Sim::linked(3, &topology::line(3), 31, MAX_STEPS);
     sim.type_line(0, ":whois n2");
     sim.run_for(Duration::from_millis(100), MAX_STEPS);
     let n2 = sim.nodes[2].id;

@@ -69,23 +69,21 @@ fn a_key_file_that_others_may_read_is_refused_with_a_clear_error() {
     use std::os::unix::fs::PermissionsExt;
     let dir = scratch_dir("loose");
     let key = dir.join("alice.key");
-    let _ = Command::new(binary())
-        .args(["--headless", "--identity"])
-        .arg(&key)
-        .arg("alice")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run once to create the key");
+    // `--headless` with no input: it starts, and quits at once.
+    let run = |key: &std::path::Path| {
+        Command::new(binary())
+            .args(["--headless", "--identity"])
+            .arg(key)
+            .arg("alice")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run the binary")
+    };
+    let _ = run(&key);
     assert!(key.exists(), "the key file was created");
     assert_eq!(std::fs::metadata(&key).expect("stat").permissions().mode() & 0o777, 0o600);
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).expect("chmod");
-    let out = Command::new(binary())
-        .args(["--headless", "--identity"])
-        .arg(&key)
-        .arg("alice")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run");
+    let out = run(&key);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{stderr}");
     assert!(stderr.contains("is readable by others (mode 0644)") && stderr.contains("chmod 600"), "{stderr}");

@@ -52,14 +52,19 @@ impl Node {
             }
         }
         self.peers.extend_session(peer, data);
-        while self.peers.get(peer).is_some_and(|p| p.phase == Phase::Handshake) {
-            let hello = match noise::own_hello(&self.cfg.keys, self.own.name(), self.cfg.port) {
+        let handshaking = |node: &Self| node.peers.get(peer).is_some_and(|p| p.phase == Phase::Handshake);
+        let hello = if handshaking(self) {
+            match noise::own_hello(&self.cfg.keys, self.own.name(), self.cfg.port) {
                 Ok(h) => h,
                 Err(e) => {
                     self.close(peer, format!("could not encode the hello: {e}"), false, now);
                     return;
                 }
-            };
+            }
+        } else {
+            Vec::new()
+        };
+        while handshaking(self) {
             match self.peers.handshake(peer, &hello) {
                 Ok(None) => return,
                 Ok(Some(step)) => {
@@ -180,8 +185,10 @@ impl Node {
                     check(&s.id, crypto::domain::STATE, &sig, "a member record")?;
                     // An endorsement the member gave itself, or that is not its
                     // endorser's, counts for nothing (the record is forwarded as
-                    // it is: every node judges it alike).
-                    if s.endorsed.is_some_and(|e| e.by == s.id || !crypto::verify_endorsement(&s.id, &e)) {
+                    // it is: every node judges it alike). One already checked in
+                    // the record held here is not checked again.
+                    let checked = self.members.get(s.id).is_some_and(|r| r.state.endorsed == s.endorsed);
+                    if !checked && s.endorsed.is_some_and(|e| e.by == s.id || !crypto::verify_endorsement(&s.id, &e)) {
                         s.endorsed = None;
                     }
                     self.on_state(peer, s, raw, now);

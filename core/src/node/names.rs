@@ -75,24 +75,29 @@ impl Node {
         self.cfg.wall_ms + now.saturating_duration_since(self.started).as_millis() as u64
     }
 
+    /// The current name of `id` as its signed record says: this node's own, a
+    /// member's, or a text client's here; None if no record of it is known.
+    pub(super) fn name_of(&self, id: NodeId) -> Option<&str> {
+        if id == self.cfg.id {
+            return Some(self.own.name());
+        }
+        if let Some(r) = self.members.get(id) {
+            return Some(&r.state.name);
+        }
+        self.netcats.named().find(|(_, t, _)| t.id == id).map(|(_, _, name)| name)
+    }
+
     /// The name to show for what `origin` says, given the name its frame claims:
-    /// the name in its signed record (this node's own, a text client's here, or a
-    /// member's), so nobody can write under another's name; for an origin whose
-    /// record is unknown here, the claimed name followed by its fingerprint.
+    /// [`Node::name_of`], so nobody can write under another's name; for an
+    /// origin whose record is unknown here, the claimed name followed by its
+    /// fingerprint.
     pub(super) fn display_name(&self, origin: NodeId, claimed: String) -> String {
-        if origin == self.cfg.id {
-            return self.own.name().to_owned();
+        match self.name_of(origin) {
+            // The usual case, on the hot path: the frame's own name, kept as is.
+            Some(name) if name == claimed => claimed,
+            Some(name) => name.to_owned(),
+            None => format!("{claimed} ({})", origin.short()),
         }
-        if let Some(r) = self.members.get(origin) {
-            if r.state.name == claimed {
-                return claimed;
-            }
-            return r.state.name.clone();
-        }
-        if let Some((_, _, name)) = self.netcats.named().find(|(_, t, _)| t.id == origin) {
-            return name.to_owned();
-        }
-        format!("{claimed} ({})", origin.short())
     }
 
     /// Whether a name is used by a reachable member, this node, or a text client here.

@@ -64,13 +64,7 @@ impl Node {
                 r.and_then(|r| r.state.host),
             )
         };
-        let name_of = |id: &NodeId| {
-            if *id == self.cfg.id {
-                self.own.name().to_owned()
-            } else {
-                self.members.get(*id).map_or_else(|| id.short(), |r| r.state.name.clone())
-            }
-        };
+        let name_of = |id: &NodeId| self.name_of(*id).map_or_else(|| id.short(), str::to_owned);
         let mut lines = vec![
             format!("{}:", m.name),
             format!("  key {} (fingerprint {})", m.id, m.id.short()),
