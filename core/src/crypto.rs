@@ -24,7 +24,7 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 
-use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use ed25519_dalek::{Signature, Signer, SigningKey, Verifier as _};
 use serde::de::{self, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest, Sha256};
@@ -207,13 +207,54 @@ pub fn verify(id: &NodeId, parts: &[&[u8]], sig: &Sig) -> bool {
     if sim_memo::known(id, &msg, sig) {
         return true;
     }
-    let Ok(key) = VerifyingKey::from_bytes(&id.0) else { return false };
-    let ok = key.verify_strict(&msg, &Signature::from_bytes(&sig.0)).is_ok();
+    let ok = keyring::with_key(id, |key| key.verify(&msg, &Signature::from_bytes(&sig.0)).is_ok()).unwrap_or(false);
     #[cfg(feature = "sim")]
     if ok {
         sim_memo::remember(id, &msg, sig);
     }
     ok
+}
+
+/// Decompressed public keys, per thread, so that a key is decompressed and
+/// checked once, not for every signature (about a fifth of a check's time).
+///
+/// A key enters only if it is a valid point that is not of small order
+/// (ed25519-dalek's `is_weak`); signatures are then checked with `verify`, which
+/// rejects a non-canonical `s` and compares the recomputed `R` with the
+/// signature's bytes (so only canonical encodings pass). Against such a key
+/// that is as unforgeable as `verify_strict`, whose one further check (that `R`
+/// itself is not of small order) costs another point decompression per
+/// signature and guards against no forgery: a small-order `R` still needs the
+/// secret key to satisfy the equation.
+mod keyring {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+
+    use ed25519_dalek::VerifyingKey;
+
+    use crate::id::NodeId;
+
+    /// Most keys kept per thread (a few hundred kilobytes); the cache starts
+    /// over when full.
+    const MAX: usize = 4096;
+
+    thread_local! {
+        static KEYS: RefCell<HashMap<[u8; 32], Option<VerifyingKey>>> = RefCell::new(HashMap::new());
+    }
+
+    /// Runs `f` with `id`'s key; None if `id` is not a usable public key.
+    pub fn with_key<T>(id: &NodeId, f: impl FnOnce(&VerifyingKey) -> T) -> Option<T> {
+        KEYS.with(|keys| {
+            let mut keys = keys.borrow_mut();
+            if keys.len() >= MAX && !keys.contains_key(&id.0) {
+                keys.clear();
+            }
+            let key = keys
+                .entry(id.0)
+                .or_insert_with(|| VerifyingKey::from_bytes(&id.0).ok().filter(|k| !k.is_weak()));
+            key.as_ref().map(f)
+        })
+    }
 }
 
 /// In the simulator, thousands of nodes in one process check the same
