@@ -5,14 +5,15 @@
 //! [`RawPeer::connect`] completes the handshake (the node proves its identity in
 //! it), then reads the node's member records and sync summary, decrypted and
 //! decoded (so the start of the link is checked properly). After that the
-//! benchmark only needs to count chat frames at full speed, which [`ChatCounter`]
-//! does by decrypting what arrives with the session and walking the length
-//! prefixes of the plaintext, looking at each body's first byte (the bincode
-//! variant tag, [`wire::CHAT_TAG`]) instead of decoding every frame: decoding
-//! would cost the client more CPU than the relay it measures, on a machine with
-//! two cores. What a client sends as an origin is signed for real
-//! ([`signed_stream`]: batches of [`MAX_BATCH`], one signature each, as a node
-//! signs a burst).
+//! benchmark only needs to count chat messages at full speed, which
+//! [`ChatCounter`] does by decrypting what arrives with the session and walking
+//! the length prefixes of the plaintext, looking at each body's first bytes (the
+//! bincode variant tag, [`wire::CHAT_TAG`] or [`wire::BATCH_TAG`], and a batch's
+//! message count) instead of decoding every frame: decoding would cost the
+//! client more CPU than the relay it measures, on a machine with two cores. What
+//! a client sends as an origin is signed for real ([`signed_stream`]: batch
+//! frames of [`MAX_BATCH`] messages, one signature each, as a node sends a
+//! burst).
 
 use std::io::{self, Read};
 use std::net::{SocketAddr, TcpStream};
@@ -42,16 +43,40 @@ pub fn encode(frame: &Frame) -> io::Result<Vec<u8>> {
     frame.encode().map(|b| b.to_vec()).map_err(proto_err)
 }
 
-/// Chat frames from `keys` called `name`, numbered from `first`, one per text,
-/// signed in batches of [`MAX_BATCH`], each frame with its length prefix.
+/// Batch frames from `keys` called `name`, numbered from `first`, of
+/// [`MAX_BATCH`] texts each (the last may be shorter), each frame with its
+/// length prefix.
 pub fn signed_stream(keys: &Keys, first: u64, name: &str, texts: &[String]) -> Vec<Vec<u8>> {
-    let mut out = Vec::with_capacity(texts.len());
-    for (i, batch) in texts.chunks(MAX_BATCH).enumerate() {
-        let refs: Vec<&str> = batch.iter().map(String::as_str).collect();
-        let seq = first + (i * MAX_BATCH) as u64;
-        out.extend(testing::signed_batch(keys, seq, name, &refs).into_iter().map(|b| b.to_vec()));
+    texts
+        .chunks(MAX_BATCH)
+        .enumerate()
+        .map(|(i, batch)| {
+            let refs: Vec<&str> = batch.iter().map(String::as_str).collect();
+            testing::signed_batch_frame(keys, first + (i * MAX_BATCH) as u64, name, &refs).to_vec()
+        })
+        .collect()
+}
+
+/// How many messages a batch frame's body holds, read from its first bytes:
+/// the tag, the origin (a 32-byte string: its length, one byte, then the
+/// bytes), the first sequence number and the length of the message list (both
+/// bincode varints: one byte below 251, else a marker byte 251, 252 or 253
+/// followed by 2, 4 or 8 bytes).
+fn batch_len(body: &[u8]) -> Option<u64> {
+    fn varint(b: &[u8]) -> Option<(u64, usize)> {
+        let n = match *b.first()? {
+            v @ 0..=250 => return Some((u64::from(v), 1)),
+            251 => 2,
+            252 => 4,
+            253 => 8,
+            _ => return None,
+        };
+        let bytes = b.get(1..1 + n)?;
+        Some((bytes.iter().fold(0, |acc, &x| acc << 8 | u64::from(x)), 1 + n))
     }
-    out
+    let rest = body.get(1 + 33..)?;
+    let (_, used) = varint(rest)?;
+    varint(rest.get(used..)?).map(|(n, _)| n)
 }
 
 impl RawPeer {
@@ -111,8 +136,10 @@ impl ChatCounter {
             if len - pos < LEN_PREFIX + body {
                 break;
             }
-            if body > 0 && b[LEN_PREFIX] == wire::CHAT_TAG {
-                chats += 1;
+            match b.get(LEN_PREFIX) {
+                Some(&wire::CHAT_TAG) => chats += 1,
+                Some(&wire::BATCH_TAG) => chats += batch_len(&b[LEN_PREFIX..LEN_PREFIX + body]).unwrap_or(0),
+                _ => {}
             }
             pos += LEN_PREFIX + body;
         }
@@ -140,12 +167,15 @@ mod tests {
     #[test]
     fn counter_counts_chats_across_chunk_boundaries_after_decryption() {
         let keys = Keys::from_u64(9);
-        let texts: Vec<String> = (0..50).map(|k| format!("hello there {k}")).collect();
+        let texts: Vec<String> = (0..150).map(|k| format!("hello there {k}")).collect();
         let mut plain = Vec::new();
-        for chat in signed_stream(&keys, wire::seq_start(7), "a", &texts) {
-            plain.extend(chat);
+        for batch in signed_stream(&keys, wire::seq_start(7), "a", &texts) {
+            plain.extend(batch);
             plain.extend(encode(&Frame::Heartbeat).expect("encode"));
         }
+        // A message alone counts one; a batch with a small first number too.
+        plain.extend(testing::signed_chat(&keys, wire::seq_start(8), "a", "alone"));
+        plain.extend(testing::signed_batch_frame(&keys, 5, "a", &["x", "y"]));
         for step in [1, 3, 7, 64, 1000] {
             let (mut sender, receiver) = pair();
             // Several transport messages, cut anywhere.
@@ -159,7 +189,7 @@ mod tests {
                 let mut r = part;
                 total += c.read_from(&mut r).expect("read").expect("bytes");
             }
-            assert_eq!(total, 50, "chunks of {step}");
+            assert_eq!(total, 153, "chunks of {step}");
         }
     }
 }

@@ -2,11 +2,11 @@
 //!
 //! The relay is a real node (a [`Handle`] on 127.0.0.1). Its peers are raw protocol
 //! clients ([`crate::raw`], each with its own Noise session): one sender that
-//! writes chat frames signed and encrypted before the clock starts (one origin, N
-//! sequence numbers from the first of an incarnation, 64-byte texts, signed in
-//! batches of 64 as a node signs a burst) in batches of [`BATCH`] frames per
-//! `write`, and `fanout` receivers that decrypt what the relay forwards to them and
-//! count the chat frames in it. The relay also delivers every message to its own
+//! writes chat messages signed and encrypted before the clock starts (one origin,
+//! N sequence numbers from the first of an incarnation, 64-byte texts, in batch
+//! frames of 64 with one signature each, as a node sends a burst), [`BATCH`]
+//! messages per `write`, and `fanout` receivers that decrypt what the relay
+//! forwards to them and count the chat messages in it. The relay also delivers every message to its own
 //! user: its callback only counts.
 //!
 //! The sender keeps at most [`WINDOW_BYTES`] of messages between itself and the
@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use p2pchat_core::crypto::Keys;
+use p2pchat_core::crypto::{Keys, MAX_BATCH};
 use p2pchat_core::id::Rng;
 use p2pchat_core::{Event, Handle, wire};
 
@@ -31,7 +31,7 @@ use crate::raw::{self, ChatCounter, RawPeer};
 use crate::report::{Figure, Report, Target};
 use crate::util::{BenchResult, Opts, local, node_config, secs, wait_until};
 
-/// Frames per `write` of the sender.
+/// Messages per `write` of the sender (a multiple of `MAX_BATCH`).
 const BATCH: usize = 2048;
 /// Most bytes of messages in flight between the sender and the slowest receiver
 /// (well below the relay's 8 MiB per-peer queue cap).
@@ -58,18 +58,19 @@ fn encode_stream(msgs: u64, origin: Keys) -> BenchResult<Stream> {
     let first = wire::seq_start(1);
     let texts: Vec<String> = (1..=msgs).map(|k| format!("{k:0width$}", width = TEXT_LEN)).collect();
     let frames = raw::signed_stream(&origin, first, "src", &texts);
+    let per_write = BATCH / MAX_BATCH;
     let mut bytes = Vec::new();
     let mut cuts = vec![0];
     for (k, f) in frames.iter().enumerate() {
         bytes.extend_from_slice(f);
-        if (k + 1) % BATCH == 0 || k + 1 == frames.len() {
+        if (k + 1) % per_write == 0 || k + 1 == frames.len() {
             cuts.push(bytes.len());
         }
     }
-    if frames.len() as u64 != msgs {
-        return Err(format!("encoded {} of {msgs} messages", frames.len()));
+    if frames.len() != texts.len().div_ceil(MAX_BATCH) || frames.iter().any(Vec::is_empty) {
+        return Err(format!("encoded {} batches for {msgs} messages", frames.len()));
     }
-    let window = (WINDOW_BYTES / (bytes.len() / frames.len().max(1)).max(1)) as u64;
+    let window = (WINDOW_BYTES / (bytes.len() / texts.len().max(1)).max(1)) as u64;
     Ok(Stream { origin, bytes, cuts, msgs, window })
 }
 
@@ -261,8 +262,8 @@ pub fn run(opts: Opts, report: &mut Report) -> BenchResult<()> {
     }
     report.note(format!(
         "relay: one Handle; raw-protocol sender and receivers in the same process; {msgs} messages per run, \
-         {TEXT_LEN}-byte texts ({frame_len:.0}-byte frames, signed in batches of 64), signed and encrypted before \
-         the clock starts, {BATCH} frames per sender write, at most {} in flight; receivers decrypt what they count \
+         {TEXT_LEN}-byte texts (in batch frames of 64 messages, one signature each: {frame_len:.0} bytes a message), \
+         signed and encrypted before the clock starts, {BATCH} messages per sender write, at most {} in flight; receivers decrypt what they count \
          (in this process, on the same cores); deliveries out = socket deliveries (the relay's own user also got each message); CPU per message = time \
          the relay's network thread spent on a CPU (schedstat, kernel included) / messages in, which depends less \
          on how the two cores are shared than the rates do",

@@ -249,9 +249,7 @@ mod keyring {
             if keys.len() >= MAX && !keys.contains_key(&id.0) {
                 keys.clear();
             }
-            let key = keys
-                .entry(id.0)
-                .or_insert_with(|| VerifyingKey::from_bytes(&id.0).ok().filter(|k| !k.is_weak()));
+            let key = keys.entry(id.0).or_insert_with(|| VerifyingKey::from_bytes(&id.0).ok().filter(|k| !k.is_weak()));
             key.as_ref().map(f)
         })
     }
@@ -396,13 +394,31 @@ fn levels(leaves: Vec<Hash>) -> Vec<Vec<Hash>> {
     levels
 }
 
+/// The root of the tree over a batch's leaves (the leaf itself for a batch of
+/// one).
+pub fn batch_root(leaves: Vec<Hash>) -> Hash {
+    levels(leaves).last().and_then(|l| l.first()).copied().unwrap_or_default()
+}
+
+/// `keys`' signature over the root of a batch of `count` messages from
+/// `first`, written by `keys`' own id.
+pub fn sign_root(keys: &Keys, first: u64, count: usize, root: &Hash) -> Sig {
+    keys.sign(&[&batch_text(&keys.id(), first, count as u32, root)])
+}
+
 /// Signs a batch: for each leaf, in order, its [`BatchAuth`]. `first` is the
 /// sequence number of the first leaf. At most [`MAX_BATCH`] leaves.
 pub fn sign_batch(keys: &Keys, first: u64, leaves: Vec<Hash>) -> Vec<BatchAuth> {
+    let root = batch_root(leaves.clone());
+    let sig = sign_root(keys, first, leaves.len(), &root);
+    batch_auths(first, leaves, sig)
+}
+
+/// For each leaf of a batch signed with `sig`, in order, its [`BatchAuth`]: the
+/// path from it to the root.
+pub fn batch_auths(first: u64, leaves: Vec<Hash>, sig: Sig) -> Vec<BatchAuth> {
     let count = leaves.len();
     let levels = levels(leaves);
-    let root = levels.last().and_then(|l| l.first()).copied().unwrap_or_default();
-    let sig = keys.sign(&[&batch_text(&keys.id(), first, count as u32, &root)]);
     (0..count)
         .map(|i| {
             let mut proof = Vec::with_capacity(MAX_PROOF * 32);
@@ -518,6 +534,33 @@ const MAX_REMEMBERED: usize = 4096;
 const MAX_KNOWN: usize = 256;
 
 impl Verifier {
+    /// Whether `sig` is `origin`'s signature over the batch of messages from
+    /// `first` with these leaves. A batch already checked is not checked again.
+    pub fn check_batch(&mut self, origin: &NodeId, first: u64, leaves: Vec<Hash>, sig: &Sig) -> bool {
+        let count = leaves.len() as u32;
+        let root = batch_root(leaves);
+        self.check_root(origin, (first, count, root), sig)
+    }
+
+    /// Whether `sig` signs this batch (first, count, root), from memory when it
+    /// was checked before.
+    fn check_root(&mut self, origin: &NodeId, batch: (u64, u32, Hash), sig: &Sig) -> bool {
+        if self.checked.get(origin).is_some_and(|c| c.contains(&batch)) {
+            return true;
+        }
+        self.signatures += 1;
+        if !verify(origin, &[&batch_text(origin, batch.0, batch.1, &batch.2)], sig) {
+            return false;
+        }
+        if self.checked.len() >= MAX_REMEMBERED && !self.checked.contains_key(origin) {
+            self.checked.clear();
+        }
+        let slot = self.checked.entry(*origin).or_insert([(0, 0, [0; 32]); 2]);
+        slot[1] = slot[0];
+        slot[0] = batch;
+        true
+    }
+
     /// Whether the message with this content, written by `origin` as `seq`, is
     /// covered by `auth`.
     pub fn check(&mut self, origin: &NodeId, seq: u64, content: &[u8], auth: &BatchAuthRef<'_>) -> bool {
@@ -525,20 +568,8 @@ impl Verifier {
         let climbed =
             climb(leaf(content), seq, auth.first, auth.count, auth.proof, |h| known.is_some_and(|k| k.contains(h)));
         let Some((top, path, stopped)) = climbed else { return false };
-        if !stopped {
-            let batch = (auth.first, auth.count, top);
-            if !self.checked.get(origin).is_some_and(|c| c.contains(&batch)) {
-                self.signatures += 1;
-                if !verify(origin, &[&batch_text(origin, auth.first, auth.count, &top)], &auth.sig) {
-                    return false;
-                }
-                if self.checked.len() >= MAX_REMEMBERED && !self.checked.contains_key(origin) {
-                    self.checked.clear();
-                }
-                let slot = self.checked.entry(*origin).or_insert([(0, 0, [0; 32]); 2]);
-                slot[1] = slot[0];
-                slot[0] = batch;
-            }
+        if !stopped && !self.check_root(origin, (auth.first, auth.count, top), &auth.sig) {
+            return false;
         }
         if self.known.len() >= MAX_KNOWN && !self.known.contains_key(origin) {
             self.known.clear();

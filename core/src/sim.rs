@@ -700,5 +700,14 @@ pub fn sample_frames() -> Vec<Frame> {
         ),
         Frame::Bye { reason: "bye".into() },
         chat(&k3, 2, "x", "é".repeat(MAX_TEXT / 2)),
+        Frame::Endorse(crate::crypto::endorse(&k1, &k9.id(), 1_700_000_000_500)),
+        batch_frame(&k2, 20, &["four", "five ✓", "six"]),
+        batch_frame(&k3, crate::wire::seq_start(7), &["one of one"]),
     ]
+}
+
+/// A genuine batch frame from `keys` (decoded form).
+fn batch_frame(keys: &crate::crypto::Keys, first: u64, texts: &[&str]) -> Frame {
+    let items = texts.iter().map(|t| crate::wire::BatchItem { name: "bob".into(), text: (*t).into() }).collect();
+    crate::wire::Batch::signed(keys, first, items).map_or(Frame::Heartbeat, Frame::Batch)
 }

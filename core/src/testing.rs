@@ -241,6 +241,13 @@ pub fn signed_batch(keys: &Keys, first: u64, name: &str, texts: &[&str]) -> Vec<
         .collect()
 }
 
+/// A batch frame from `keys` (as nodes send chat messages), numbered from
+/// `first`.
+pub fn signed_batch_frame(keys: &Keys, first: u64, name: &str, texts: &[&str]) -> Bytes {
+    let items = texts.iter().map(|t| wire::BatchItem { name: name.into(), text: (*t).into() }).collect();
+    wire::Batch::signed(keys, first, items).and_then(|b| Frame::Batch(b).encode()).unwrap_or_default()
+}
+
 /// A member record signed by `keys` (whatever id it names).
 pub fn signed_state(keys: &Keys, state: MemberState) -> Bytes {
     Frame::State(state, Sig::default())

@@ -15,8 +15,11 @@
 //!
 //! Signed frames ([`Frame::State`], [`Frame::Private`], [`Frame::SnapshotReply`])
 //! end with a 64-byte signature over the bytes between the variant tag and the
-//! signature ([`signed_part`]); chat messages carry a batch signature
-//! ([`crate::crypto::BatchAuth`]) over a hash of their content.
+//! signature ([`signed_part`]). Chat messages travel live as a [`Frame::Batch`]:
+//! what one origin wrote in one turn, with one signature over the root of a hash
+//! tree of the messages. One message alone, with its path in that tree
+//! ([`crate::crypto::BatchAuth`]), is a [`Frame::Chat`]: the same signature
+//! covers both forms, so either can be checked wherever it arrives.
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -259,8 +262,102 @@ pub struct Chat {
 
 /// The signed content of a chat message: the fields before its `auth`, encoded.
 pub fn chat_content(origin: &NodeId, seq: u64, name: &str, text: &str) -> Result<Vec<u8>, WireError> {
-    bincode::serde::encode_to_vec((origin, seq, name, text), bincode_config())
+    let mut buf = Vec::new();
+    chat_content_into(&mut buf, origin, seq, name, text)?;
+    Ok(buf)
+}
+
+/// [`chat_content`] into `buf` (cleared first), so a batch's messages are hashed
+/// without an allocation each.
+pub fn chat_content_into(
+    buf: &mut Vec<u8>,
+    origin: &NodeId,
+    seq: u64,
+    name: &str,
+    text: &str,
+) -> Result<(), WireError> {
+    buf.clear();
+    bincode::serde::encode_into_std_write((origin, seq, name, text), buf, bincode_config())
+        .map(|_| ())
         .map_err(|e| WireError::Malformed(e.to_string()))
+}
+
+/// The leaf hashes of the messages (name, text) from `origin` numbered from
+/// `first`; `buf` is scratch space for their contents.
+pub fn batch_leaves<'a>(
+    buf: &mut Vec<u8>,
+    origin: &NodeId,
+    first: u64,
+    items: impl ExactSizeIterator<Item = (&'a str, &'a str)>,
+) -> Result<Vec<crate::crypto::Hash>, WireError> {
+    let mut leaves = Vec::with_capacity(items.len());
+    for (seq, (name, text)) in (first..).zip(items) {
+        chat_content_into(buf, origin, seq, name, text)?;
+        leaves.push(crate::crypto::leaf(buf));
+    }
+    Ok(leaves)
+}
+
+/// One message of a [`Batch`].
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct BatchItem {
+    /// The origin's name when it wrote the message.
+    pub name: String,
+    /// The text, at most [`MAX_TEXT`] bytes.
+    pub text: String,
+}
+
+/// The messages one origin wrote in one turn, numbered from `first` without a
+/// gap, under one signature: how chat messages travel live. The signature is
+/// over the root of the hash tree of the messages (`crypto::batch_root`), the
+/// same one each message's [`BatchAuth`] leads to, so a batch can also be
+/// handed on one message at a time ([`Batch::to_chats`]). Forwarded as the
+/// bytes it arrived in; dropped unopened when every message in it is known.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct Batch {
+    /// The member that wrote the messages.
+    pub origin: NodeId,
+    /// Sequence number of the first message.
+    pub first: u64,
+    /// The messages, 1 to [`MAX_BATCH`].
+    pub items: Vec<BatchItem>,
+    /// The origin's signature over the batch's root.
+    pub sig: Sig,
+}
+
+/// Most bytes of names and texts a node puts in one [`Batch`] (more messages
+/// are split into several batches), so that a batch frame stays well under
+/// [`MAX_FRAME`].
+pub const BATCH_BYTES: usize = 48 * 1024;
+
+impl Batch {
+    /// The batch of these messages written by `keys`' id, numbered from
+    /// `first`, signed.
+    pub fn signed(keys: &crate::crypto::Keys, first: u64, items: Vec<BatchItem>) -> Result<Batch, WireError> {
+        let origin = keys.id();
+        let leaves = batch_leaves(&mut Vec::new(), &origin, first, items.iter().map(|i| (&*i.name, &*i.text)))?;
+        let sig = crate::crypto::sign_root(keys, first, items.len(), &crate::crypto::batch_root(leaves));
+        Ok(Batch { origin, first, items, sig })
+    }
+
+    /// The batch's messages as individual chat messages, each with its path to
+    /// the signed root.
+    pub fn to_chats(&self) -> Result<Vec<Chat>, WireError> {
+        let items = self.items.iter().map(|i| (&*i.name, &*i.text));
+        let leaves = batch_leaves(&mut Vec::new(), &self.origin, self.first, items)?;
+        let auths = crate::crypto::batch_auths(self.first, leaves, self.sig);
+        Ok((self.first..)
+            .zip(&self.items)
+            .zip(auths)
+            .map(|((seq, item), auth)| Chat {
+                origin: self.origin,
+                seq,
+                name: item.name.clone(),
+                text: item.text.clone(),
+                auth,
+            })
+            .collect())
+    }
 }
 
 /// One member's view of itself, flooded through the network (a link-state record).
@@ -402,6 +499,8 @@ pub enum Frame {
     /// To a neighbour whose record has no endorsement: this node's endorsement of
     /// it (never forwarded; the neighbour puts it in its record).
     Endorse(Endorsement),
+    /// Chat messages: what one origin wrote in one turn, signed once.
+    Batch(Batch),
 }
 
 fn bincode_config() -> impl bincode::config::Config {
@@ -517,6 +616,18 @@ fn check_seq(seq: u64) -> Result<(), WireError> {
     Ok(())
 }
 
+fn check_batch(first: u64, items: usize) -> Result<(), WireError> {
+    check_seq(first)?;
+    if items == 0 || items > MAX_BATCH {
+        return Err(WireError::Invalid(format!("a batch of {items} messages")));
+    }
+    // Every message of a batch belongs to the incarnation of the first.
+    if (first & SEQ_LOW) + items as u64 - 1 > SEQ_LOW {
+        return Err(WireError::Invalid(format!("a batch of {items} from {first} crosses an incarnation")));
+    }
+    Ok(())
+}
+
 fn check_auth(count: u32, proof: usize) -> Result<(), WireError> {
     if count == 0 || count as usize > MAX_BATCH || proof > MAX_PROOF * 32 {
         return Err(WireError::Invalid(format!("a batch of {count} with a proof of {proof} bytes")));
@@ -554,11 +665,28 @@ impl Frame {
                 check_text("text", &p.text, MAX_TEXT)
             }
             Frame::SnapshotRequest { .. } | Frame::Endorse(_) => Ok(()),
+            Frame::Batch(b) => {
+                check_batch(b.first, b.items.len())?;
+                b.items.iter().try_for_each(|i| {
+                    check_name(&i.name)?;
+                    check_text("text", &i.text, MAX_TEXT)
+                })
+            }
             Frame::SnapshotReply(r, _) => {
                 check_name(&r.name)?;
                 check_list("links", &r.links)?;
                 check_list("marks", &r.marks)
             }
+        }
+    }
+
+    /// The chat messages in the frame, one by one with their proofs: the one of
+    /// a [`Frame::Chat`], those of a [`Frame::Batch`], none for other frames.
+    pub fn chats(&self) -> Vec<Chat> {
+        match self {
+            Frame::Chat(c) => vec![c.clone()],
+            Frame::Batch(b) => b.to_chats().unwrap_or_default(),
+            _ => Vec::new(),
         }
     }
 
@@ -663,6 +791,63 @@ fn peek_chat_fields(rest: &[u8]) -> Result<ChatRef<'_>, WireError> {
     check_seq(seq)?;
     check_auth(auth.count, auth.proof.len())?;
     Ok(ChatRef { origin, seq, name, text, content: &rest[..used], auth })
+}
+
+/// The fields of a batch frame, borrowed from the bytes it arrived in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchRef<'a> {
+    /// The member that wrote the messages.
+    pub origin: NodeId,
+    /// Sequence number of the first message.
+    pub first: u64,
+    /// Name and text of each message.
+    pub items: Vec<(&'a str, &'a str)>,
+    /// The origin's signature over the batch's root.
+    pub sig: Sig,
+}
+
+impl BatchRef<'_> {
+    /// The sequence numbers of the messages, in order.
+    pub fn seqs(&self) -> std::ops::Range<u64> {
+        self.first..self.first + self.items.len() as u64
+    }
+
+    /// An owned copy.
+    pub fn to_owned(&self) -> Batch {
+        Batch {
+            origin: self.origin,
+            first: self.first,
+            items: self.items.iter().map(|(n, t)| BatchItem { name: (*n).into(), text: (*t).into() }).collect(),
+            sig: self.sig,
+        }
+    }
+}
+
+/// The first body byte of every batch frame (bincode's index of the variant).
+pub const BATCH_TAG: u8 = 10;
+
+/// If `body` is a batch of chat messages, its fields, borrowed and checked
+/// against the same caps as [`Frame::decode_body`]; `None` for any other kind.
+pub fn peek_batch(body: &[u8]) -> Option<Result<BatchRef<'_>, WireError>> {
+    if body.first() != Some(&BATCH_TAG) {
+        return None;
+    }
+    let rest = &body[1..];
+    type Fields<'a> = (NodeId, u64, Vec<(&'a str, &'a str)>, Sig);
+    let peeked = bincode::serde::borrow_decode_from_slice(rest, bincode_config())
+        .map_err(|e| WireError::Malformed(e.to_string()))
+        .and_then(|((origin, first, items, sig), used): (Fields<'_>, usize)| {
+            if used != rest.len() {
+                return Err(WireError::Malformed(format!("{} trailing bytes", rest.len() - used)));
+            }
+            check_batch(first, items.len())?;
+            for (name, text) in &items {
+                check_name(name)?;
+                check_text("text", text, MAX_TEXT)?;
+            }
+            Ok(BatchRef { origin, first, items, sig })
+        });
+    Some(peeked)
 }
 
 /// Reassembles frames from a byte stream fed in arbitrary chunks.
@@ -852,6 +1037,73 @@ mod tests {
         raw[last] = 0xff; // invalid UTF-8 in the text
         assert!(matches!(peek_chat(&raw[LEN_PREFIX..]), Some(Err(WireError::Malformed(_)))));
         assert!(Frame::decode_body(&raw[LEN_PREFIX..]).is_err());
+    }
+
+    #[test]
+    fn peeked_batches_match_the_full_decoder_and_the_same_caps_hold() {
+        let mut batches = 0;
+        for f in sample_frames() {
+            let raw = f.encode().expect("encode");
+            match (&f, peek_batch(&raw[LEN_PREFIX..])) {
+                (Frame::Batch(b), Some(Ok(r))) => {
+                    assert_eq!(&r.to_owned(), b);
+                    batches += 1;
+                }
+                (Frame::Batch(_), other) => panic!("batch not peeked: {other:?}"),
+                (_, None) => {}
+                (_, Some(r)) => panic!("{f:?} peeked as a batch: {r:?}"),
+            }
+        }
+        assert!(batches >= 2, "the samples hold batches");
+        let item = |name: &str, text: &str| BatchItem { name: name.into(), text: text.into() };
+        let batch = |first: u64, items: Vec<BatchItem>| {
+            Frame::Batch(Batch { origin: NodeId::from_u64(1), first, items, sig: Sig::default() })
+        };
+        let last_of_incarnation = seq_start(3) + SEQ_LOW - 1;
+        for bad in [
+            batch(seq_start(3), vec![]),
+            batch(seq_start(3), vec![item("a", "x"); MAX_BATCH + 1]),
+            batch(seq_start(3), vec![item("a b", "x")]),
+            batch(seq_start(3), vec![item("a", "x"), item("a", &"x".repeat(MAX_TEXT + 1))]),
+            batch(seq_start(3) - 1, vec![item("a", "x")]),
+            batch(last_of_incarnation, vec![item("a", "x"), item("a", "y")]),
+        ] {
+            let raw = bad.encode().expect("encode");
+            assert!(matches!(peek_batch(&raw[LEN_PREFIX..]), Some(Err(WireError::Invalid(_)))), "{bad:?}");
+            assert!(Frame::decode_body(&raw[LEN_PREFIX..]).is_err(), "{bad:?}");
+        }
+        let edge = batch(last_of_incarnation, vec![item("a", "x")]);
+        assert!(peek_batch(&edge.encode().expect("encode")[LEN_PREFIX..]).is_some_and(|r| r.is_ok()));
+    }
+
+    #[test]
+    fn every_message_of_a_batch_is_checked_alone_under_the_batch_signature() {
+        let keys = crate::crypto::Keys::from_u64(4);
+        let items: Vec<BatchItem> =
+            (0..7).map(|i| BatchItem { name: "d".into(), text: format!("message {i}") }).collect();
+        let b = Batch::signed(&keys, seq_start(2), items).expect("signs");
+        let chats = Frame::Batch(b.clone()).chats();
+        assert_eq!(chats.len(), 7);
+        let mut v = crate::crypto::Verifier::default();
+        for c in chats.iter().rev() {
+            let content = chat_content(&c.origin, c.seq, &c.name, &c.text).expect("encodes");
+            let raw = Frame::Chat(c.clone()).encode().expect("encode");
+            let peeked = peek_chat(&raw[LEN_PREFIX..]).and_then(Result::ok).expect("peeks");
+            assert!(v.check(&c.origin, c.seq, &content, &peeked.auth), "message {} alone", c.seq);
+        }
+        assert_eq!(v.signatures, 1, "one signature for the batch");
+        let leaves = |b: &Batch| {
+            batch_leaves(&mut Vec::new(), &b.origin, b.first, b.items.iter().map(|i| (&*i.name, &*i.text)))
+                .expect("hashes")
+        };
+        let mut fresh = crate::crypto::Verifier::default();
+        assert!(fresh.check_batch(&b.origin, b.first, leaves(&b), &b.sig));
+        let mut altered = b.clone();
+        altered.items[3].text.push('!');
+        assert!(!crate::crypto::Verifier::default().check_batch(&b.origin, b.first, leaves(&altered), &b.sig));
+        assert!(!crate::crypto::Verifier::default().check_batch(&b.origin, b.first + 1, leaves(&b), &b.sig));
+        let other = crate::crypto::Keys::from_u64(5).id();
+        assert!(!crate::crypto::Verifier::default().check_batch(&other, b.first, leaves(&b), &b.sig));
     }
 
     #[test]

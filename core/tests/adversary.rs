@@ -787,8 +787,7 @@ fn peers_that_never_read_are_cut_off_at_the_queue_cap_and_catch_up_on_reconnect(
     let (caught_up, closed) = back.read_frames(DEADLINE, |f| matches!(f, Frame::SyncDone { .. }));
     assert!(!closed, "closed during the catch-up");
     assert!(matches!(caught_up.last(), Some(Frame::SyncDone { .. })), "no catch-up: {caught_up:?}");
-    let chats: Vec<(NodeId, u64)> =
-        caught_up.iter().filter_map(|f| if let Frame::Chat(c) = f { Some((c.origin, c.seq)) } else { None }).collect();
+    let chats: Vec<(NodeId, u64)> = caught_up.iter().flat_map(Frame::chats).map(|c| (c.origin, c.seq)).collect();
     let delivered_at_b: Vec<(NodeId, u64)> = net.nodes[B]
         .seen
         .iter()

@@ -378,6 +378,45 @@ fn chat_claiming_another_origin_signed_by_the_wrong_key_is_shown_nowhere_and_clo
     forged_chat_into_bob(|alice, seq| chat_signed_by(&mallory(), alice, seq, "alice", "forged by mallory").to_vec());
 }
 
+#[test]
+fn batch_claiming_another_origin_signed_by_the_wrong_key_is_shown_nowhere_and_closes_its_link() {
+    forged_chat_into_bob(|alice, seq| {
+        let items = ["forged", "by", "mallory"].map(|t| wire::BatchItem { name: "alice".into(), text: t.into() });
+        let mut batch = wire::Batch::signed(&mallory(), seq, items.to_vec()).expect("signs");
+        batch.origin = alice;
+        encode(&Frame::Batch(batch)).to_vec()
+    });
+}
+
+#[test]
+fn genuine_batch_with_one_message_altered_is_shown_nowhere_and_closes_its_link() {
+    let mut line = Line::start();
+    let mut eve = raw(&line.nodes[ALICE], &Keys::from_u64(702), "eve");
+    line.say(ALICE, "words worth altering");
+    let said = |f: &Frame| matches!(f, Frame::Batch(b) if b.items.iter().any(|i| i.text == "words worth altering"));
+    let (frames, closed) = eve.read_frames(DEADLINE, said);
+    assert!(!closed, "alice closed the raw peer's link: {frames:?}");
+    let Some(Frame::Batch(mut batch)) = frames.last().cloned() else { panic!("no batch captured: {frames:?}") };
+    drop(eve);
+    line.check();
+    // The same origin, numbers and signature, the next numbers (so that it is
+    // not a duplicate), and one text changed.
+    batch.first += 1;
+    let mut m = raw(&line.nodes[CAROL], &mallory(), "mallory");
+    m.send(&encode(&Frame::Batch(batch.clone()))).expect("send");
+    expect_closed(&mut m, "signature is not its origin's");
+    expect_dropped(&mut line.nodes[CAROL], &m, "signature is not its origin's");
+    batch.first -= 1;
+    batch.items[0].text = "words altered".into();
+    let mut m = raw(&line.nodes[CAROL], &mallory(), "mallory2");
+    // Carol has the genuine batch already: an altered copy of known messages is
+    // dropped unopened, as a duplicate, before any check.
+    m.send(&encode(&Frame::Batch(batch))).expect("send");
+    line.say(ALICE, "alice goes on");
+    line.check();
+    line.finish();
+}
+
 // ----- 2. pre-emption ----------------------------------------------------------------------
 
 #[test]
@@ -415,10 +454,11 @@ fn genuine_chat_replayed_later_into_another_node_is_shown_nowhere_a_second_time(
     // A raw peer linked to alice receives her next message as she sent it.
     let mut eve = raw(&line.nodes[ALICE], &Keys::from_u64(700), "eve");
     line.say(ALICE, "words worth replaying");
-    let (frames, closed) =
-        eve.read_frames(DEADLINE, |f| matches!(f, Frame::Chat(c) if c.text == "words worth replaying"));
+    let said = |f: &Frame| f.chats().into_iter().find(|c| c.text == "words worth replaying");
+    let (frames, closed) = eve.read_frames(DEADLINE, |f| said(f).is_some());
     assert!(!closed, "alice closed the raw peer's link: {frames:?}");
-    let Some(Frame::Chat(captured)) = frames.last().cloned() else { panic!("no chat captured: {frames:?}") };
+    let Some(batch) = frames.last().cloned() else { panic!("no chat captured: {frames:?}") };
+    let Some(captured) = said(&batch) else { panic!("no chat captured: {frames:?}") };
     assert_eq!(captured.origin, alice);
     drop(eve);
     line.check();
@@ -427,9 +467,9 @@ fn genuine_chat_replayed_later_into_another_node_is_shown_nowhere_a_second_time(
     // Later, another raw peer replays it into carol, twice.
     let replayer = Keys::from_u64(701);
     let mut r = raw(&line.nodes[CAROL], &replayer, "replayer");
-    let frame = encode(&Frame::Chat(captured));
-    r.send(&frame).expect("send");
-    r.send(&frame).expect("send");
+    // Both forms: the batch as alice sent it, and the message alone.
+    r.send(&encode(&batch)).expect("send");
+    r.send(&encode(&Frame::Chat(captured))).expect("send");
     // Then a message of its own: carol handles the link's frames in order, so
     // once it shows this, the replays were handled.
     r.send(&signed_chat(&replayer, wire::seq_start(1), "replayer", "the replayer's own words")).expect("send");

@@ -7,7 +7,7 @@
 //! [`CatchUp`] owns the summaries still arriving and how much of this node's own
 //! writing has been handed to a neighbour.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -89,14 +89,17 @@ impl Node {
         let Some(p) = self.peers.get_mut(peer) else { return };
         p.synced = true;
         let theirs: HashMap<NodeId, u64> = theirs.into_iter().collect();
+        // A batch is sent once, whole, however many of its messages are missing
+        // (the peer drops those it has).
+        let mut sent = HashSet::new();
         let missing: Vec<Bytes> = self
             .delivery
             .history()
-            .filter(|(o, seq, _)| *seq > theirs.get(o).copied().unwrap_or(0))
+            .filter(|(o, seq, raw)| *seq > theirs.get(o).copied().unwrap_or(0) && sent.insert(raw.as_ptr()))
             .map(|(_, _, raw)| raw.clone())
             .collect();
         if !missing.is_empty() {
-            self.out.log(format!("sending {} messages of history to connection {}", missing.len(), peer.0));
+            self.out.log(format!("sending {} frames of history to connection {}", missing.len(), peer.0));
         }
         for raw in missing {
             self.peers.queue(&mut self.out, peer, raw, now);

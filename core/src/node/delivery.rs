@@ -144,7 +144,9 @@ impl Delivery {
         o.delivered = o.delivered.max(seq);
     }
 
-    /// Adds a delivered message to the history window.
+    /// Adds a delivered message to the history window: the frame it came in (a
+    /// chat, or the batch it was part of, shared by the batch's messages), which
+    /// must not be a slice of a larger read buffer (it would keep that alive).
     pub fn remember(&mut self, origin: NodeId, seq: u64, raw: Bytes) {
         if self.history_cap == 0 {
             return;
@@ -152,9 +154,7 @@ impl Delivery {
         if self.history.len() >= self.history_cap {
             self.history.pop_front();
         }
-        // A copy: the bytes as received share (and would keep alive) the whole read
-        // buffer they were cut from, for as long as the message stays in history.
-        self.history.push_back((origin, seq, Bytes::copy_from_slice(&raw)));
+        self.history.push_back((origin, seq, raw));
     }
 
     fn drain(origin: &mut Origin, out: &mut Vec<Held>) {

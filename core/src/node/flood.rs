@@ -101,6 +101,18 @@ impl Node {
             // The hot path: chat messages are looked at in place, and a duplicate
             // (every message crossing a cycle arrives more than once) is dropped
             // before anything is allocated for it or any signature is checked.
+            if let Some(batch) = wire::peek_batch(body) {
+                let result = match batch {
+                    Ok(b) if ready => self.on_batch(peer, b, &raw, now),
+                    Ok(_) => Err("a frame before the handshake ended".into()),
+                    Err(e) => Err(e.to_string()),
+                };
+                if let Err(e) = result {
+                    self.reject(peer, e, now);
+                    return;
+                }
+                continue;
+            }
             let result = match wire::peek_chat(body) {
                 Some(Ok(c)) if ready => {
                     if self.delivery.is_duplicate(c.origin, c.seq) {
@@ -109,8 +121,10 @@ impl Node {
                     } else if !self.verifier.check(&c.origin, c.seq, c.content, &c.auth) {
                         Err(format!("a message from {} whose signature is not its origin's", c.origin.short()))
                     } else {
+                        // A copy: the bytes as received share (and would keep
+                        // alive, in history) the whole read buffer.
                         let chat = c.to_owned();
-                        self.on_chat(Some(peer), Held { chat, raw: raw.clone() }, now);
+                        self.on_chat(Some(peer), Held { chat, raw: Bytes::copy_from_slice(&raw) }, now);
                         Ok(())
                     }
                 }
@@ -169,10 +183,10 @@ impl Node {
         match frame {
             Frame::Bye { reason } => self.on_bye(peer, &reason, now),
             Frame::Heartbeat => {}
-            Frame::Chat(c) => {
+            Frame::Chat(wire::Chat { origin, .. }) | Frame::Batch(wire::Batch { origin, .. }) => {
                 // Chats are taken in place (`read`); this is only reached by one
                 // that did not peek, which cannot be valid.
-                return Err(format!("a message from {} that could not be read in place", c.origin.short()));
+                return Err(format!("a message from {} that could not be read in place", origin.short()));
             }
             Frame::Sync { marks, last } => self.on_sync(peer, marks, last, now),
             Frame::SyncDone { floors } => self.on_sync_done(floors, now),
@@ -236,9 +250,65 @@ impl Node {
         self.peers.forward(&mut self.out, from, raw, now)
     }
 
+    /// Whether a message from `origin` may be taken: not when it would be one
+    /// origin too many (logged).
+    fn room_for(&mut self, origin: crate::id::NodeId) -> bool {
+        if !self.delivery.knows(origin) && self.delivery.origin_count() >= MAX_ORIGINS {
+            self.out.log(format!("dropping a message from unknown origin {origin}: too many origins"));
+            return false;
+        }
+        true
+    }
+
+    /// A batch of chat messages from a peer. Dropped unopened when every message
+    /// in it is known (it came around a cycle); otherwise its signature is
+    /// checked over all of it, its new messages are delivered, and it is
+    /// forwarded whole, as the bytes it came in (a neighbour drops what it
+    /// knows). Err: the signature is not its origin's.
+    fn on_batch(&mut self, peer: PeerId, b: wire::BatchRef<'_>, raw: &Bytes, now: Instant) -> Result<(), String> {
+        let fresh = b.seqs().filter(|&seq| !self.delivery.is_duplicate(b.origin, seq)).count();
+        if fresh == 0 {
+            self.stats.duplicates += b.items.len() as u64;
+            return Ok(());
+        }
+        let mut content = std::mem::take(&mut self.scratch_bytes);
+        let leaves = wire::batch_leaves(&mut content, &b.origin, b.first, b.items.iter().copied());
+        self.scratch_bytes = content;
+        let leaves = leaves.map_err(|e| e.to_string())?;
+        if !self.verifier.check_batch(&b.origin, b.first, leaves, &b.sig) {
+            return Err(format!("a batch of messages from {} whose signature is not its origin's", b.origin.short()));
+        }
+        if !self.room_for(b.origin) {
+            return Ok(());
+        }
+        // One copy for the history, shared by the batch's messages: the bytes as
+        // received share (and would keep alive) the whole read buffer.
+        let raw = Bytes::copy_from_slice(raw);
+        let mut out = std::mem::take(&mut self.scratch);
+        let mut new = false;
+        for (seq, (name, text)) in b.seqs().zip(&b.items) {
+            let chat = wire::Chat {
+                origin: b.origin,
+                seq,
+                name: (*name).into(),
+                text: (*text).into(),
+                auth: Default::default(),
+            };
+            match self.delivery.admit(Held { chat, raw: raw.clone() }, now, &mut out) {
+                Admit::Duplicate => self.stats.duplicates += 1,
+                Admit::New => new = true,
+            }
+        }
+        if new {
+            self.stats.forwarded += self.forward(Some(peer), &raw, now);
+        }
+        self.deliver_all(&mut out);
+        self.scratch = out;
+        Ok(())
+    }
+
     fn on_chat(&mut self, from: Option<PeerId>, held: Held, now: Instant) {
-        if !self.delivery.knows(held.chat.origin) && self.delivery.origin_count() >= MAX_ORIGINS {
-            self.out.log(format!("dropping a message from unknown origin {}: too many origins", held.chat.origin));
+        if !self.room_for(held.chat.origin) {
             return;
         }
         let raw = held.raw.clone();
@@ -324,9 +394,17 @@ impl Node {
         let mut chats = std::mem::take(&mut self.batch);
         let mut start = 0;
         while start < chats.len() {
+            // A run: messages of one origin, at most BATCH_BYTES of them.
             let origin = chats[start].origin;
-            let end = chats[start..].iter().position(|c| c.origin != origin).map_or(chats.len(), |n| start + n);
-            self.send_run(&mut chats[start..end], now);
+            let mut bytes = 0;
+            let end = chats[start..]
+                .iter()
+                .position(|c| {
+                    bytes += c.name.len() + c.text.len();
+                    c.origin != origin || (bytes > wire::BATCH_BYTES && bytes > c.name.len() + c.text.len())
+                })
+                .map_or(chats.len(), |n| start + n);
+            self.send_run(&chats[start..end], now);
             start = end;
         }
         chats.clear();
@@ -334,38 +412,25 @@ impl Node {
     }
 
     /// Signs, sends and delivers a run of messages from one origin (consecutive
-    /// sequence numbers).
-    fn send_run(&mut self, run: &mut [Chat], now: Instant) {
+    /// sequence numbers), as one [`Frame::Batch`].
+    fn send_run(&mut self, run: &[Chat], now: Instant) {
         let Some(keys) = self.keys_of(run[0].origin) else { return };
-        let mut leaves = Vec::with_capacity(run.len());
-        for c in run.iter() {
-            match wire::chat_content(&c.origin, c.seq, &c.name, &c.text) {
-                Ok(content) => leaves.push(crypto::leaf(&content)),
-                Err(e) => {
-                    self.out.error(format!("message not sent: {e}"));
-                    return;
-                }
+        let items = run.iter().map(|c| wire::BatchItem { name: c.name.clone(), text: c.text.clone() }).collect();
+        let raw = match wire::Batch::signed(&keys, run[0].seq, items).and_then(|b| Frame::Batch(b).encode()) {
+            Ok(raw) => raw,
+            Err(e) => {
+                self.out.error(format!("message not sent: {e}"));
+                return;
             }
-        }
-        let auths = crypto::sign_batch(&keys, run[0].seq, leaves);
+        };
+        self.forward(None, &raw, now);
         let mut out = std::mem::take(&mut self.scratch);
-        for (c, auth) in run.iter_mut().zip(auths) {
-            c.auth = auth;
-            let frame = Frame::Chat(c.clone());
-            let raw = match frame.encode() {
-                Ok(raw) => raw,
-                Err(e) => {
-                    self.out.error(format!("message not sent: {e}"));
-                    continue;
-                }
-            };
-            let Frame::Chat(chat) = frame else { continue };
+        for chat in run {
             self.delivery.admit_own(chat.origin, chat.seq);
-            self.forward(None, &raw, now);
             if chat.origin == self.cfg.id && self.peers.any_synced() {
                 self.catchup.handed(chat.seq);
             }
-            out.push(Held { chat, raw });
+            out.push(Held { chat: chat.clone(), raw: raw.clone() });
         }
         self.deliver_all(&mut out);
         self.scratch = out;

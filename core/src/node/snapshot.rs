@@ -247,11 +247,16 @@ impl Node {
         let history: Vec<Value> = self
             .delivery
             .history()
-            .filter_map(|(_, _, raw)| match Frame::decode_body(raw.get(crate::wire::LEN_PREFIX..)?) {
-                Ok(Frame::Chat(c)) => {
-                    Some(json!({"origin": c.origin.to_string(), "seq": c.seq & crate::wire::SEQ_LOW, "from": c.name, "text": c.text}))
-                }
-                _ => None,
+            .filter_map(|(origin, seq, raw)| {
+                let (name, text) = match Frame::decode_body(raw.get(crate::wire::LEN_PREFIX..)?).ok()? {
+                    Frame::Chat(c) => (c.name, c.text),
+                    Frame::Batch(mut b) => {
+                        let at = usize::try_from(seq.checked_sub(b.first)?).ok()?;
+                        (at < b.items.len()).then(|| b.items.swap_remove(at)).map(|i| (i.name, i.text))?
+                    }
+                    _ => return None,
+                };
+                Some(json!({"origin": origin.to_string(), "seq": seq & crate::wire::SEQ_LOW, "from": name, "text": text}))
             })
             .collect();
         let mut dot = String::from("graph p2pchat {\n");
