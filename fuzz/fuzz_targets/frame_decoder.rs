@@ -4,14 +4,14 @@
 //! Checks: no panic; the same frames (and the same error) whether the stream comes
 //! at once or in chunks; every frame that comes out is valid, at most one frame's
 //! worth of bytes, and survives encode/decode unchanged; the decoder never holds
-//! more than it was given; `peek_chat` (the node's zero-copy path for chat frames)
-//! agrees with `Frame::decode_body` on every frame body, and on the raw stream
+//! more than it was given; `peek_chat` and `peek_batch` (the node's zero-copy
+//! paths for chat messages) agree with `Frame::decode_body` on every frame body, and on the raw stream
 //! taken as one body; `read_preamble` and `Hello::decode` do not panic, and a
 //! preamble read encodes back to the bytes it was read from.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use p2pchat_core::wire::{self, Frame, FrameDecoder, LEN_PREFIX, MAX_FRAME, WireError, peek_chat};
+use p2pchat_core::wire::{self, Frame, FrameDecoder, LEN_PREFIX, MAX_FRAME, WireError, peek_batch, peek_chat};
 use p2pchat_fuzz::Splitter;
 
 /// `peek_chat` says what `decode_body` says: the same chat, an error for the
@@ -23,6 +23,14 @@ fn peek_agrees(body: &[u8]) {
         (Some(Ok(peeked)), Ok(Frame::Chat(c))) => assert_eq!(peeked.to_owned(), c),
         (Some(Ok(peeked)), other) => panic!("peek_chat accepted {peeked:?}; decode_body says {other:?}"),
         (Some(Err(e)), Ok(f)) => panic!("peek_chat refused ({e}) what decode_body accepts: {f:?}"),
+        (Some(Err(_)), Err(_)) => {}
+    }
+    match (peek_batch(body), Frame::decode_body(body)) {
+        (None, Ok(Frame::Batch(b))) => panic!("peek_batch missed a batch: {b:?}"),
+        (None, _) => {}
+        (Some(Ok(peeked)), Ok(Frame::Batch(b))) => assert_eq!(peeked.to_owned(), b),
+        (Some(Ok(peeked)), other) => panic!("peek_batch accepted {peeked:?}; decode_body says {other:?}"),
+        (Some(Err(e)), Ok(f)) => panic!("peek_batch refused ({e}) what decode_body accepts: {f:?}"),
         (Some(Err(_)), Err(_)) => {}
     }
 }
