@@ -32,6 +32,7 @@ pub mod handle;
 pub mod headless;
 pub mod id;
 pub mod identity;
+pub mod memory;
 pub mod node;
 pub mod secret;
 pub mod signals;
