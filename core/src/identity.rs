@@ -194,41 +194,30 @@ fn create_private_dir(dir: &Path) -> Result<(), String> {
 /// notice ("alice's identity").
 fn acquire_file(path: &Path, whose: &str) -> Result<Acquired, String> {
     let lock_path = sibling(path, LOCK_SUFFIX)?;
-    let mut options = OpenOptions::new();
-    // Not truncated on open: the holder's pid must stay readable until we hold it.
-    options.read(true).write(true).create(true).truncate(false);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut lock = options.open(&lock_path).map_err(|e| match e.kind() {
-        io::ErrorKind::NotFound => {
+    let lock = match lock_exclusive(&lock_path) {
+        Ok(lock) => lock,
+        Err(LockError::Open(e)) if e.kind() == io::ErrorKind::NotFound => {
             let dir = lock_path.parent().map_or_else(|| Path::new(".").to_path_buf(), Path::to_path_buf);
-            format!("cannot use identity file {}: the directory {} does not exist", shown(path), shown(&dir))
+            return Err(format!(
+                "cannot use identity file {}: the directory {} does not exist",
+                shown(path),
+                shown(&dir)
+            ));
         }
-        _ => format!("cannot open identity lock {}: {e}", shown(&lock_path)),
-    })?;
-    // `File::try_lock` (Rust 1.89): flock on Unix, released by the OS when the
-    // process dies, so a lock left by a killed process is simply taken over.
-    let locked = lock.try_lock();
-    match locked {
-        Ok(()) => {}
-        Err(TryLockError::WouldBlock) => {
-            let holder =
-                holder_pid(&lock_path).map_or_else(|| "another process".to_owned(), |pid| format!("process {pid}"));
+        Err(LockError::Open(e)) => return Err(format!("cannot open identity lock {}: {e}", shown(&lock_path))),
+        Err(LockError::Held(pid)) => {
+            let holder = pid.map_or_else(|| "another process".to_owned(), |pid| format!("process {pid}"));
             let mut temporary = Acquired::from_seed(fresh_seed()?);
             temporary.notice = Some(format!(
                 "{whose} is in use by {holder}; running as a temporary member (a fresh key, nothing saved)"
             ));
             return Ok(temporary);
         }
-        Err(TryLockError::Error(e)) => return Err(format!("cannot lock {}: {e}", shown(&lock_path))),
-    }
-    // Ours now: say who holds it, for the next process that finds it locked.
-    lock.set_len(0)
-        .and_then(|()| writeln!(lock, "{}", std::process::id()))
-        .map_err(|e| format!("cannot write to identity lock {}: {e}", shown(&lock_path)))?;
+        Err(LockError::Lock(e)) => return Err(format!("cannot lock {}: {e}", shown(&lock_path))),
+        Err(LockError::Write(e)) => {
+            return Err(format!("cannot write to identity lock {}: {e}", shown(&lock_path)));
+        }
+    };
     let seed = match read_key(path)? {
         Some(seed) => seed,
         None => {
@@ -238,6 +227,50 @@ fn acquire_file(path: &Path, whose: &str) -> Result<Acquired, String> {
         }
     };
     Ok(Acquired { seed, notice: None, path: Some(path.to_path_buf()), lock: Some(lock) })
+}
+
+/// Why [`lock_exclusive`] did not take a lock.
+#[derive(Debug)]
+pub(crate) enum LockError {
+    /// The lock file could not be opened or created.
+    Open(io::Error),
+    /// Another open file holds the lock: a live process (this one included); the
+    /// pid it wrote in the file, if that can be read.
+    Held(Option<u32>),
+    /// The operating system would not lock the file.
+    Lock(io::Error),
+    /// The lock was taken, but this process's pid could not be written in it (the
+    /// lock is released again).
+    Write(io::Error),
+}
+
+/// Takes the exclusive lock on `lock_path` (created, mode 0600 on Unix, if it is
+/// missing) and writes this process's id in it, for the next process that finds
+/// it held. The lock lasts as long as the returned file is open.
+///
+/// [`File::try_lock`] (Rust 1.89) is flock on Unix: the operating system
+/// releases it when the process dies, however it dies, so a lock left by a killed
+/// process is simply taken over, and nobody has to remove a stale file. flock
+/// locks belong to an open file, so a second open in the same process is
+/// refused too.
+pub(crate) fn lock_exclusive(lock_path: &Path) -> Result<File, LockError> {
+    let mut options = OpenOptions::new();
+    // Not truncated on open: the holder's pid must stay readable until we hold it.
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut lock = options.open(lock_path).map_err(LockError::Open)?;
+    match lock.try_lock() {
+        Ok(()) => {}
+        Err(TryLockError::WouldBlock) => return Err(LockError::Held(holder_pid(lock_path))),
+        Err(TryLockError::Error(e)) => return Err(LockError::Lock(e)),
+    }
+    // Ours now: say who holds it.
+    lock.set_len(0).and_then(|()| writeln!(lock, "{}", std::process::id())).map_err(LockError::Write)?;
+    Ok(lock)
 }
 
 /// The pid written in a lock file, if it can be read (the holder may not have
