@@ -34,6 +34,7 @@ mod connect;
 mod log;
 mod resolve;
 mod snapshot;
+pub(crate) mod store;
 
 use std::io::{self, ErrorKind, Read};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
