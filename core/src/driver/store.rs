@@ -289,9 +289,16 @@ impl Db {
         if compacted {
             // Outside the transaction: freed pages go back to the file system a
             // bounded number at a time, so the file shrinks over a few compactions.
-            self.conn
-                .execute_batch(&format!("PRAGMA incremental_vacuum({VACUUM_PAGES})"))
-                .map_err(|e| store_error(&self.name, &e))?;
+            // The pragma frees pages as it is stepped: step it to the end.
+            let vacuum = |conn: &Connection| -> rusqlite::Result<()> {
+                let mut stmt = conn.prepare(&format!("PRAGMA incremental_vacuum({VACUUM_PAGES})"))?;
+                let mut rows = stmt.query([])?;
+                while rows.next()?.is_some() {}
+                Ok(())
+            };
+            // The records are saved whatever happens here: a vacuum that fails
+            // (the disk full, say) is tried again at the next compaction.
+            let _ = vacuum(&self.conn);
         }
         Ok(())
     }
@@ -715,6 +722,9 @@ pub const SAVED_AGAIN: &str = "history is saved again";
 enum Job {
     Save(Vec<Stored>),
     Ask(Query),
+    /// Tests reach into the thread's database (to fill its disk, say).
+    #[cfg(test)]
+    With(Box<dyn FnOnce(&mut Db) + Send>),
 }
 
 /// The writer thread: owns the [`Db`], saves records in batches and answers
@@ -761,7 +771,7 @@ impl Writer {
         }
         self.send(Job::Save(records)).map_err(|job| match job {
             Job::Save(records) => records,
-            Job::Ask(_) => Vec::new(),
+            _ => Vec::new(),
         })
     }
 
@@ -770,8 +780,14 @@ impl Writer {
     pub fn ask(&self, q: Query) -> Result<(), Query> {
         self.send(Job::Ask(q)).map_err(|job| match job {
             Job::Ask(q) => q,
-            Job::Save(_) => Query::Last(0),
+            _ => Query::Last(0),
         })
+    }
+
+    /// Runs `f` on the thread's database, in order with the other jobs.
+    #[cfg(test)]
+    fn with(&self, f: impl FnOnce(&mut Db) + Send + 'static) {
+        assert!(self.send(Job::With(Box::new(f))).is_ok(), "queued");
     }
 
     fn send(&self, job: Job) -> Result<(), Job> {
@@ -845,6 +861,11 @@ fn run(mut db: Db, queue: &Receiver<Job>, reports: &mpsc::Sender<Report>, notify
                         Ok(lines) => report(Report::Answer { query: q, lines }),
                         Err(e) => report(Report::Failed(e)),
                     }
+                }
+                #[cfg(test)]
+                Job::With(f) => {
+                    save(&mut db, &mut records);
+                    f(&mut db);
                 }
             }
             next = if taken < BATCH_JOBS { queue.try_recv().ok() } else { None };
@@ -1254,6 +1275,97 @@ mod tests {
             other => panic!("expected an error, got {other:?}"),
         }
         assert!(!tmp.path().join("missing").exists());
+    }
+
+    /// Caps the database at its present size plus `pages`, as a full disk would.
+    fn fill_disk(db: &Db, pages: i64) {
+        let count: i64 = db.conn.pragma_query_value(None, "page_count", |r| r.get(0)).expect("page_count");
+        db.conn.pragma_update(None, "max_page_count", count + pages).expect("max_page_count");
+    }
+
+    fn big(seq: u64) -> Vec<Stored> {
+        vec![Stored::Message(chat(1, seq, &"x".repeat(20_000), &frame(1, 20_000)))]
+    }
+
+    #[test]
+    fn a_full_disk_is_told_apart_and_nothing_of_the_call_is_saved() {
+        let mut db = memory(100);
+        apply(&mut db, &big(1));
+        fill_disk(&db, 1);
+        let records = [big(2), vec![Stored::Mark { origin: NodeId::from_u64(1), delivered: 9 }]].concat();
+        assert_eq!(db.apply(&records), Err(StoreError::DiskFull("the in-memory history".into())));
+        assert_eq!(
+            StoreError::DiskFull("the in-memory history".into()).to_string(),
+            "cannot save to the in-memory history: the disk is full"
+        );
+        assert_eq!(db.message_count(), Ok(1));
+        assert_eq!(load(&db, 10, 10).marks, vec![(NodeId::from_u64(1), 1)], "nothing of the failed call");
+        fill_disk(&db, 1000);
+        apply(&mut db, &big(3));
+        assert_eq!(db.message_count(), Ok(2));
+    }
+
+    /// The reports up to the next answer, and the answer's lines.
+    fn until_answer(reports: &Receiver<Report>) -> (Vec<Report>, Vec<SavedLine>) {
+        let mut seen = Vec::new();
+        loop {
+            match answer(reports) {
+                Report::Answer { lines, .. } => return (seen, lines),
+                other => seen.push(other),
+            }
+        }
+    }
+
+    #[test]
+    fn the_writer_reports_a_full_disk_once_keeps_trying_and_reports_recovery_once() {
+        let (writer, reports) = spawn(memory(100), 64);
+        writer.with(|db| fill_disk(db, 1));
+        let mut seen = Vec::new();
+        for seq in 1..=3 {
+            writer.save(big(seq)).expect("queued");
+            // A question after each save: one batch each, and in order.
+            writer.ask(Query::Last(10)).expect("asked");
+            let (reported, lines) = until_answer(&reports);
+            assert!(lines.is_empty());
+            seen.extend(reported);
+        }
+        assert_eq!(seen, vec![Report::Failed(DISK_FULL.into())], "once");
+        writer.with(|db| fill_disk(db, 1000));
+        writer.save(big(4)).expect("queued");
+        writer.ask(Query::Last(10)).expect("asked");
+        let (reported, lines) = until_answer(&reports);
+        assert_eq!(reported, vec![Report::Recovered(SAVED_AGAIN.into())]);
+        assert_eq!(lines.len(), 1, "saving goes on with the next batch");
+        writer.save(big(5)).expect("queued");
+        writer.ask(Query::Last(10)).expect("asked");
+        let (reported, lines) = until_answer(&reports);
+        assert_eq!(reported, vec![], "recovery is told once");
+        assert_eq!(lines.len(), 2);
+        writer.close(Duration::from_secs(10));
+    }
+
+    #[test]
+    fn compaction_gives_the_freed_pages_back_to_the_file_system() {
+        let tmp = TestDir::new("store-vacuum");
+        let path = tmp.path().join(HISTORY_FILE);
+        let (mut db, _) = opened(&path, 10);
+        let mode: i64 = db.conn.pragma_query_value(None, "auto_vacuum", |r| r.get(0)).expect("auto_vacuum");
+        assert_eq!(mode, 2, "incremental");
+        let mut records = Vec::new();
+        for seq in 1..=60 {
+            records.push(Stored::Message(chat(
+                1,
+                seq,
+                &"y".repeat(8_000),
+                &frame(u8::try_from(seq).unwrap_or(0), 8_000),
+            )));
+        }
+        apply(&mut db, &records);
+        assert_eq!(db.message_count(), Ok(10));
+        let free: i64 = db.conn.pragma_query_value(None, "freelist_count", |r| r.get(0)).expect("freelist");
+        assert_eq!(free, 0, "the pages of 50 messages and their frames are given back");
+        let pages: i64 = db.conn.pragma_query_value(None, "page_count", |r| r.get(0)).expect("page_count");
+        assert!(pages < 100, "about 10 messages of 16 kB: {pages} pages");
     }
 
     fn spawn(db: Db, capacity: usize) -> (Writer, Receiver<Report>) {
