@@ -1368,6 +1368,43 @@ mod tests {
         assert!(pages < 100, "about 10 messages of 16 kB: {pages} pages");
     }
 
+    #[test]
+    fn an_sqlite_file_that_is_not_a_history_is_moved_aside() {
+        let tmp = TestDir::new("store-foreign");
+        let path = tmp.path().join(HISTORY_FILE);
+        {
+            let other = Connection::open(&path).expect("another program's database");
+            other.execute_batch("CREATE TABLE messages (x); INSERT INTO messages VALUES (1);").expect("its table");
+        }
+        let (db, notice) = opened(&path, 100);
+        let notice = notice.expect("a notice");
+        assert!(notice.contains("(it is not a p2pchat history: "), "{notice}");
+        assert_eq!(db.message_count(), Ok(0));
+    }
+
+    #[test]
+    fn a_saved_record_is_in_the_file_well_within_a_second_without_close() {
+        let tmp = TestDir::new("store-soon");
+        let path = tmp.path().join(HISTORY_FILE);
+        let (db, _) = opened(&path, 100);
+        let (writer, _reports) = spawn(db, 64);
+        writer.save(vec![Stored::Message(chat(1, 1, "soon", &frame(1, 8)))]).expect("queued");
+        // What another process (a restart after kill -9) would read from the file.
+        let reader = Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).expect("reader");
+        let start = std::time::Instant::now();
+        let mut seen = 0;
+        while start.elapsed() < Duration::from_secs(1) {
+            seen = reader.query_row("SELECT count(*) FROM messages", [], |r| r.get::<_, i64>(0)).expect("count");
+            if seen == 1 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(seen, 1, "committed within {:?}", start.elapsed());
+        assert!(start.elapsed() < Duration::from_millis(500), "{:?}", start.elapsed());
+        drop(writer);
+    }
+
     fn spawn(db: Db, capacity: usize) -> (Writer, Receiver<Report>) {
         Writer::spawn_with(db, Box::new(|| {}), capacity).expect("spawn")
     }
