@@ -729,6 +729,9 @@ enum Job {
 
 /// The writer thread: owns the [`Db`], saves records in batches and answers
 /// queries in order with them, off the network thread.
+///
+/// Dropping it without [`Writer::close`] closes the queue all the same: the
+/// thread saves what is queued and ends on its own, without anyone waiting.
 pub struct Writer {
     jobs: Option<SyncSender<Job>>,
     /// Disconnected when the thread ends.
@@ -763,8 +766,8 @@ impl Writer {
         Ok((Writer { jobs: Some(jobs), done, thread: Some(thread) }, answers))
     }
 
-    /// Queues `records` for saving without waiting; when the queue is full they
-    /// are handed back, to be offered again later.
+    /// Queues `records` for saving without waiting; when the queue is full (or
+    /// the thread is gone) they are handed back, to be offered again later.
     pub fn save(&self, records: Vec<Stored>) -> Result<(), Vec<Stored>> {
         if records.is_empty() {
             return Ok(());
@@ -814,7 +817,13 @@ impl Writer {
 
 /// The writer thread: until the queue is closed and empty, takes the jobs there
 /// are (waiting for the first), saves the records among them in one transaction
-/// per run of records, and answers questions in between.
+/// per run of records, and answers questions in between. Nothing waits between
+/// taking a record and committing it: the batch is what was already queued.
+///
+/// A batch that cannot be saved (the disk full) is dropped, not kept to be tried
+/// again (memory would grow for as long as the disk stays full); the next batch
+/// is tried as usual. Marks only rise, so the first batch saved again brings
+/// them up to date for every origin it mentions.
 fn run(mut db: Db, queue: &Receiver<Job>, reports: &mpsc::Sender<Report>, notify: &dyn Fn()) {
     let report = |r: Report| {
         if reports.send(r).is_ok() {
