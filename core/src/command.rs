@@ -1,6 +1,7 @@
 //! Parsing what the user types: chat lines and `:commands` (or `/commands`).
 
 use crate::addr::PeerAddr;
+use crate::memory::{HISTORY_LINES, MAX_QUERY_LINES};
 
 /// One line of user input, parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +30,12 @@ pub enum Input {
     /// `:snapshot [DIR]`: a network-wide snapshot written to DIR (the rest of the
     /// line, trimmed: it may have spaces in it).
     Snapshot(Option<String>),
+    /// `:history [N]`: the last N saved lines (default
+    /// [`crate::memory::HISTORY_LINES`], at most [`crate::memory::MAX_QUERY_LINES`]).
+    History(usize),
+    /// `:search TEXT`: saved lines containing TEXT (the rest of the line, trimmed),
+    /// ignoring case.
+    Search(String),
     /// Nothing to do (an empty line).
     Nothing,
     /// The user's input ended (stdin closed, in `--headless`): quit, but first let
@@ -47,6 +54,8 @@ pub const HELP: &[&str] = &[
     ":connect HOST PORT add a link to another node",
     ":msg NAME TEXT     a private message, over a direct link",
     ":snapshot [DIR]    write a snapshot of the whole network to DIR",
+    ":history [N]       the last N saved lines (20 unless N is given)",
+    ":search TEXT       saved lines containing TEXT, with their time",
     ":quit, :q          leave the chat",
 ];
 
@@ -124,6 +133,21 @@ fn parse_command_body(prefix: char, rest: &str) -> Result<Input, String> {
             let dir = rest.trim_start()[cmd.len()..].trim();
             Ok(Input::Snapshot((!dir.is_empty()).then(|| dir.to_owned())))
         }
+        "history" => match args.as_slice() {
+            [] => Ok(Input::History(HISTORY_LINES)),
+            [n] => match n.parse::<usize>() {
+                Ok(n) if (1..=MAX_QUERY_LINES).contains(&n) => Ok(Input::History(n)),
+                _ => Err(format!("usage: {prefix}history [N], N from 1 to {MAX_QUERY_LINES}")),
+            },
+            _ => Err(format!("usage: {prefix}history [N]")),
+        },
+        "search" | "grep" => {
+            let text = rest.trim_start()[cmd.len()..].trim();
+            if text.is_empty() {
+                return Err(format!("usage: {prefix}search TEXT"));
+            }
+            Ok(Input::Search(text.to_owned()))
+        }
         "" => Err(format!("empty command; type {prefix}help for the list")),
         other => Err(format!("unknown command {prefix}{other}; type {prefix}help for the list")),
     }
@@ -186,6 +210,21 @@ mod tests {
         assert_eq!(parse_command("::x"), None);
         assert_eq!(parse_command(":/x"), None);
         assert_eq!(parse_command("//x"), None);
+    }
+
+    #[test]
+    fn history_takes_an_optional_count_and_search_the_rest_of_the_line() {
+        assert_eq!(parse_line(":history"), Ok(Input::History(HISTORY_LINES)));
+        assert_eq!(parse_line("/history 5"), Ok(Input::History(5)));
+        assert_eq!(parse_line(":history 1000"), Ok(Input::History(1000)));
+        assert!(parse_line(":history 0").is_err());
+        assert!(parse_line(":history 1001").is_err());
+        assert!(parse_line(":history many").is_err());
+        assert!(parse_line(":history 1 2").is_err());
+        assert_eq!(parse_line(":search  Hello  World "), Ok(Input::Search("Hello  World".into())));
+        assert_eq!(parse_command("grep 50%"), Some(Ok(Input::Search("50%".into()))));
+        assert!(parse_line(":search").is_err());
+        assert!(parse_line(":search   ").is_err());
     }
 
     #[test]

@@ -104,8 +104,11 @@ pub struct Config {
     pub heartbeat: Duration,
     /// Silence after which a neighbour is declared lost (`--peer-timeout MS`).
     pub peer_timeout: Duration,
-    /// Messages kept for catch-up (`--history N`).
+    /// Messages offered for catch-up (`--history N`), from the store when there
+    /// is one.
     pub history: usize,
+    /// Messages kept on disk (`--keep N`); the oldest are dropped first.
+    pub keep: usize,
     /// Bytes queued for one peer before it is disconnected (`--queue-cap BYTES`).
     pub queue_cap: usize,
     /// Most direct connections at once (`--max-peers N`).
@@ -141,8 +144,10 @@ pub const DEFAULT_MAX_TEXT_CLIENTS: usize = 64;
 pub const DEFAULT_HEARTBEAT: Duration = Duration::from_millis(500);
 /// Default silence before a neighbour is declared lost (detection within 3 s).
 pub const DEFAULT_PEER_TIMEOUT: Duration = Duration::from_millis(2500);
-/// Default history size.
-pub const DEFAULT_HISTORY: usize = 200;
+/// Default history size (messages offered for catch-up).
+pub const DEFAULT_HISTORY: usize = 1000;
+/// Default number of messages kept on disk.
+pub const DEFAULT_KEEP: usize = 100_000;
 /// Default per-peer output queue cap.
 pub const DEFAULT_QUEUE_CAP: usize = 8 * 1024 * 1024;
 /// Default maximum number of direct connections.
@@ -162,6 +167,7 @@ impl Config {
             heartbeat: DEFAULT_HEARTBEAT,
             peer_timeout: DEFAULT_PEER_TIMEOUT,
             history: DEFAULT_HISTORY,
+            keep: DEFAULT_KEEP,
             queue_cap: DEFAULT_QUEUE_CAP,
             max_peers: DEFAULT_MAX_PEERS,
             seed: None,

@@ -12,6 +12,7 @@ use std::io;
 use serde::Serialize;
 
 use crate::id::NodeId;
+use crate::memory::SavedLine;
 use crate::node::{LinkInfo, MemberInfo};
 
 /// Why a member is no longer reachable.
@@ -105,6 +106,10 @@ pub enum Event {
     Members(Vec<MemberInfo>),
     /// The direct links `:peers` listed, for programs, like [`Event::Members`].
     Links(Vec<LinkInfo>),
+    /// A line of the saved history: the last screenful shown when a node starts
+    /// (before [`Event::HISTORY_END`]), and the answers to `:history` and
+    /// `:search`. Shown as `INFO` with its time (a frontend may dim it).
+    History(SavedLine),
     /// The node has stopped; frontends should exit. Not shown.
     Stopped,
 }
@@ -132,6 +137,9 @@ pub fn count(n: usize, one: &str, many: &str) -> String {
 }
 
 impl Event {
+    /// The notice that ends the saved history shown at start: what follows is live.
+    pub const HISTORY_END: &str = "---- saved history above; live messages below (:history for more) ----";
+
     /// The notice for a `:snapshot` written: the directory and the files put there,
     /// in order.
     pub fn snapshot_written(dir: &str, files: &[&str]) -> Event {
@@ -197,6 +205,13 @@ impl Event {
             Event::Renamed { from, to, newcomer: false, .. } => {
                 info(format!("of the two members named {from}, the later one is now known as {to}"))
             }
+            Event::History(line) => {
+                let from = match &line.to {
+                    Some(to) => format!("[private to {to}] {}", line.from),
+                    None => line.from.clone(),
+                };
+                info(format!("{} {from}: {}", line.time, line.text))
+            }
         }
     }
 
@@ -245,6 +260,13 @@ impl Event {
                     .iter()
                     .map(|l| JsonLink { name: l.name.as_deref(), addr: l.addr.to_string(), kind: l.kind.as_str() })
                     .collect(),
+            },
+            Event::History(line) => Json::History {
+                from: &line.from,
+                text: &line.text,
+                to: line.to.as_deref(),
+                time: &line.time,
+                time_ms: line.time_ms,
             },
             Event::Stopped => return None,
         };
@@ -306,6 +328,15 @@ enum Json<'a> {
     /// `:peers`.
     Peers {
         links: Vec<JsonLink<'a>>,
+    },
+    /// A saved line (`:history`, `:search`, the start-up screen).
+    History {
+        from: &'a str,
+        text: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        to: Option<&'a str>,
+        time: &'a str,
+        time_ms: u64,
     },
 }
 

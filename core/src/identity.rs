@@ -178,7 +178,7 @@ fn dir_name(name: &str) -> String {
 
 /// Creates `dir` and its missing parents, mode 0700 on Unix (an existing
 /// directory is left as it is).
-fn create_private_dir(dir: &Path) -> Result<(), String> {
+pub(crate) fn create_private_dir(dir: &Path) -> Result<(), String> {
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]

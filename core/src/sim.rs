@@ -61,6 +61,32 @@ pub struct SimNode {
     pub log: Vec<String>,
     /// Snapshots the node asked to write: directory and files.
     pub snapshots: Vec<(String, Vec<(String, String)>)>,
+    /// Its store (the driver's SQLite store, in memory) when the template
+    /// persists ([`NodeConfig::persist`]): what [`Sim::restart`] starts it from.
+    pub store: Option<SimStore>,
+    /// Its settings, for a restart.
+    cfg: NodeConfig,
+}
+
+/// A simulated node's store: the real one, in memory.
+pub struct SimStore(crate::driver::store::Db);
+
+impl std::fmt::Debug for SimStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SimStore")
+    }
+}
+
+impl SimStore {
+    /// The lines it answers a query with.
+    pub fn query(&self, q: &crate::memory::Query) -> Result<Vec<crate::memory::SavedLine>, String> {
+        self.0.query(q)
+    }
+
+    /// How many messages it holds.
+    pub fn message_count(&self) -> Result<u64, String> {
+        self.0.message_count()
+    }
 }
 
 #[derive(Debug)]
@@ -99,13 +125,18 @@ pub struct Sim {
     pub keep_logs: bool,
 }
 
+/// When the simulated clocks start (2026-01-01), milliseconds since the Unix
+/// epoch: after the incarnations' epoch, so that a node restarted later starts
+/// a later incarnation, as a real one does.
+pub const SIM_EPOCH_MS: u64 = 1_767_225_600_000;
+
 /// Default settings for simulated nodes: fast timers, default history.
 pub fn default_config() -> NodeConfig {
     let keys = crate::crypto::Keys::from_u64(0);
     NodeConfig {
         id: keys.id(),
         keys,
-        first_seq: crate::wire::seq_start(crate::wire::incarnation_at(1_700_000_000_000)),
+        first_seq: crate::wire::seq_start(crate::wire::incarnation_at(SIM_EPOCH_MS)),
         network: "p2pchat".to_owned(),
         secret: None,
         text_clients: crate::config::TextClients::Any,
@@ -121,10 +152,11 @@ pub fn default_config() -> NodeConfig {
         max_peers: 4096,
         forget_after: Duration::from_secs(600),
         seed: 0,
-        wall_ms: 1_700_000_000_000,
+        wall_ms: SIM_EPOCH_MS,
         idle_timeout: Some(Duration::from_secs(600)),
         max_text_clients: 64,
         snapshot_wait: Duration::from_secs(2),
+        persist: false,
     }
 }
 
@@ -193,7 +225,15 @@ impl Sim {
         cfg.first_seq = crate::wire::seq_start(crate::wire::incarnation_at(cfg.wall_ms));
         let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), cfg.port);
         let id = cfg.id;
-        let node = Node::new(cfg, self.now);
+        let store = if cfg.persist {
+            match crate::driver::store::Db::open_in_memory(crate::config::DEFAULT_KEEP) {
+                Ok(db) => Some(SimStore(db)),
+                Err(e) => panic!("an in-memory store: {e}"),
+            }
+        } else {
+            None
+        };
+        let node = Node::new(cfg.clone(), self.now);
         self.by_addr.insert(addr, i);
         self.nodes.push(SimNode {
             node: Some(node),
@@ -204,9 +244,39 @@ impl Sim {
             group: 0,
             log: Vec::new(),
             snapshots: Vec::new(),
+            store,
+            cfg,
         });
         self.drain(i);
         i
+    }
+
+    /// Virtual wall-clock time now, milliseconds since the Unix epoch.
+    fn wall_ms(&self) -> u64 {
+        self.template.wall_ms + (self.now - self.start).as_millis() as u64
+    }
+
+    /// Starts node `i` again after a crash (or crashes it first), as the same
+    /// member: same key and address, a new incarnation, and whatever its store
+    /// kept (nothing without one). Its displayed messages accumulate across lives.
+    pub fn restart(&mut self, i: usize) {
+        if self.nodes[i].node.is_some() {
+            self.crash(i);
+        }
+        let mut cfg = self.nodes[i].cfg.clone();
+        cfg.wall_ms = self.wall_ms().max(cfg.wall_ms + 1);
+        cfg.first_seq = crate::wire::seq_start(crate::wire::incarnation_at(cfg.wall_ms));
+        cfg.seed = self.rng.next_u64();
+        let saved = match &self.nodes[i].store {
+            Some(store) => match store.0.load(cfg.history, crate::memory::SCREENFUL) {
+                Ok(saved) => saved,
+                Err(e) => panic!("node {i}'s store: {e}"),
+            },
+            None => crate::memory::Saved::default(),
+        };
+        self.nodes[i].cfg = cfg.clone();
+        self.nodes[i].node = Some(Node::with_saved(cfg, saved, self.now));
+        self.drain(i);
     }
 
     /// The texts of the notices node `i` showed, in order.
@@ -326,8 +396,21 @@ impl Sim {
         while let Some(a) = node.poll_action() {
             actions.push(a);
         }
+        let mut records = Vec::new();
+        node.take_stored(&mut records);
+        let wall_ms = self.wall_ms();
         let keep = self.keep_logs;
         let sn = &mut self.nodes[i];
+        if let Some(store) = &mut sn.store {
+            for r in &mut records {
+                if let crate::memory::Stored::Message(m) = r {
+                    m.time_ms = wall_ms;
+                }
+            }
+            if let Err(e) = store.0.apply(&records) {
+                panic!("node {i}'s store: {e}");
+            }
+        }
         while let Some(l) = sn.node.as_mut().and_then(Node::poll_log) {
             if keep {
                 sn.log.push(l);
@@ -352,6 +435,16 @@ impl Sim {
                 Action::Disconnect { peer, .. } => self.close_end(i, peer),
                 Action::Stop => stop = true,
                 Action::WriteSnapshot { dir, files } => self.nodes[i].snapshots.push((dir, files)),
+                Action::Query(q) => {
+                    let answer = match &self.nodes[i].store {
+                        Some(store) => store.0.query(&q),
+                        None => Err("no store".to_owned()),
+                    };
+                    if let Some(node) = self.nodes[i].node.as_mut() {
+                        node.show_saved(&q, answer);
+                    }
+                    self.drain(i);
+                }
             }
         }
         if stop {

@@ -37,6 +37,11 @@ pub enum p2pchat_event_kind {
     Members = 8,
     /// The direct links `:peers` listed, like MEMBERS (`json`: name, addr, kind).
     Links = 9,
+    /// A line of the saved history: the last screenful shown at start (then a
+    /// NOTICE ends it), and the answers to `:history` and `:search`. Shown like a
+    /// notice (`username` is "INFO", `message` the time, the sender and the
+    /// text); `json` has them apart (from, to, text, time, time_ms).
+    History = 10,
 }
 
 /// One event, passed to a `p2pchat_event_cb`.
@@ -156,6 +161,7 @@ impl EventStrings {
             }
             Event::Members(_) => kind_only(&mut fields, p2pchat_event_kind::Members),
             Event::Links(_) => kind_only(&mut fields, p2pchat_event_kind::Links),
+            Event::History(_) => kind_only(&mut fields, p2pchat_event_kind::History),
             Event::Stopped => None,
         };
         strings.name = name.map(|n| to_cstring(&sanitize(n)));

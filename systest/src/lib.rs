@@ -101,6 +101,17 @@ pub struct Proc {
     pub port: u16,
     /// Node id, when learnt from the `listening` event.
     pub id: String,
+    /// A data directory made for this process alone, removed on drop.
+    scratch: Option<PathBuf>,
+}
+
+/// A fresh, empty directory for one process's data (see [`Proc::spawn`]).
+fn scratch_data_dir(label: &str) -> PathBuf {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("p2pchat-systest-{}-{n}-{label}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
 }
 
 impl Proc {
@@ -109,18 +120,26 @@ impl Proc {
     ///
     /// Unless `args` choose an identity (`--identity`, `--ephemeral`,
     /// `--data-dir`), the process runs `--ephemeral`: tests start many members of
-    /// one name at once, and none should write a key anywhere.
+    /// one name at once, and none should write a key anywhere. One given
+    /// `--identity FILE` but no `--data-dir` gets a data directory of its own
+    /// (removed when the `Proc` is dropped), so that no two tests share a store.
     pub fn spawn<S: AsRef<std::ffi::OsStr>>(label: &str, args: &[S], json: bool) -> Proc {
         let mut command = Command::new(binary());
-        let chooses = args.iter().any(|a| {
-            let a = a.as_ref().to_string_lossy();
-            ["--identity", "--ephemeral", "--data-dir"].iter().any(|o| a.starts_with(o))
-        });
-        if !chooses && !args.iter().any(|a| a.as_ref() == "--help" || a.as_ref() == "--version") {
-            command.arg("--ephemeral");
+        let given = |option: &str| args.iter().any(|a| a.as_ref().to_string_lossy().starts_with(option));
+        let mut scratch = None;
+        if !given("--identity") && !given("--ephemeral") && !given("--data-dir") {
+            if !args.iter().any(|a| a.as_ref() == "--help" || a.as_ref() == "--version") {
+                command.arg("--ephemeral");
+            }
+        } else if given("--identity") && !given("--data-dir") {
+            let dir = scratch_data_dir(label);
+            command.arg("--data-dir").arg(&dir);
+            scratch = Some(dir);
         }
         command.args(args);
-        Proc::spawn_command(label, command, json)
+        let mut p = Proc::spawn_command(label, command, json);
+        p.scratch = scratch;
+        p
     }
 
     /// Like [`Proc::spawn`], for a command of the caller's (the binary under a
@@ -187,6 +206,7 @@ impl Proc {
             status: None,
             port: 0,
             id: String::new(),
+            scratch: None,
         }
     }
 
@@ -491,6 +511,9 @@ impl Proc {
 impl Drop for Proc {
     fn drop(&mut self) {
         self.kill();
+        if let Some(dir) = &self.scratch {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # p2pchat_tmux_test.sh - drives the lab program ./p2pchat (ui/p2pchat.c over
 # ui.c and libp2pchat) in a detached tmux session: two nodes on 127.0.0.1 chat,
-# a command error, a port in use, Ctrl+C and :quit, no terminal, bad arguments.
+# a command error, a port in use, Ctrl+C and :quit, a restart showing its saved
+# history, no terminal, bad arguments.
 #
 # Usage: make && bash ui/tests/p2pchat_tmux_test.sh   (needs tmux; `make test` runs it)
 #   P2PCHAT=path/to/p2pchat to test another build.
@@ -116,6 +117,23 @@ for sig in TERM HUP INT; do
 done
 type_line carol ":quit"
 check_exit carol 0
+pass
+
+CURRENT="a restarted member's screen starts with its saved history, then a separator"
+start alice "$BIN" --bind 127.0.0.1 --data-dir "$TMP/alice-data" alice
+wait_for alice "INFO: listening on port" || fail "alice did not start"
+type_line alice "remember this line"
+wait_for alice "alice: remember this line" || fail "alice's line is not echoed"
+type_line alice ":quit"
+check_exit alice 0
+start alice "$BIN" --bind 127.0.0.1 --data-dir "$TMP/alice-data" alice
+wait_for alice "saved history above" || fail "no separator after the saved history"
+capture alice | grep -qE '^INFO: [0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:]{8} alice: remember this line' ||
+    fail "the saved line is not shown with its time: $(capture alice)"
+type_line alice ":search REMEMBER"
+wait_for alice "1 saved line contains" || fail ":search did not answer"
+type_line alice ":quit"
+check_exit alice 0
 pass
 
 CURRENT="not a terminal"

@@ -84,6 +84,7 @@ const REDUNDANCY: RangeInclusive<u64> = 0..=64;
 const HEARTBEAT_MS: RangeInclusive<u64> = 10..=60_000;
 const PEER_TIMEOUT_MS: RangeInclusive<u64> = 20..=600_000;
 const HISTORY: RangeInclusive<u64> = 0..=100_000;
+const KEEP: RangeInclusive<u64> = 1..=10_000_000;
 const QUEUE_CAP: RangeInclusive<u64> = 64 * 1024..=1024 * 1024 * 1024;
 const MAX_PEERS: RangeInclusive<u64> = 1..=65_536;
 const IDLE_SECS: RangeInclusive<u64> = 0..=86_400;
@@ -174,8 +175,12 @@ struct Args {
     peer_timeout: u64,
     #[arg(long, value_name = "N", value_parser = number::<usize>(HISTORY), allow_negative_numbers = true,
           default_value_t = d().history,
-          help = format!("messages kept for members who catch up ({})", range(&HISTORY)))]
+          help = format!("messages offered to members who catch up ({})", range(&HISTORY)))]
     history: usize,
+    #[arg(long, value_name = "N", value_parser = number::<usize>(KEEP), allow_negative_numbers = true,
+          default_value_t = d().keep,
+          help = format!("messages kept on disk, the oldest dropped first ({})", range(&KEEP)))]
+    keep: usize,
     #[arg(long, value_name = "BYTES", value_parser = bytes(QUEUE_CAP), allow_negative_numbers = true,
           default_value_t = Bytes(d().queue_cap),
           help = format!("bytes queued for a slow peer before it is dropped; K, M, G allowed\n({})",
@@ -252,6 +257,7 @@ impl Args {
             heartbeat,
             peer_timeout,
             history: self.history,
+            keep: self.keep,
             queue_cap: self.queue_cap.0,
             max_peers: self.max_peers,
             seed: self.seed,

@@ -1,7 +1,9 @@
 //! The command line as users type it: every option, check and message.
 
 use super::*;
-use crate::config::{DEFAULT_HEARTBEAT, DEFAULT_HISTORY, DEFAULT_MAX_PEERS, DEFAULT_PEER_TIMEOUT, DEFAULT_QUEUE_CAP};
+use crate::config::{
+    DEFAULT_HEARTBEAT, DEFAULT_HISTORY, DEFAULT_KEEP, DEFAULT_MAX_PEERS, DEFAULT_PEER_TIMEOUT, DEFAULT_QUEUE_CAP,
+};
 use crate::identity::TestDir;
 use crate::secret::NetworkSecret;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -52,6 +54,7 @@ fn a_name_alone_gives_every_default() {
     assert_eq!(c.heartbeat, DEFAULT_HEARTBEAT);
     assert_eq!(c.peer_timeout, DEFAULT_PEER_TIMEOUT);
     assert_eq!(c.history, DEFAULT_HISTORY);
+    assert_eq!(c.keep, DEFAULT_KEEP);
     assert_eq!(c.queue_cap, DEFAULT_QUEUE_CAP);
     assert_eq!(c.max_peers, DEFAULT_MAX_PEERS);
     assert_eq!(c.seed, None);
@@ -239,6 +242,8 @@ fn history_option_accepts_zero_to_one_hundred_thousand() {
     assert_eq!(ok(&["x", "--history", "0"]).history, 0);
     assert_eq!(ok(&["x", "--history", "100000"]).history, 100_000);
     assert!(usage_err(&["x", "--history", "100001"]).contains("--history"));
+    assert_eq!(ok(&["x", "--keep", "1"]).keep, 1);
+    assert!(usage_err(&["x", "--keep", "0"]).contains("--keep"));
 }
 
 #[test]
@@ -404,6 +409,7 @@ fn help_text_lists_every_option_with_defaults_commands_and_an_example() {
         "--heartbeat <MS>",
         "--peer-timeout <MS>",
         "--history <N>",
+        "--keep <N>",
         "--queue-cap <BYTES>",
         "--max-peers <N>",
         "--idle-timeout <SECS>",
@@ -428,6 +434,7 @@ fn help_text_lists_every_option_with_defaults_commands_and_an_example() {
         ("--heartbeat <MS>", format!("(10-60000) [default: {}]", DEFAULT_HEARTBEAT.as_millis())),
         ("--peer-timeout <MS>", format!("more than --heartbeat) [default: {}]", DEFAULT_PEER_TIMEOUT.as_millis())),
         ("--history <N>", format!("(0-100000) [default: {DEFAULT_HISTORY}]")),
+        ("--keep <N>", format!("(1-10000000) [default: {DEFAULT_KEEP}]")),
         ("--queue-cap <BYTES>", "(64K-1G) [default: 8M]".to_owned()),
         ("--max-peers <N>", format!("(1-65536) [default: {DEFAULT_MAX_PEERS}]")),
         ("--idle-timeout <SECS>", "(0-86400) [default: 600]".to_owned()),

@@ -32,6 +32,7 @@
 mod conn;
 mod connect;
 mod log;
+mod memory;
 mod resolve;
 mod snapshot;
 pub(crate) mod store;
@@ -72,6 +73,8 @@ pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 pub const STOP_TIMEOUT: Duration = Duration::from_secs(1);
 /// Delay before accepting again after an accept error such as EMFILE.
 const ACCEPT_RETRY: Duration = Duration::from_millis(100);
+/// How soon the loop tries again to hand records to a store whose queue was full.
+const STORE_RETRY: Duration = Duration::from_millis(20);
 
 /// Size of the one read buffer shared by every connection.
 const READ_BUF: usize = 64 * 1024;
@@ -115,6 +118,8 @@ pub struct Driver {
     node: Node,
     /// The identity the node runs as; holds its lock while the driver runs.
     _identity: crate::identity::Acquired,
+    /// Its store (None: nothing is saved in this run).
+    memory: Option<memory::Memory>,
     port: u16,
     conns: Conns,
     requests: Receiver<Request>,
@@ -172,8 +177,11 @@ impl Driver {
         let seed = rng.next_u64();
         let wall_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
         let now = Instant::now();
-        let mut node = Node::new(NodeConfig::from_config(config, keys, port, seed, wall_ms), now);
-        if let Some(notice) = &identity.notice {
+        let opened = memory::open(config, &identity, &waker);
+        let mut node_config = NodeConfig::from_config(config, keys, port, seed, wall_ms);
+        node_config.persist = opened.memory.is_some();
+        let mut node = Node::with_saved(node_config, opened.saved, now);
+        for notice in identity.notice.iter().chain(&opened.notices) {
             node.notice(notice.clone());
         }
         for peer in &config.connect {
@@ -187,6 +195,7 @@ impl Driver {
             waker,
             node,
             _identity: identity,
+            memory: opened.memory,
             port,
             conns: Conns::new(),
             requests,
@@ -281,6 +290,9 @@ impl Driver {
             if wake {
                 self.drain_requests(now);
                 self.drain_resolved(now);
+                if let Some(memory) = &mut self.memory {
+                    memory.drain(&mut self.node);
+                }
             }
             let ready = std::mem::take(&mut self.ready);
             for &(token, readable) in &ready {
@@ -300,6 +312,9 @@ impl Driver {
             self.after_turn(now);
         }
         self.close_all();
+        if let Some(memory) = &mut self.memory {
+            memory.close(&mut self.node);
+        }
         // Whatever the node said last (its goodbye notices, log lines) goes out
         // before the final event.
         while let Some(ev) = self.node.poll_event() {
@@ -328,6 +343,10 @@ impl Driver {
         }
         if let Some(t) = self.stop_deadline {
             consider(t);
+        }
+        if self.memory.as_ref().is_some_and(memory::Memory::has_waiting) {
+            // The store's queue was full: try again shortly.
+            consider(Instant::now() + STORE_RETRY);
         }
         next
     }
@@ -485,6 +504,9 @@ impl Driver {
                 break;
             }
         }
+        if let Some(memory) = &mut self.memory {
+            memory.save(&mut self.node);
+        }
         self.conns.update_interests(self.poll.registry());
         self.refresh_status();
     }
@@ -591,6 +613,13 @@ impl Driver {
                 None
             }
             Action::WriteSnapshot { dir, files } => Some(self.write_snapshot(dir, &files)),
+            Action::Query(query) => {
+                match &mut self.memory {
+                    Some(memory) => memory.ask(query, &mut self.node),
+                    None => self.node.show_saved(&query, Err("nothing is saved in this run".to_owned())),
+                }
+                None
+            }
         }
     }
 

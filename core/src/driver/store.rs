@@ -52,10 +52,6 @@
 //! that says so. The file is locked for one process at a time with
 //! `history.db.lock`, as the identity is ([`crate::identity::lock_exclusive`]).
 
-// The driver starts using the store with the `--history` work; until then only
-// the tests do.
-#![cfg_attr(not(test), allow(dead_code))]
-
 use std::collections::HashMap;
 use std::fmt;
 use std::fs::File;

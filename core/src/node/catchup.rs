@@ -121,6 +121,7 @@ impl Node {
             }
             let (lost, known) = self.delivery.apply_floor(origin, floor, now, &mut out);
             self.deliver_all(&mut out);
+            self.save_mark(origin);
             if lost > 0 && known {
                 self.report_loss(origin, lost);
             }
@@ -132,14 +133,25 @@ impl Node {
         let mut out = std::mem::take(&mut self.scratch);
         let mut reports = Vec::new();
         self.delivery.expire_gaps(now, self.cfg.gap_timeout, &mut out, |o, n, known| {
-            if n > 0 && known {
-                reports.push((o, n));
-            }
+            reports.push((o, n, known));
         });
         self.deliver_all(&mut out);
         self.scratch = out;
-        for (o, n) in reports {
-            self.report_loss(o, n);
+        for (o, n, known) in reports {
+            self.save_mark(o);
+            if n > 0 && known {
+                self.report_loss(o, n);
+            }
+        }
+    }
+
+    /// An origin's mark moved past messages that will never come (a floor, an
+    /// expired gap): the store keeps the mark, so a restart does not wait for
+    /// them again.
+    fn save_mark(&mut self, origin: NodeId) {
+        if self.cfg.persist {
+            let delivered = self.delivery.delivered(origin);
+            self.out.store(crate::memory::Stored::Mark { origin, delivered });
         }
     }
 

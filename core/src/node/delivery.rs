@@ -75,6 +75,17 @@ impl Delivery {
         Delivery { origins: BTreeMap::new(), history: VecDeque::new(), history_cap }
     }
 
+    /// Starts from what a restarted node saved: its marks, and its last messages
+    /// (oldest first) as the history window.
+    pub fn restore(&mut self, marks: &[Mark], history: Vec<(NodeId, u64, Bytes)>) {
+        for &(id, delivered) in marks {
+            let o = self.origins.entry(id).or_default();
+            o.delivered = o.delivered.max(delivered);
+        }
+        let skip = history.len().saturating_sub(self.history_cap);
+        self.history.extend(history.into_iter().skip(skip));
+    }
+
     /// The high-water mark of one origin.
     pub fn delivered(&self, origin: NodeId) -> u64 {
         self.origins.get(&origin).map_or(0, |o| o.delivered)

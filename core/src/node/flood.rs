@@ -12,6 +12,7 @@ use super::peers::{Phase, Start};
 use super::{MAX_ORIGINS, Node, PeerId, too_long};
 use crate::crypto;
 use crate::event::Event;
+use crate::memory::{SavedMessage, Stored};
 use crate::wire::{self, Chat, Frame, MAX_TEXT, WireError};
 
 impl Node {
@@ -333,15 +334,20 @@ impl Node {
             if origin != self.cfg.id {
                 self.stats.received += 1;
             }
+            let from = self.display_name(origin, h.chat.name);
+            if self.cfg.persist {
+                self.out.store(Stored::Message(SavedMessage {
+                    origin,
+                    seq: h.chat.seq,
+                    from: from.clone(),
+                    to: None,
+                    text: h.chat.text.clone(),
+                    time_ms: 0,
+                    frame: Some(h.raw.clone()),
+                }));
+            }
             self.delivery.remember(origin, h.chat.seq, h.raw);
-            let ev = Event::Message {
-                from: self.display_name(origin, h.chat.name),
-                text: h.chat.text,
-                origin,
-                seq: h.chat.seq,
-                private: false,
-                to: None,
-            };
+            let ev = Event::Message { from, text: h.chat.text, origin, seq: h.chat.seq, private: false, to: None };
             if self.notices.holds(origin) {
                 self.notices.defer(origin, ev).unwrap_or_else(|ev| self.publish(ev));
             } else {

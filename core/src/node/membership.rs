@@ -22,6 +22,11 @@ impl Node {
                 if let Err(e) = result {
                     self.out.log(format!("could not encode own record: {e}"));
                 }
+                if self.cfg.persist
+                    && let Some(saved) = self.own.unsaved()
+                {
+                    self.out.store(crate::memory::Stored::Own(saved));
+                }
             }
         }
     }

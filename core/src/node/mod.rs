@@ -55,8 +55,9 @@ pub use types::{
 
 use crate::addr::PeerAddr;
 use crate::command::{self, Input};
-use crate::event::Event;
+use crate::event::{Event, count};
 use crate::id::{NodeId, Rng};
+use crate::memory::{MAX_QUERY_LINES, Query, Saved, SavedLine, Stored};
 use crate::wire;
 use catchup::CatchUp;
 use delivery::{Delivery, Held};
@@ -118,6 +119,21 @@ pub struct Node {
 impl Node {
     /// A node that has not met anyone yet. Its first event is [`Event::Listening`].
     pub fn new(cfg: NodeConfig, now: Instant) -> Self {
+        Self::with_saved(cfg, Saved::default(), now)
+    }
+
+    /// A node that starts from what it saved in an earlier run (guarantee 12):
+    /// its marks (so neighbours send exactly what it missed), its last messages
+    /// as the history it offers, its standing on its name, and sequence numbers
+    /// above every one it used before. After [`Event::Listening`] it shows the
+    /// saved screenful ([`Event::History`], then [`Event::HISTORY_END`]).
+    pub fn with_saved(mut cfg: NodeConfig, saved: Saved, now: Instant) -> Self {
+        if let Some(&(_, last)) = saved.marks.iter().find(|(id, _)| *id == cfg.id)
+            && last >= cfg.first_seq
+        {
+            // The clock went back since the last run: count on from its incarnation.
+            cfg.first_seq = wire::seq_start(wire::incarnation(last) + 1);
+        }
         let tick = (cfg.heartbeat / 2).max(Duration::from_millis(5));
         let mut node = Node {
             rng: Rng::new(cfg.seed),
@@ -150,9 +166,60 @@ impl Node {
             snapshots: Snapshots::default(),
             cfg,
         };
+        node.delivery.restore(&saved.marks, saved.history);
+        if let Some(own) = &saved.own {
+            node.own.restore(own);
+        }
         node.refresh_own();
         node.out.event(Event::Listening { port: node.cfg.port, id: node.cfg.id, name: node.own.name().to_owned() });
+        if !saved.screen.is_empty() {
+            for line in saved.screen {
+                node.out.event(Event::History(line));
+            }
+            node.out.notice(Event::HISTORY_END.to_owned());
+        }
         node
+    }
+
+    /// Moves the records this node produced for its store into `into` (nothing
+    /// unless [`NodeConfig::persist`]). The driver stamps each message's time.
+    pub fn take_stored(&mut self, into: &mut Vec<Stored>) {
+        self.seal_batch();
+        self.out.take_stored(into);
+    }
+
+    /// The store's answer to a [`Action::Query`]: the lines, or what went wrong.
+    pub fn show_saved(&mut self, query: &Query, answer: Result<Vec<SavedLine>, String>) {
+        let lines = match answer {
+            Ok(lines) => lines,
+            Err(e) => {
+                self.out.error(format!("could not read the saved history: {e}"));
+                return;
+            }
+        };
+        let header = match (query, lines.len()) {
+            (Query::Last(_), 0) => "nothing is saved yet".to_owned(),
+            (Query::Last(_), n) => format!("the last {} saved:", count(n, "line", "lines")),
+            (Query::Search(t), 0) => format!("no saved line contains \"{t}\""),
+            (Query::Search(t), n) => {
+                let verb = if n == 1 { "contains" } else { "contain" };
+                let more = if n >= MAX_QUERY_LINES { " (the last ones)" } else { "" };
+                format!("{} {verb} \"{t}\"{more}:", count(n, "saved line", "saved lines"))
+            }
+        };
+        self.out.notice(header);
+        for line in lines {
+            self.out.event(Event::History(line));
+        }
+    }
+
+    /// `:history` and `:search`: asked of the store, or refused when nothing is saved.
+    fn query_saved(&mut self, query: Query) {
+        if self.cfg.persist {
+            self.out.act(Action::Query(query));
+        } else {
+            self.out.error("no history is saved in this run (--ephemeral, or a temporary member)".to_owned());
+        }
     }
 
     /// Shows the user a notice (for what the driver learned before the node
@@ -277,6 +344,8 @@ impl Node {
             Input::Msg { name, text } => self.send_private(private::Sender::User, &name, text, now),
             Input::Snapshot(dir) => self.start_snapshot(dir, now),
             Input::Connect(to) => self.connect(to, now),
+            Input::History(n) => self.query_saved(Query::Last(n)),
+            Input::Search(text) => self.query_saved(Query::Search(text)),
         }
     }
 

@@ -26,6 +26,9 @@ pub(super) struct Notices {
     /// The key each name was first seen with (guarantee 11): a known name that
     /// comes back with another key is shown with a warning.
     keys: std::collections::HashMap<String, NodeId>,
+    /// Members announced gone (quit or lost) and not back yet: their return
+    /// (a restart with the same key, or a link again) is told as "NAME is back".
+    departed: BTreeSet<NodeId>,
 }
 
 /// Most (name, key) pairs remembered.
@@ -54,6 +57,7 @@ const MAX_DEFERRED: usize = 10_000;
 
 impl Notices {
     pub fn forget(&mut self, id: NodeId) {
+        // Not `departed`: a member back after it was forgotten is still back.
         self.split_off.remove(&id);
     }
 
@@ -150,6 +154,9 @@ impl Node {
         for (r, reason) in quit.iter().map(|r| (r, LeftReason::Quit)).chain(lost.iter().map(|r| (r, LeftReason::Lost)))
         {
             let announce = reason == LeftReason::Quit || !split;
+            if announce && self.notices.departed.len() < MAX_KEYS {
+                self.notices.departed.insert(r.state.id);
+            }
             self.publish(Event::Left { name: r.state.name.clone(), id: r.state.id, reason, announce });
         }
         self.schedule_repair(&lost, now);
@@ -170,6 +177,19 @@ impl Node {
             });
             for r in &back {
                 self.notices.split_off.remove(&r.state.id);
+                self.publish(Event::Joined { name: r.state.name.clone(), id: r.state.id, announce: false });
+            }
+        }
+        // Members seen leaving before are back, not new.
+        let (returned, arrived): (Vec<Record>, Vec<Record>) =
+            arrived.into_iter().partition(|r| self.notices.departed.contains(&r.state.id));
+        if !returned.is_empty() {
+            self.publish_list(&names(&returned), |n| {
+                let verb = if n.len() == 1 { "is" } else { "are" };
+                format!("{} {verb} back", n.join(", "))
+            });
+            for r in &returned {
+                self.notices.departed.remove(&r.state.id);
                 self.publish(Event::Joined { name: r.state.name.clone(), id: r.state.id, announce: false });
             }
         }

@@ -8,6 +8,7 @@ use bytes::Bytes;
 
 use super::{Action, PeerId};
 use crate::event::Event;
+use crate::memory::Stored;
 
 /// Log lines kept before the driver drains them; beyond it lines are dropped
 /// (a peer must not grow the node's memory by making it log).
@@ -24,6 +25,8 @@ pub(super) struct Outbox {
     events: VecDeque<Event>,
     actions: VecDeque<Action>,
     logs: VecDeque<String>,
+    /// Records for the store (only when the node persists).
+    stored: Vec<Stored>,
 }
 
 impl Outbox {
@@ -76,6 +79,16 @@ impl Outbox {
         if self.logs.len() < MAX_LOGS {
             self.logs.push_back(line);
         }
+    }
+
+    /// A record for the store.
+    pub fn store(&mut self, record: Stored) {
+        self.stored.push(record);
+    }
+
+    /// Moves the records for the store into `into`.
+    pub fn take_stored(&mut self, into: &mut Vec<Stored>) {
+        into.append(&mut self.stored);
     }
 
     pub fn pop_transmit(&mut self) -> Option<(PeerId, Bytes)> {

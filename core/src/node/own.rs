@@ -9,6 +9,7 @@ use bytes::Bytes;
 use super::NodeConfig;
 use crate::crypto::{self, Keys, Sig};
 use crate::id::NodeId;
+use crate::memory::OwnSaved;
 use crate::wire::{Frame, MemberState, WireError};
 
 #[derive(Debug)]
@@ -18,6 +19,8 @@ pub(super) struct Own {
     dirty: bool,
     flood: bool,
     keys: Keys,
+    /// What the store was last given of this record (name, claim, endorsement).
+    saved: Option<OwnSaved>,
 }
 
 impl Own {
@@ -33,7 +36,37 @@ impl Own {
             host: None,
             endorsed: None,
         };
-        Own { state, raw: Bytes::new(), dirty: true, flood: false, keys: cfg.keys.clone() }
+        Own { state, raw: Bytes::new(), dirty: true, flood: false, keys: cfg.keys.clone(), saved: None }
+    }
+
+    /// A restarted member keeps its standing on its name: when it claimed it and
+    /// the endorsement it had, if it comes back under the same name (and the
+    /// endorsement is genuine).
+    pub fn restore(&mut self, saved: &OwnSaved) {
+        if saved.name != self.state.name {
+            return;
+        }
+        self.state.claimed = saved.claimed;
+        self.state.endorsed =
+            saved.endorsed.filter(|e| e.by != self.state.id && crypto::verify_endorsement(&self.state.id, e));
+        self.saved = Some(OwnSaved {
+            name: self.state.name.clone(),
+            claimed: self.state.claimed,
+            endorsed: self.state.endorsed,
+        });
+        self.dirty = true;
+    }
+
+    /// The record's name, claim and endorsement when they changed since the last
+    /// call (for the store).
+    pub fn unsaved(&mut self) -> Option<OwnSaved> {
+        let now =
+            OwnSaved { name: self.state.name.clone(), claimed: self.state.claimed, endorsed: self.state.endorsed };
+        if self.saved.as_ref() == Some(&now) {
+            return None;
+        }
+        self.saved = Some(now.clone());
+        Some(now)
     }
 
     pub fn state(&self) -> &MemberState {

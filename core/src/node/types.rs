@@ -36,6 +36,9 @@ pub enum Action {
     },
     /// The user quit: flush every queue (bounded wait) and stop.
     Stop,
+    /// Ask the store a question about the saved history (`:history`, `:search`);
+    /// give the answer to [`Node::show_saved`](super::Node::show_saved).
+    Query(crate::memory::Query),
     /// Write the files of a `:snapshot` into `dir` (created if needed), then tell
     /// the user where they went (or what failed).
     WriteSnapshot {
@@ -106,6 +109,10 @@ pub struct NodeConfig {
     pub max_text_clients: usize,
     /// How long a snapshot waits for answers.
     pub snapshot_wait: Duration,
+    /// A store keeps what this node shows: it produces records for it
+    /// ([`Node::take_stored`](super::Node::take_stored)) and answers `:history`
+    /// and `:search` through it. False for `--ephemeral` and temporary members.
+    pub persist: bool,
 }
 
 impl NodeConfig {
@@ -134,6 +141,7 @@ impl NodeConfig {
             idle_timeout: (!cfg.idle_timeout.is_zero()).then_some(cfg.idle_timeout),
             max_text_clients: cfg.max_text_clients,
             snapshot_wait: cfg.peer_timeout.max(Duration::from_secs(2)),
+            persist: false,
         }
     }
 }

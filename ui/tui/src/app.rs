@@ -222,7 +222,8 @@ impl App {
                 }
             }
             Event::Members(_) | Event::Links(_) => {}
-            Event::Listening { .. } | Event::Renamed { .. } => {
+            // Saved history is drawn dimmed, like notices, in the public room.
+            Event::Listening { .. } | Event::Renamed { .. } | Event::History(_) => {
                 if let Some((label, text)) = event.display() {
                     self.sessions.add(0, Line::named(Style::Notice, &label, &text), false);
                 }

@@ -1,0 +1,175 @@
+//! The driver's side of guarantee 12: which store a node gets (if any), what it
+//! starts from, and moving the node's records to the store's writer thread each
+//! turn without ever blocking the loop.
+//!
+//! A node saves nothing when it runs with `--ephemeral` or as a temporary member
+//! (its identity was in use), or when its store cannot be opened (it is told why,
+//! and chats on). Otherwise its store is `DATA_DIR/history.db` ([`HISTORY_FILE`]).
+
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, TryRecvError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use mio::Waker;
+
+use super::store::{Db, HISTORY_FILE, OpenError, Report, Writer};
+use crate::config::Config;
+use crate::identity::{self, Acquired};
+use crate::memory::{Query, SCREENFUL, Saved, Stored};
+use crate::node::Node;
+
+/// Records kept in the driver while the writer's queue is full; past this the
+/// newest are dropped, and the user is told once.
+const MAX_WAITING: usize = 200_000;
+
+/// How long the loop waits for the writer to flush when the node stops.
+pub const CLOSE_WAIT: Duration = Duration::from_secs(3);
+
+/// A running store: its writer thread, what it reports, and what waits for room
+/// in its queue.
+pub struct Memory {
+    writer: Option<Writer>,
+    reports: Receiver<Report>,
+    waiting: Vec<Stored>,
+    dropped: u64,
+}
+
+/// What [`open`] found: the store (None: nothing is saved in this run), what
+/// the node starts from, and lines to show the user first.
+pub struct Opened {
+    pub memory: Option<Memory>,
+    pub saved: Saved,
+    pub notices: Vec<String>,
+}
+
+/// Opens the store of the member `identity` is, and loads what it saved.
+pub fn open(config: &Config, identity: &Acquired, waker: &Arc<Waker>) -> Opened {
+    let mut opened = Opened { memory: None, saved: Saved::default(), notices: Vec::new() };
+    if !identity.is_saved() {
+        // --ephemeral, or a temporary member: nothing is read or written.
+        return opened;
+    }
+    let dir = match identity::data_dir(config).and_then(|d| identity::create_private_dir(&d).map(|()| d)) {
+        Ok(dir) => dir,
+        Err(e) => {
+            opened.notices.push(format!("{e}; nothing is saved in this run"));
+            return opened;
+        }
+    };
+    let path = dir.join(HISTORY_FILE);
+    let db = match Db::open(&path, config.keep) {
+        Ok((db, notice)) => {
+            opened.notices.extend(notice);
+            db
+        }
+        Err(OpenError::InUse { pid, .. }) => {
+            let by = pid.map_or_else(|| "another process".to_owned(), |p| format!("process {p}"));
+            opened
+                .notices
+                .push(format!("the history in {} is in use by {by}; this run saves nothing", identity::shown(&dir)));
+            return opened;
+        }
+        Err(e) => {
+            opened.notices.push(format!("{e}; nothing is saved in this run (chat goes on)"));
+            return opened;
+        }
+    };
+    match db.load(config.history, SCREENFUL) {
+        Ok(saved) => opened.saved = saved,
+        Err(e) => opened.notices.push(format!("could not read the saved history: {e}; starting without it")),
+    }
+    let wake = Arc::clone(waker);
+    match Writer::spawn(db, Box::new(move || drop(wake.wake()))) {
+        Ok((writer, reports)) => {
+            opened.memory = Some(Memory { writer: Some(writer), reports, waiting: Vec::new(), dropped: 0 })
+        }
+        Err(e) => opened.notices.push(format!("could not start saving history: {e}; nothing is saved in this run")),
+    }
+    opened
+}
+
+impl Memory {
+    /// Hands the node's new records to the writer, stamped with the time they
+    /// were shown. Never blocks: when the writer's queue is full they wait here
+    /// (bounded) for the next turn.
+    pub fn save(&mut self, node: &mut Node) {
+        let before = self.waiting.len();
+        node.take_stored(&mut self.waiting);
+        if self.waiting.len() > before {
+            let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+            for r in &mut self.waiting[before..] {
+                if let Stored::Message(m) = r {
+                    m.time_ms = now;
+                }
+            }
+        }
+        if self.waiting.len() > MAX_WAITING {
+            let extra = self.waiting.len() - MAX_WAITING;
+            self.waiting.truncate(MAX_WAITING);
+            if self.dropped == 0 {
+                node.notice(format!(
+                    "the disk is slower than the chat: {extra} or more messages were not saved (chat goes on)"
+                ));
+            }
+            self.dropped += extra as u64;
+        }
+        self.flush();
+    }
+
+    /// Tries to hand what waits to the writer.
+    fn flush(&mut self) {
+        let Some(writer) = &self.writer else { return };
+        if self.waiting.is_empty() {
+            return;
+        }
+        let records = std::mem::take(&mut self.waiting);
+        if let Err(back) = writer.save(records) {
+            self.waiting = back;
+        }
+    }
+
+    /// Records are waiting for room in the writer's queue (the loop should come
+    /// back soon).
+    pub fn has_waiting(&self) -> bool {
+        !self.waiting.is_empty()
+    }
+
+    /// `:history` or `:search`, for the writer thread (in order with the writes).
+    pub fn ask(&mut self, query: Query, node: &mut Node) {
+        self.flush();
+        let Some(writer) = &self.writer else { return };
+        if let Err(query) = writer.ask(query) {
+            node.show_saved(&query, Err("the store is busy; try again in a moment".to_owned()));
+        }
+    }
+
+    /// What the writer reported: answers and failures, to the node.
+    pub fn drain(&mut self, node: &mut Node) {
+        loop {
+            match self.reports.try_recv() {
+                Ok(Report::Answer { query, lines }) => node.show_saved(&query, Ok(lines)),
+                Ok(Report::Failed(text) | Report::Recovered(text)) => node.notice(text),
+                Err(TryRecvError::Empty) => return,
+                Err(TryRecvError::Disconnected) => {
+                    if self.writer.take().is_some() {
+                        node.notice("saving history stopped unexpectedly; chat goes on".to_owned());
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Flushes everything to the writer and waits (bounded) for it to finish.
+    pub fn close(&mut self, node: &mut Node) {
+        self.save(node);
+        if let Some(writer) = self.writer.take() {
+            if !self.waiting.is_empty() {
+                // The queue was full: one more try, then what is left is lost.
+                let records = std::mem::take(&mut self.waiting);
+                let _ = writer.save(records);
+            }
+            writer.close(CLOSE_WAIT);
+        }
+    }
+}
