@@ -176,6 +176,13 @@ typedef enum p2pchat_event_kind {
    * The direct links `:peers` listed, like MEMBERS (`json`: name, addr, kind).
    */
   P2PCHAT_EVENT_KIND_LINKS = 9,
+  /**
+   * A line of the saved history: the last screenful shown at start (then a
+   * NOTICE ends it), and the answers to `:history` and `:search`. Shown like a
+   * notice (`username` is "INFO", `message` the time, the sender and the
+   * text); `json` has them apart (from, to, text, time, time_ms).
+   */
+  P2PCHAT_EVENT_KIND_HISTORY = 10,
 } p2pchat_event_kind;
 
 /**

@@ -37,6 +37,14 @@ fn node(name: &str, connect: &[u16], args: &[String]) -> Proc {
     Proc::node(name, connect, &args)
 }
 
+/// Quits with `:quit` typed (a lone node closing its input would exit 1 for
+/// what no neighbour received) and checks the exit status.
+fn quit(p: &mut Proc) {
+    p.send(":quit");
+    let status = p.wait_exit(TIMEOUT);
+    assert!(status.success(), "{}: {status}", p.label);
+}
+
 fn is_history(e: &Value, text: &str) -> bool {
     kind(e) == "history" && e["text"] == text
 }
@@ -162,8 +170,8 @@ fn a_second_process_on_one_data_directory_is_a_temporary_member_and_the_first_st
     assert!(second.events_of("history").is_empty(), "the temporary member reads nothing of the first's store");
     second.send("said by the second");
     first.wait_for(|e| is_message(e, "said by the second"), TIMEOUT);
-    second.quit(TIMEOUT);
-    first.quit(TIMEOUT);
+    quit(&mut second);
+    quit(&mut first);
     // The first's store has what the first showed, and nothing was lost.
     let mut again = node("alice", &[], &with_dir(&dir, &[]));
     again.wait_for(|e| is_notice(e, HISTORY_END), TIMEOUT);
@@ -192,7 +200,7 @@ fn a_lock_left_by_a_killed_process_is_taken_over() {
 fn a_corrupt_store_is_moved_aside_with_a_clear_message_and_a_fresh_one_is_used() {
     let dir = data_dir("corrupt", "alice");
     let mut first = node("alice", &[], &with_dir(&dir, &[]));
-    first.quit(TIMEOUT);
+    quit(&mut first);
     let garbage = b"this is not an SQLite database, it is garbage ".repeat(100);
     std::fs::write(dir.join("history.db"), &garbage).expect("overwrite the store");
     for f in ["history.db-wal", "history.db-shm"] {
@@ -214,7 +222,7 @@ fn a_corrupt_store_is_moved_aside_with_a_clear_message_and_a_fresh_one_is_used()
     // And the new store works.
     again.send("after the damage");
     again.wait_for(|e| is_message(e, "after the damage"), TIMEOUT);
-    again.quit(TIMEOUT);
+    quit(&mut again);
     let mut third = node("alice", &[], &with_dir(&dir, &[]));
     third.wait_for(|e| is_history(e, "after the damage"), TIMEOUT);
     let _ = std::fs::remove_dir_all(&dir);
@@ -226,7 +234,7 @@ fn a_store_that_cannot_be_opened_is_reported_and_chat_goes_on() {
     let mut first = node("alice", &[], &with_dir(&dir, &[]));
     first.send("kept on disk");
     first.wait_for(|e| is_message(e, "kept on disk"), TIMEOUT);
-    first.quit(TIMEOUT);
+    quit(&mut first);
     // The store's place is taken by a directory (what a full or read-only disk,
     // or a mistaken `mkdir`, looks like to SQLite: the file cannot be opened).
     let saved = dir.join("saved.db");
@@ -241,7 +249,7 @@ fn a_store_that_cannot_be_opened_is_reported_and_chat_goes_on() {
     assert!(n["text"].as_str().unwrap_or("").contains("history.db"), "{n}");
     again.send("chat goes on");
     b.wait_for(|e| is_message(e, "chat goes on"), TIMEOUT);
-    again.quit(TIMEOUT);
+    quit(&mut again);
     // What was on disk is untouched.
     std::fs::remove_dir(dir.join("history.db")).expect("remove the directory");
     std::fs::rename(&saved, dir.join("history.db")).expect("put the store back");
@@ -263,7 +271,8 @@ fn history_and_search_answer_from_the_store_with_times() {
     wait_after(&mut alice, m, |e| is_notice(e, "2 saved lines contain \"RED\""), TIMEOUT);
     let m2 = mark(&mut alice);
     alice.send(":search 50%");
-    let hit = wait_after(&mut alice, m2, |e| kind(e) == "history", TIMEOUT);
+    let (at, _, _) = alice.wait_for_since(m2, |e| is_notice(e, "1 saved line contains \"50%\""), TIMEOUT);
+    let hit = wait_after(&mut alice, at, |e| kind(e) == "history", TIMEOUT);
     assert_eq!(hit["text"], "50% off");
     let time = hit["time"].as_str().unwrap_or("");
     assert_eq!(time.len(), 19, "YYYY-MM-DD HH:MM:SS: {time}");

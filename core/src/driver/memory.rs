@@ -136,7 +136,8 @@ impl Memory {
 
     /// `:history` or `:search`, for the writer thread (in order with the writes).
     pub fn ask(&mut self, query: Query, node: &mut Node) {
-        self.flush();
+        // What the node showed before the question is in the answer.
+        self.save(node);
         let Some(writer) = &self.writer else { return };
         if let Err(query) = writer.ask(query) {
             node.show_saved(&query, Err("the store is busy; try again in a moment".to_owned()));

@@ -199,7 +199,7 @@ impl Node {
         };
         let header = match (query, lines.len()) {
             (Query::Last(_), 0) => "nothing is saved yet".to_owned(),
-            (Query::Last(_), n) => format!("the last {} saved:", count(n, "line", "lines")),
+            (Query::Last(_), n) => format!("the last {}:", count(n, "saved line", "saved lines")),
             (Query::Search(t), 0) => format!("no saved line contains \"{t}\""),
             (Query::Search(t), n) => {
                 let verb = if n == 1 { "contains" } else { "contain" };
