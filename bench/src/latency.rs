@@ -16,20 +16,21 @@ use std::time::{Duration, Instant};
 use p2pchat_core::{Event, Handle, NodeId};
 
 use crate::report::{Figure, Report, Target, p50_p99_us};
-use crate::util::{BenchResult, Opts, node_config, stop_all, wait_until};
+use crate::util::{BenchResult, Opts, node_config, persisting_config, stop_all, wait_until};
 
 /// Messages sent before measuring, to warm caches, allocators and TCP.
 const WARMUP: usize = 50;
 
 /// One line: the handles and the far end's arrival stamps.
-fn build_line(n: usize) -> BenchResult<(Vec<Handle>, mpsc::Receiver<Instant>)> {
+fn build_line(n: usize, persist: bool) -> BenchResult<(Vec<Handle>, mpsc::Receiver<Instant>)> {
     let (tx, rx) = mpsc::channel();
     let mut handles: Vec<Handle> = Vec::with_capacity(n);
     let joined = Arc::new(AtomicUsize::new(0));
     let mut first: Option<NodeId> = None;
     for i in 0..n {
         let connect: Vec<u16> = handles.last().map(|h| vec![h.port()]).unwrap_or_default();
-        let cfg = node_config(&format!("l{i}"), &connect);
+        let name = format!("l{i}");
+        let cfg = if persist { persisting_config(&name, &connect, "latency") } else { node_config(&name, &connect) };
         let h = if i == n - 1 {
             let (tx, joined, from) = (tx.clone(), Arc::clone(&joined), first);
             Handle::start(&cfg, move |e| match e {
@@ -74,8 +75,8 @@ fn ping(handles: &[Handle], rx: &mpsc::Receiver<Instant>, count: usize) -> Bench
     Ok(out)
 }
 
-fn one_run(n: usize, samples: usize) -> BenchResult<Vec<Duration>> {
-    let (handles, rx) = build_line(n)?;
+fn one_run(n: usize, samples: usize, persist: bool) -> BenchResult<Vec<Duration>> {
+    let (handles, rx) = build_line(n, persist)?;
     let result = ping(&handles, &rx, WARMUP).and_then(|_| ping(&handles, &rx, samples));
     stop_all(&handles);
     result
@@ -88,7 +89,7 @@ pub fn run(opts: Opts, report: &mut Report) -> BenchResult<()> {
         let hops = (n - 1) as f64;
         let (mut e50, mut e99, mut h50, mut h99) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for _ in 0..opts.runs {
-            let lat = one_run(n, samples)?;
+            let lat = one_run(n, samples, false)?;
             let (p50, p99) = p50_p99_us(&lat);
             e50.push(p50);
             e99.push(p99);
@@ -101,6 +102,14 @@ pub fn run(opts: Opts, report: &mut Report) -> BenchResult<()> {
         report.add(Figure::new("latency", format!("line of {n}: end to end p50"), "µs", e50, e2e_target));
         report.add(Figure::new("latency", format!("line of {n}: end to end p99"), "µs", e99, None));
     }
+    // A line of 5 whose every node saves what it shows, against the ephemeral one.
+    let mut h50 = Vec::new();
+    for _ in 0..opts.runs {
+        let lat = one_run(5, samples, true)?;
+        h50.push(p50_p99_us(&lat).0 / 4.0);
+    }
+    let _ = std::fs::remove_dir_all(crate::util::scratch_dir("latency"));
+    report.add(Figure::new("latency", "line of 5, persisting: per hop p50", "µs", h50, Target::at_most(50.0)));
     report.note(format!(
         "latency: in-process Handles on 127.0.0.1, one message in flight at a time, {samples} samples per run after \
          {WARMUP} warm-up messages; send_line() to the far end's event callback; per hop = end to end / (n-1)"

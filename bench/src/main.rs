@@ -213,6 +213,9 @@ fn main() {
         report.timings.push((name, t.elapsed().as_secs_f64()));
     }
     let total = start.elapsed().as_secs_f64();
+    for tag in ["procs", "relay", "latency"] {
+        let _ = std::fs::remove_dir_all(util::scratch_dir(tag));
+    }
 
     println!("{}", report.table());
     for n in &report.notes {

@@ -114,7 +114,10 @@ impl NodeProc {
     /// Spawns `bin --json --bind 127.0.0.1 NAME extra...`; events go to `tx` as
     /// node number `index`.
     pub fn spawn(bin: &Path, index: usize, name: &str, extra: &[String], tx: Sender<Stamped>) -> BenchResult<NodeProc> {
+        // Each process saves its key and store as a user's would, under the
+        // benchmark's own data directory, not the user's.
         let mut child = Command::new(bin)
+            .env("XDG_DATA_HOME", crate::util::scratch_dir("procs"))
             .args(["--json", "--bind", "127.0.0.1", name])
             .args(extra)
             .stdin(Stdio::piped())

@@ -29,7 +29,7 @@ use p2pchat_core::{Event, Handle, wire};
 
 use crate::raw::{self, ChatCounter, RawPeer};
 use crate::report::{Figure, Report, Target};
-use crate::util::{BenchResult, Opts, local, node_config, secs, wait_until};
+use crate::util::{BenchResult, Opts, local, node_config, persisting_config, secs, wait_until};
 
 /// Messages per `write` of the sender (a multiple of `MAX_BATCH`).
 const BATCH: usize = 2048;
@@ -140,6 +140,33 @@ struct RunResult {
     /// CPU time of the relay's network thread per message in, nanoseconds.
     cpu_ns: Option<f64>,
     local_ok: bool,
+    /// For a persisting relay: what its store did.
+    store: Option<StoreResult>,
+}
+
+/// A persisting relay's store after a run.
+struct StoreResult {
+    /// Messages saved per second: every message of the run, from the first
+    /// write until the store had flushed them all (the relay stopped).
+    write_rate: f64,
+    /// Messages the store holds at the end (at most `--keep`, plus the 10% it
+    /// compacts beyond).
+    rows: u64,
+    /// Bytes of the database file and its write-ahead log.
+    bytes: u64,
+    /// The relay told its user that some messages were not saved.
+    dropped: bool,
+}
+
+/// Reads a persisting relay's store: rows and bytes on disk.
+fn read_store(dir: &std::path::Path) -> BenchResult<(u64, u64)> {
+    let path = dir.join("history.db");
+    let db = rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(|e| format!("opening {}: {e}", path.display()))?;
+    let rows: i64 =
+        db.query_row("select count(*) from messages", [], |r| r.get(0)).map_err(|e| format!("counting rows: {e}"))?;
+    let size = |f: &str| std::fs::metadata(dir.join(f)).map_or(0, |m| m.len());
+    Ok((u64::try_from(rows).unwrap_or(0), size("history.db") + size("history.db-wal")))
 }
 
 /// The thread ids of this process's threads called `name`.
@@ -156,13 +183,20 @@ fn thread_cpu_ns(tid: &str) -> Option<u64> {
     std::fs::read_to_string(format!("/proc/self/task/{tid}/schedstat")).ok()?.split_whitespace().next()?.parse().ok()
 }
 
-fn one_run(stream: &Stream, fanout: usize, rng: &mut Rng) -> BenchResult<RunResult> {
+fn one_run(stream: &Stream, fanout: usize, persist: bool, rng: &mut Rng) -> BenchResult<RunResult> {
     let local_count = Arc::new(AtomicU64::new(0));
     let lc = Arc::clone(&local_count);
-    let relay = Handle::start(&node_config("relay", &[]), move |e| {
-        if let Event::Message { .. } = e {
+    let dropped = Arc::new(AtomicBool::new(false));
+    let dr = Arc::clone(&dropped);
+    let cfg = if persist { persisting_config("relay", &[], "relay") } else { node_config("relay", &[]) };
+    let relay = Handle::start(&cfg, move |e| match e {
+        Event::Message { .. } => {
             lc.fetch_add(1, Ordering::Relaxed);
         }
+        Event::Notice(t) if t.contains("not saved") || t.contains("no longer saved") => {
+            dr.store(true, Ordering::Relaxed)
+        }
+        _ => {}
     })
     .map_err(|e| format!("starting the relay: {e}"))?;
     let addr = local(relay.port());
@@ -229,11 +263,19 @@ fn one_run(stream: &Stream, fanout: usize, rng: &mut Rng) -> BenchResult<RunResu
         let _ = sender.stream.shutdown(Shutdown::Both);
         let _ = drain.join();
         let in_rate = stream.msgs as f64 / elapsed;
-        Ok(RunResult { in_rate, out_rate: in_rate * fanout as f64, cpu_ns, local_ok })
+        Ok((t0, RunResult { in_rate, out_rate: in_rate * fanout as f64, cpu_ns, local_ok, store: None }))
     })();
     stop.store(true, Ordering::Relaxed);
+    // Stopping waits for the store's writer to flush what it was given.
     relay.stop();
-    result
+    let (t0, mut result) = result?;
+    if let Some(dir) = cfg.data_dir.as_deref().filter(|_| persist) {
+        let write_rate = stream.msgs as f64 / secs(t0.elapsed());
+        let (rows, bytes) = read_store(dir)?;
+        result.store = Some(StoreResult { write_rate, rows, bytes, dropped: dropped.load(Ordering::Relaxed) });
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    Ok(result)
 }
 
 /// Runs the section.
@@ -245,7 +287,7 @@ pub fn run(opts: Opts, report: &mut Report) -> BenchResult<()> {
     for fanout in [1usize, 4] {
         let (mut ins, mut outs, mut cpu) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..opts.runs {
-            let r = one_run(&stream, fanout, &mut rng)?;
+            let r = one_run(&stream, fanout, false, &mut rng)?;
             if !r.local_ok {
                 report.note(format!("relay: fan-out {fanout}: the relay's own user did not see every message"));
             }
@@ -260,6 +302,36 @@ pub fn run(opts: Opts, report: &mut Report) -> BenchResult<()> {
             report.add(Figure::new("relay", format!("fan-out {fanout}: relay thread CPU per msg in"), "ns", cpu, None));
         }
     }
+    // The same relay saving everything it shows (guarantee 12), against the
+    // ephemeral one above.
+    let (mut ins, mut cpu, mut writes, mut rows, mut bytes) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..opts.runs {
+        let r = one_run(&stream, 1, true, &mut rng)?;
+        ins.push(r.in_rate);
+        cpu.extend(r.cpu_ns);
+        if let Some(s) = r.store {
+            if s.dropped {
+                report.note("relay: persisting: the store fell behind and some messages were not saved");
+            }
+            writes.push(s.write_rate);
+            rows.push(s.rows as f64);
+            bytes.push(s.bytes as f64 / (1 << 20) as f64);
+        }
+    }
+    report.add(Figure::new(
+        "relay",
+        "fan-out 1, persisting: messages in",
+        "msgs/s",
+        ins,
+        Target::at_least(1_000_000.0),
+    ));
+    if !cpu.is_empty() {
+        report.add(Figure::new("relay", "fan-out 1, persisting: relay thread CPU per msg in", "ns", cpu, None));
+    }
+    report.add(Figure::new("relay", "store: messages saved per second (until flushed)", "msgs/s", writes, None));
+    report.add(Figure::new("relay", "store: messages kept (--keep 100000)", "msgs", rows, None));
+    report.add(Figure::new("relay", "store: file size with those kept", "MiB", bytes, None));
     report.note(format!(
         "relay: one Handle; raw-protocol sender and receivers in the same process; {msgs} messages per run, \
          {TEXT_LEN}-byte texts (in batch frames of 64 messages, one signature each: {frame_len:.0} bytes a message), \

@@ -5,7 +5,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use p2pchat_core::{Config, Handle, PeerAddr};
+use p2pchat_core::{Config, Handle, IdentitySource, PeerAddr};
 
 /// What a section returns when it cannot finish.
 pub type BenchResult<T> = Result<T, String>;
@@ -27,12 +27,33 @@ pub struct Opts {
 /// The peer timeout is long (30 s): a benchmark on two cores starves threads for
 /// hundreds of milliseconds at a time (500 nodes in one process), and a neighbour
 /// declared lost in the middle of a measurement would measure repair instead.
+///
+/// It runs `--ephemeral` (a fresh key, nothing saved): the baseline that
+/// [`persisting_config`] is compared with.
 pub fn node_config(name: &str, connect: &[u16]) -> Config {
     let mut c = Config::new(name);
     c.bind = LOCALHOST;
     c.connect = connect.iter().map(|p| PeerAddr { host: "127.0.0.1".into(), port: *p }).collect();
     c.peer_timeout = Duration::from_secs(30);
+    c.identity = IdentitySource::Ephemeral;
     c
+}
+
+/// Like [`node_config`], for a member that saves everything (its key and its
+/// store, guarantee 12) in a fresh data directory `scratch_dir(tag)/NAME`.
+pub fn persisting_config(name: &str, connect: &[u16], tag: &str) -> Config {
+    let mut c = node_config(name, connect);
+    c.identity = IdentitySource::Default;
+    let dir = scratch_dir(tag).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    c.data_dir = Some(dir);
+    c
+}
+
+/// A directory for the benchmark's data under the system's temporary
+/// directory, one per benchmark process and `tag`.
+pub fn scratch_dir(tag: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("p2pchat-bench-{}-{tag}", std::process::id()))
 }
 
 /// The loopback address of a port.

@@ -349,6 +349,7 @@ mod tests {
         let mut config = Config::new("alice");
         config.bind = std::net::Ipv4Addr::LOCALHOST.into();
         config.port = 0;
+        config.identity = crate::IdentitySource::Ephemeral;
         let (handle, events) = Handle::start_with_channel(&config).expect("the node starts");
         handle.send_parsed(Ok(Input::Help)).expect("running");
         handle.send_parsed(Err("that was wrong".into())).expect("running");

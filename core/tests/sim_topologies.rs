@@ -40,7 +40,7 @@ fn assert_exactly_once_in_order(sim: &Sim, sent: &BTreeMap<NodeId, Vec<String>>)
         let n = &sim.nodes[i];
         let mut by_origin: BTreeMap<NodeId, Vec<(u64, String)>> = BTreeMap::new();
         for s in &n.seen {
-            by_origin.entry(s.origin).or_default().push((s.seq, s.text.clone()));
+            by_origin.entry(s.origin).or_default().push((s.seq & p2pchat_core::wire::SEQ_LOW, s.text.clone()));
         }
         assert_eq!(n.seen.len(), total, "node {i} displayed {} messages, expected {total}", n.seen.len());
         for (origin, texts) in sent {

@@ -44,6 +44,8 @@ fn config(name: &str) -> Config {
     let mut c = Config::new(name);
     c.bind = LOCALHOST.into();
     c.port = 0;
+    // Nothing saved: tests start many members of one name.
+    c.identity = p2pchat_core::IdentitySource::Ephemeral;
     c.heartbeat = HEARTBEAT;
     c.peer_timeout = PEER_TIMEOUT;
     c

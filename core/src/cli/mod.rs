@@ -179,7 +179,7 @@ struct Args {
     history: usize,
     #[arg(long, value_name = "N", value_parser = number::<usize>(KEEP), allow_negative_numbers = true,
           default_value_t = d().keep,
-          help = format!("messages kept on disk, the oldest dropped first ({})", range(&KEEP)))]
+          help = format!("messages kept on disk, the oldest dropped first\n({})", range(&KEEP)))]
     keep: usize,
     #[arg(long, value_name = "BYTES", value_parser = bytes(QUEUE_CAP), allow_negative_numbers = true,
           default_value_t = Bytes(d().queue_cap),

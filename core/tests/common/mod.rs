@@ -39,10 +39,13 @@ use p2pchat_core::{Config, Event, Handle, NodeId};
 pub const DEADLINE: Duration = Duration::from_secs(20);
 pub const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
+/// A node on 127.0.0.1 that saves nothing (`--ephemeral`): tests start many
+/// members of one name, and none should share another's key or store.
 pub fn config(name: &str) -> Config {
     let mut c = Config::new(name);
     c.bind = LOCALHOST;
     c.port = 0;
+    c.identity = p2pchat_core::IdentitySource::Ephemeral;
     c
 }
 
