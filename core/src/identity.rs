@@ -262,14 +262,29 @@ pub(crate) fn lock_exclusive(lock_path: &Path) -> Result<File, LockError> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut lock = options.open(lock_path).map_err(LockError::Open)?;
+    let (mut lock, writable) = match options.open(lock_path) {
+        Ok(lock) => (lock, true),
+        // A directory that cannot be written (a read-only disk, a mode that
+        // forbids it): a lock file already there is still locked, read-only (a
+        // lock needs no write access), so the identity can be used; only the pid
+        // goes unsaid.
+        Err(e) if matches!(e.kind(), io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem) => {
+            match File::open(lock_path) {
+                Ok(lock) => (lock, false),
+                Err(_) => return Err(LockError::Open(e)),
+            }
+        }
+        Err(e) => return Err(LockError::Open(e)),
+    };
     match lock.try_lock() {
         Ok(()) => {}
         Err(TryLockError::WouldBlock) => return Err(LockError::Held(holder_pid(lock_path))),
         Err(TryLockError::Error(e)) => return Err(LockError::Lock(e)),
     }
     // Ours now: say who holds it.
-    lock.set_len(0).and_then(|()| writeln!(lock, "{}", std::process::id())).map_err(LockError::Write)?;
+    if writable {
+        lock.set_len(0).and_then(|()| writeln!(lock, "{}", std::process::id())).map_err(LockError::Write)?;
+    }
     Ok(lock)
 }
 

@@ -2,8 +2,9 @@
 //! SIGKILL and restarted with its data directory is the same member, is shown
 //! back, shows its saved history first and then exactly what it missed, once; a
 //! member whose store was deleted is not taken for a duplicate; a data directory
-//! in use, a stale lock, a corrupt store and a store that cannot be written each
-//! get a clear message and lose nothing that was on disk.
+//! in use, a stale lock, a corrupt store, a store that cannot be opened and a
+//! data directory on a read-only disk each get a clear message and lose nothing
+//! that was on disk.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -12,7 +13,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::{FAST, is_message, is_notice, mark, wait_after};
-use p2pchat_systest::{Proc, TIMEOUT, Value, kind};
+use std::process::{Command, Stdio};
+
+use p2pchat_systest::{Proc, TIMEOUT, Value, binary, kind, require};
 
 /// The notice that ends the saved history shown at start (`Event::HISTORY_END`).
 const HISTORY_END: &str = "---- saved history above; live messages below";
@@ -294,4 +297,51 @@ fn an_ephemeral_member_saves_nothing_and_says_so_when_asked() {
     let mut p = Proc::node("eph", &[], &[FAST, &["--ephemeral"]].concat());
     p.send(":history");
     p.wait_for(|e| common::is_error(e, "no history is saved in this run"), TIMEOUT);
+}
+
+/// Whether this process may make a mount namespace (root, `unshare`, `mount`).
+fn can_unshare_mounts() -> bool {
+    Command::new("unshare")
+        .args(["-m", "true"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// The data directory is on a read-only mount (a real one, in a mount namespace
+/// of its own, so that root cannot write there either): the member still runs as
+/// itself with its key, says that nothing is saved, chats, and what was on disk
+/// is there afterwards.
+#[test]
+fn a_data_directory_that_cannot_be_written_is_reported_and_chat_goes_on() {
+    if !require(can_unshare_mounts(), "root and a working `unshare -m`", "util-linux") {
+        return;
+    }
+    let dir = data_dir("readonly", "alice");
+    let mut first = node("alice", &[], &with_dir(&dir, &[]));
+    let id = first.id.clone();
+    first.send("written before");
+    first.wait_for(|e| is_message(e, "written before"), TIMEOUT);
+    quit(&mut first);
+    let mut b = Proc::node("b", &[], FAST);
+    let script = r#"mount --bind "$1" "$1" && mount -o remount,ro,bind "$1" "$1" || exit 97; shift; exec "$@""#;
+    let mut command = Command::new("unshare");
+    command.args(["-m", "sh", "-c", script, "sh"]).arg(&dir).arg(binary());
+    command.args(["--json", "--bind", "127.0.0.1", "--data-dir"]).arg(&dir).args(FAST);
+    command.args(["alice", "127.0.0.1", &b.port.to_string()]);
+    let mut ro = Proc::spawn_command("alice-ro", command, true);
+    ro.wait_listening();
+    assert_eq!(ro.id, id, "the key is read from the read-only directory");
+    let n = ro.wait_for(
+        |e| kind(e) == "notice" && e["text"].as_str().is_some_and(|t| t.contains("nothing is saved")),
+        TIMEOUT,
+    );
+    assert!(n["text"].as_str().unwrap_or("").contains("history.db"), "{n}");
+    ro.send("said on a read-only disk");
+    b.wait_for(|e| is_message(e, "said on a read-only disk"), TIMEOUT);
+    quit(&mut ro);
+    let mut again = node("alice", &[], &with_dir(&dir, &[]));
+    again.wait_for(|e| is_history(e, "written before"), TIMEOUT);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -23,6 +23,8 @@ export LC_ALL=C.UTF-8 LANG=C.UTF-8
 # shellcheck source=lib/tmux.sh
 . "$HERE/lib/tmux.sh"
 tmux_setup lab_test 10
+# Each run's members keep their keys and stores here, apart from other tests'.
+export XDG_DATA_HOME="$TMP/data"
 
 # watcher_saw_quits N: the watcher's output has N 'left' events of bob, reason quit
 watcher_saw_quits() {

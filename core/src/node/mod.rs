@@ -218,7 +218,10 @@ impl Node {
         if self.cfg.persist {
             self.out.act(Action::Query(query));
         } else {
-            self.out.error("no history is saved in this run (--ephemeral, or a temporary member)".to_owned());
+            self.out.error(
+                "no history is saved in this run (--ephemeral, a temporary member, or a store that could not be opened)"
+                    .to_owned(),
+            );
         }
     }
 

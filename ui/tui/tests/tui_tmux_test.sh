@@ -27,6 +27,8 @@ export LC_ALL=C.UTF-8 LANG=C.UTF-8
 # shellcheck source=../../tests/lib/tmux.sh
 . "$ROOT/ui/tests/lib/tmux.sh"
 tmux_setup tui_test 10
+# Each run's members keep their keys and stores here, apart from other tests'.
+export XDG_DATA_HOME="$TMP/data"
 A="alice_$$"
 B="bob_$$"
 C="carol_$$"
