@@ -4,7 +4,7 @@
 //! clients ([`crate::raw`], each with its own Noise session): one sender that
 //! writes chat messages signed and encrypted before the clock starts (one origin,
 //! N sequence numbers from the first of an incarnation, 64-byte texts, in batch
-//! frames of 64 with one signature each, as a node sends a burst), [`BATCH`]
+//! frames of `MAX_BATCH` with one signature each, as a node sends a burst), [`BATCH`]
 //! messages per `write`, and `fanout` receivers that decrypt what the relay
 //! forwards to them and count the chat messages in it. The relay also delivers every message to its own
 //! user: its callback only counts.
@@ -270,6 +270,10 @@ fn one_run(stream: &Stream, fanout: usize, persist: bool, rng: &mut Rng) -> Benc
     relay.stop();
     let (t0, mut result) = result?;
     if let Some(dir) = cfg.data_dir.as_deref().filter(|_| persist) {
+        // The store's writer may still be saving what it was given: it holds the
+        // store's lock until it is done.
+        let lock = std::fs::File::open(dir.join("history.db.lock")).map_err(|e| format!("the store's lock: {e}"))?;
+        wait_until(Duration::from_secs(120), "the store's writer to finish", || lock.try_lock().is_ok())?;
         let write_rate = stream.msgs as f64 / secs(t0.elapsed());
         let (rows, bytes) = read_store(dir)?;
         result.store = Some(StoreResult { write_rate, rows, bytes, dropped: dropped.load(Ordering::Relaxed) });
@@ -334,7 +338,7 @@ pub fn run(opts: Opts, report: &mut Report) -> BenchResult<()> {
     report.add(Figure::new("relay", "store: file size with those kept", "MiB", bytes, None));
     report.note(format!(
         "relay: one Handle; raw-protocol sender and receivers in the same process; {msgs} messages per run, \
-         {TEXT_LEN}-byte texts (in batch frames of 64 messages, one signature each: {frame_len:.0} bytes a message), \
+         {TEXT_LEN}-byte texts (in batch frames of {MAX_BATCH} messages, one signature each: {frame_len:.0} bytes a message), \
          signed and encrypted before the clock starts, {BATCH} messages per sender write, at most {} in flight; receivers decrypt what they count \
          (in this process, on the same cores); deliveries out = socket deliveries (the relay's own user also got each message); CPU per message = time \
          the relay's network thread spent on a CPU (schedstat, kernel included) / messages in, which depends less \

@@ -951,7 +951,7 @@ fn a_text_client_flooding_lines_is_rate_limited() {
 // read (main) brought that to +86 / +38 MiB; delivering events after every read
 // as well, to about +55 / +3 MiB, the peak being what the readers had not read
 // yet. Since version 2 the smallest chat frame carries its origin's key and a
-// batch signature (about 320 bytes in a batch of 64): the flood is 100,000 of
+// batch signature and its proof (about 390 bytes in a batch of 256): the flood is 100,000 of
 // them, signed before it starts, and b's queue cap holds a whole flood, so that
 // nobody can be cut off.
 #[test]
@@ -964,7 +964,11 @@ fn a_flood_of_the_smallest_chat_frames_through_a_node_with_many_peers_leaves_no_
     let flood = signed_flood(&keys, "f", 1, FRAMES, |_| String::new());
     let frame_len = flood.len() as u64 / FRAMES;
     let smallest = chat_frame(&keys, nth_seq(1), "f", "").len() as u64;
-    assert!(frame_len < smallest + 6 * 32 + 8, "{frame_len}-byte frames: the smallest, with a proof of 6 hashes");
+    let proof = p2pchat_core::crypto::MAX_PROOF as u64;
+    assert!(
+        frame_len < smallest + proof * 32 + 8,
+        "{frame_len}-byte frames: the smallest, with a proof of {proof} hashes"
+    );
     let cap = 2 * flood.len();
     let mut net = Net::start(|name, cfg| {
         if name == "b" {

@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, TryRecvError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use mio::Waker;
 
@@ -22,6 +22,16 @@ use crate::node::Node;
 /// newest are dropped, and the user is told once.
 const MAX_WAITING: usize = 200_000;
 
+/// Records are handed to the writer thread at most this often (or when
+/// [`FLUSH_RECORDS`] wait), not every loop turn: a lone message then costs the
+/// network thread no wake-up of another thread, and the writer one commit per
+/// interval, well within the second of guarantee 12.
+pub const FLUSH_EVERY: Duration = Duration::from_millis(25);
+
+/// Records that are handed to the writer at once, without waiting for
+/// [`FLUSH_EVERY`].
+const FLUSH_RECORDS: usize = 4096;
+
 /// How long the loop waits for the writer to flush when the node stops.
 pub const CLOSE_WAIT: Duration = Duration::from_secs(3);
 
@@ -32,6 +42,8 @@ pub struct Memory {
     reports: Receiver<Report>,
     waiting: Vec<Stored>,
     dropped: u64,
+    /// When records were last handed to the writer.
+    flushed: Instant,
 }
 
 /// What [`open`] found: the store (None: nothing is saved in this run), what
@@ -81,7 +93,8 @@ pub fn open(config: &Config, identity: &Acquired, waker: &Arc<Waker>) -> Opened 
     let wake = Arc::clone(waker);
     match Writer::spawn(db, Box::new(move || drop(wake.wake()))) {
         Ok((writer, reports)) => {
-            opened.memory = Some(Memory { writer: Some(writer), reports, waiting: Vec::new(), dropped: 0 })
+            opened.memory =
+                Some(Memory { writer: Some(writer), reports, waiting: Vec::new(), dropped: 0, flushed: Instant::now() })
         }
         Err(e) => opened.notices.push(format!("could not start saving history: {e}; nothing is saved in this run")),
     }
@@ -89,10 +102,24 @@ pub fn open(config: &Config, identity: &Acquired, waker: &Arc<Waker>) -> Opened 
 }
 
 impl Memory {
-    /// Hands the node's new records to the writer, stamped with the time they
-    /// were shown. Never blocks: when the writer's queue is full they wait here
-    /// (bounded) for the next turn.
-    pub fn save(&mut self, node: &mut Node) {
+    /// Takes the node's new records, stamped with the time they were shown, and
+    /// hands what waits to the writer when [`FLUSH_EVERY`] has passed or
+    /// [`FLUSH_RECORDS`] wait. Never blocks: when the writer's queue is full the
+    /// records wait here (bounded) for a later turn.
+    pub fn save(&mut self, node: &mut Node, now: Instant) {
+        self.take(node);
+        if self.waiting.len() >= FLUSH_RECORDS || now.saturating_duration_since(self.flushed) >= FLUSH_EVERY {
+            self.flush(now);
+        }
+    }
+
+    /// When [`Memory::save`] next has something to hand over (None: nothing waits).
+    pub fn deadline(&self) -> Option<Instant> {
+        (!self.waiting.is_empty()).then(|| self.flushed + FLUSH_EVERY)
+    }
+
+    /// Takes the node's new records, stamped with the time they were shown.
+    fn take(&mut self, node: &mut Node) {
         let before = self.waiting.len();
         node.take_stored(&mut self.waiting);
         if self.waiting.len() > before {
@@ -113,11 +140,11 @@ impl Memory {
             }
             self.dropped += extra as u64;
         }
-        self.flush();
     }
 
     /// Tries to hand what waits to the writer.
-    fn flush(&mut self) {
+    fn flush(&mut self, now: Instant) {
+        self.flushed = now;
         let Some(writer) = &self.writer else { return };
         if self.waiting.is_empty() {
             return;
@@ -128,16 +155,11 @@ impl Memory {
         }
     }
 
-    /// Records are waiting for room in the writer's queue (the loop should come
-    /// back soon).
-    pub fn has_waiting(&self) -> bool {
-        !self.waiting.is_empty()
-    }
-
     /// `:history` or `:search`, for the writer thread (in order with the writes).
     pub fn ask(&mut self, query: Query, node: &mut Node) {
         // What the node showed before the question is in the answer.
-        self.save(node);
+        self.take(node);
+        self.flush(Instant::now());
         let Some(writer) = &self.writer else { return };
         if let Err(query) = writer.ask(query) {
             node.show_saved(&query, Err("the store is busy; try again in a moment".to_owned()));
@@ -163,7 +185,8 @@ impl Memory {
 
     /// Flushes everything to the writer and waits (bounded) for it to finish.
     pub fn close(&mut self, node: &mut Node) {
-        self.save(node);
+        self.take(node);
+        self.flush(Instant::now());
         if let Some(writer) = self.writer.take() {
             if !self.waiting.is_empty() {
                 // The queue was full: one more try, then what is left is lost.

@@ -73,8 +73,6 @@ pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 pub const STOP_TIMEOUT: Duration = Duration::from_secs(1);
 /// Delay before accepting again after an accept error such as EMFILE.
 const ACCEPT_RETRY: Duration = Duration::from_millis(100);
-/// How soon the loop tries again to hand records to a store whose queue was full.
-const STORE_RETRY: Duration = Duration::from_millis(20);
 
 /// Size of the one read buffer shared by every connection.
 const READ_BUF: usize = 64 * 1024;
@@ -344,9 +342,9 @@ impl Driver {
         if let Some(t) = self.stop_deadline {
             consider(t);
         }
-        if self.memory.as_ref().is_some_and(memory::Memory::has_waiting) {
-            // The store's queue was full: try again shortly.
-            consider(Instant::now() + STORE_RETRY);
+        if let Some(t) = self.memory.as_ref().and_then(memory::Memory::deadline) {
+            // Records wait to be handed to the store's writer.
+            consider(t);
         }
         next
     }
@@ -505,7 +503,7 @@ impl Driver {
             }
         }
         if let Some(memory) = &mut self.memory {
-            memory.save(&mut self.node);
+            memory.save(&mut self.node, now);
         }
         self.conns.update_interests(self.poll.registry());
         self.refresh_status();
