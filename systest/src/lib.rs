@@ -577,6 +577,16 @@ pub fn require_tool(tool: &str, package: &str) -> bool {
     require(on_path(tool), tool, package)
 }
 
+/// Whether this process may make a mount namespace (root, `unshare`, `mount`).
+pub fn can_unshare_mounts() -> bool {
+    Command::new("unshare")
+        .args(["-m", "true"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
 /// [`require_tool`] for what a PATH lookup cannot tell (root, a working `unshare`):
 /// `available` says whether the test can run; `what` names what it needs.
 pub fn require(available: bool, what: &str, package: &str) -> bool {

@@ -7,21 +7,11 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use common::{FAST, is_message};
-use p2pchat_systest::{Proc, TIMEOUT, binary, require};
-
-/// Whether this process may make a mount namespace (root, `unshare`, `mount`).
-fn can_unshare_mounts() -> bool {
-    Command::new("unshare")
-        .args(["-m", "true"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
+use p2pchat_systest::{Proc, TIMEOUT, binary, can_unshare_mounts, require};
 
 /// `--headless bob localhost PORT` (and `--connect localhost:PORT`, and
 /// `:connect localhost PORT`) with `::1` listed first for localhost.

@@ -13,9 +13,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::{FAST, is_message, is_notice, mark, wait_after};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use p2pchat_systest::{Proc, TIMEOUT, Value, binary, kind, require};
+use p2pchat_systest::{Proc, TIMEOUT, Value, binary, can_unshare_mounts, kind, require};
 
 /// The notice that ends the saved history shown at start (`Event::HISTORY_END`).
 const HISTORY_END: &str = "---- saved history above; live messages below";
@@ -297,16 +297,6 @@ fn an_ephemeral_member_saves_nothing_and_says_so_when_asked() {
     let mut p = Proc::node("eph", &[], &[FAST, &["--ephemeral"]].concat());
     p.send(":history");
     p.wait_for(|e| common::is_error(e, "no history is saved in this run"), TIMEOUT);
-}
-
-/// Whether this process may make a mount namespace (root, `unshare`, `mount`).
-fn can_unshare_mounts() -> bool {
-    Command::new("unshare")
-        .args(["-m", "true"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
 }
 
 /// The data directory is on a read-only mount (a real one, in a mount namespace

@@ -166,39 +166,36 @@ impl Node {
             self.notices.hold(*id, now + self.cfg.peer_timeout);
         }
         joined.retain(|r| !hold.contains(&r.state.id));
-        // Members back from an announced netsplit end it, in one notice; the
-        // others that arrive with them are told as arrivals.
+        // Members back from an announced netsplit end it, in one notice; members
+        // seen leaving before are back, not new; the others are told as arrivals.
         let (back, arrived): (Vec<Record>, Vec<Record>) =
             joined.into_iter().partition(|r| self.notices.split_off.contains(&r.state.id));
-        if !back.is_empty() {
-            self.publish_list(&names(&back), |n| {
-                let verb = if n.len() == 1 { "is" } else { "are" };
-                format!("netsplit over: {} {verb} back", n.join(", "))
-            });
-            for r in &back {
-                self.notices.split_off.remove(&r.state.id);
-                self.publish(Event::Joined { name: r.state.name.clone(), id: r.state.id, announce: false });
-            }
-        }
-        // Members seen leaving before are back, not new.
+        self.announce_back(&back, "netsplit over: ");
         let (returned, arrived): (Vec<Record>, Vec<Record>) =
             arrived.into_iter().partition(|r| self.notices.departed.contains(&r.state.id));
-        if !returned.is_empty() {
-            self.publish_list(&names(&returned), |n| {
-                let verb = if n.len() == 1 { "is" } else { "are" };
-                format!("{} {verb} back", n.join(", "))
-            });
-            for r in &returned {
-                self.notices.departed.remove(&r.state.id);
-                self.publish(Event::Joined { name: r.state.name.clone(), id: r.state.id, announce: false });
-            }
-        }
+        self.announce_back(&returned, "");
         let group = arrived.len() > 1;
         if group {
             self.publish_list(&names(&arrived), |n| format!("now connected with {}", n.join(", ")));
         }
         for r in &arrived {
             self.publish(Event::Joined { name: r.state.name.clone(), id: r.state.id, announce: !group });
+        }
+    }
+
+    /// "PREFIXalice, bob are back", in one notice, for members that return.
+    fn announce_back(&mut self, back: &[Record], prefix: &str) {
+        if back.is_empty() {
+            return;
+        }
+        self.publish_list(&names(back), |n| {
+            let verb = if n.len() == 1 { "is" } else { "are" };
+            format!("{prefix}{} {verb} back", n.join(", "))
+        });
+        for r in back {
+            self.notices.split_off.remove(&r.state.id);
+            self.notices.departed.remove(&r.state.id);
+            self.publish(Event::Joined { name: r.state.name.clone(), id: r.state.id, announce: false });
         }
     }
 }
