@@ -587,6 +587,14 @@ fn parent(path: &Path) -> PathBuf {
 
 /// Opens `path` as a history: settings, migrations, check.
 fn connect(path: &Path) -> Result<Connection, Unusable> {
+    // A new history is private to its owner from its first byte, like the key
+    // (SQLite gives its `-wal` and `-shm` the database's mode). An empty file is
+    // an empty database. If it cannot be made here, SQLite says why below.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        let _ = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path);
+    }
     let conn = Connection::open(path).map_err(|e| Unusable::Failed(format!("cannot open {}: {e}", shown(path))))?;
     let checked = setup(&conn).and_then(|()| migrate(&conn)).and_then(|()| check(&conn));
     match checked {
@@ -1017,6 +1025,20 @@ mod tests {
         let few = load(&db, 2, 3);
         assert_eq!(few.history.iter().map(|(_, s, _)| *s).collect::<Vec<_>>(), vec![12, 7], "the last ones");
         assert_eq!(texts(&few.screen), vec!["three", "psst", "four"]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_new_history_file_is_readable_by_its_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = TestDir::new("store-mode");
+        let path = tmp.path().join(HISTORY_FILE);
+        let (mut db, _) = Db::open(&path, 10).expect("open");
+        apply(&mut db, &[Stored::Message(chat(1, 1, "hello", &frame(1, 10)))]);
+        for f in [HISTORY_FILE, "history.db-wal"] {
+            let mode = std::fs::metadata(tmp.path().join(f)).expect("the file is there").permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{f}");
+        }
     }
 
     #[test]
