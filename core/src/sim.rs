@@ -82,11 +82,6 @@ impl SimStore {
     pub fn query(&self, q: &crate::memory::Query) -> Result<Vec<crate::memory::SavedLine>, String> {
         self.0.query(q)
     }
-
-    /// How many messages it holds.
-    pub fn message_count(&self) -> Result<u64, String> {
-        self.0.message_count()
-    }
 }
 
 #[derive(Debug)]

@@ -41,7 +41,8 @@ pub struct Memory {
     writer: Option<Writer>,
     reports: Receiver<Report>,
     waiting: Vec<Stored>,
-    dropped: u64,
+    /// The user was told that records were dropped.
+    told_dropped: bool,
     /// When records were last handed to the writer.
     flushed: Instant,
 }
@@ -93,8 +94,13 @@ pub fn open(config: &Config, identity: &Acquired, waker: &Arc<Waker>) -> Opened 
     let wake = Arc::clone(waker);
     match Writer::spawn(db, Box::new(move || drop(wake.wake()))) {
         Ok((writer, reports)) => {
-            opened.memory =
-                Some(Memory { writer: Some(writer), reports, waiting: Vec::new(), dropped: 0, flushed: Instant::now() })
+            opened.memory = Some(Memory {
+                writer: Some(writer),
+                reports,
+                waiting: Vec::new(),
+                told_dropped: false,
+                flushed: Instant::now(),
+            })
         }
         Err(e) => opened.notices.push(format!("could not start saving history: {e}; nothing is saved in this run")),
     }
@@ -133,12 +139,12 @@ impl Memory {
         if self.waiting.len() > MAX_WAITING {
             let extra = self.waiting.len() - MAX_WAITING;
             self.waiting.truncate(MAX_WAITING);
-            if self.dropped == 0 {
+            if !self.told_dropped {
                 node.notice(format!(
                     "the disk is slower than the chat: {extra} or more messages were not saved (chat goes on)"
                 ));
             }
-            self.dropped += extra as u64;
+            self.told_dropped = true;
         }
     }
 
@@ -187,12 +193,8 @@ impl Memory {
     pub fn close(&mut self, node: &mut Node) {
         self.take(node);
         self.flush(Instant::now());
+        // What the full queue did not take is lost with the process.
         if let Some(writer) = self.writer.take() {
-            if !self.waiting.is_empty() {
-                // The queue was full: one more try, then what is left is lost.
-                let records = std::mem::take(&mut self.waiting);
-                let _ = writer.save(records);
-            }
             writer.close(CLOSE_WAIT);
         }
     }
