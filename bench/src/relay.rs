@@ -164,7 +164,7 @@ fn read_store(dir: &std::path::Path) -> BenchResult<(u64, u64)> {
     let db = rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
         .map_err(|e| format!("opening {}: {e}", path.display()))?;
     let rows: i64 =
-        db.query_row("select count(*) from messages", [], |r| r.get(0)).map_err(|e| format!("counting rows: {e}"))?;
+        db.query_row("select count(*) from lines", [], |r| r.get(0)).map_err(|e| format!("counting lines: {e}"))?;
     let size = |f: &str| std::fs::metadata(dir.join(f)).map_or(0, |m| m.len());
     Ok((u64::try_from(rows).unwrap_or(0), size("history.db") + size("history.db-wal")))
 }

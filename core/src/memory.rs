@@ -26,8 +26,11 @@ pub const MAX_QUERY_LINES: usize = 1000;
 /// One record for the store, in the order the node produced it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Stored {
-    /// A message shown to the user.
-    Message(SavedMessage),
+    /// Chat messages shown to the user: a run of one origin's messages, numbered
+    /// without a gap, that came in one frame and were shown under one name.
+    Chat(SavedChat),
+    /// A private message shown to the user (sent or received).
+    Private(SavedPrivate),
     /// Every message of `origin` up to `delivered` was shown here or declared lost
     /// (messages also move the mark: this record is for losses, which have none).
     Mark {
@@ -40,34 +43,80 @@ pub enum Stored {
     Own(OwnSaved),
 }
 
-/// A message as the store keeps it.
+/// Chat messages as the store keeps them: `count` messages of `origin`, numbered
+/// from `first`, carried by `frame`. The texts are in the frame: the store reads
+/// them from it (on its own thread), so the network thread copies nothing per
+/// message to save it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SavedMessage {
+pub struct SavedChat {
+    /// Who wrote them.
+    pub origin: NodeId,
+    /// The sequence number of the first.
+    pub first: u64,
+    /// How many (at least 1).
+    pub count: u32,
+    /// The sender's name as it was shown.
+    pub from: String,
+    /// When they were shown here, milliseconds since the Unix epoch.
+    pub time_ms: u64,
+    /// The frame they travel in (a [`crate::wire::Frame::Batch`] holding them,
+    /// or a [`crate::wire::Frame::Chat`] for a run of one), length prefix
+    /// included, so the store can offer it to others for catch-up.
+    pub frame: Bytes,
+}
+
+impl SavedChat {
+    /// The sequence number of the last message.
+    pub fn last(&self) -> u64 {
+        self.first.saturating_add(u64::from(self.count.saturating_sub(1)))
+    }
+
+    /// Whether the message `seq` of `origin`, shown under `from` and carried
+    /// by `frame` (the same bytes, not equal ones), continues this run.
+    pub fn continued_by(&self, origin: NodeId, seq: u64, from: &str, frame: &Bytes) -> bool {
+        self.origin == origin
+            && self.last().checked_add(1) == Some(seq)
+            && self.count < u32::MAX
+            && self.frame.as_ptr() == frame.as_ptr()
+            && self.frame.len() == frame.len()
+            && self.from == from
+    }
+}
+
+/// A private message as the store keeps it (never offered to anyone).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SavedPrivate {
     /// Who wrote it.
     pub origin: NodeId,
-    /// Its sequence number: per origin for chat messages (the message id is
-    /// `(origin, seq)`), the sender's private counter for private messages.
+    /// The sender's private counter.
     pub seq: u64,
     /// The sender's name as it was shown.
     pub from: String,
-    /// For a private message, the recipient's name; None for chat.
-    pub to: Option<String>,
+    /// The recipient's name.
+    pub to: String,
     /// The text.
     pub text: String,
     /// When it was shown here, milliseconds since the Unix epoch.
     pub time_ms: u64,
-    /// A chat message's frame as it travels (a [`crate::wire::Frame::Chat`], or
-    /// the [`crate::wire::Frame::Batch`] it came in, shared by every message of
-    /// the batch: the same `Bytes`), length prefix included, so the store can
-    /// offer it to others for catch-up. None for private messages, which are
-    /// never offered.
-    pub frame: Option<Bytes>,
 }
 
-impl SavedMessage {
-    /// Whether this is a private message.
-    pub fn is_private(&self) -> bool {
-        self.to.is_some()
+impl Stored {
+    /// How many messages the record holds (0 for marks and standing).
+    pub fn messages(&self) -> usize {
+        match self {
+            Stored::Chat(c) => c.count as usize,
+            Stored::Private(_) => 1,
+            Stored::Mark { .. } | Stored::Own(_) => 0,
+        }
+    }
+
+    /// Stamps a message record with the time it was shown.
+    pub fn stamp(&mut self, time_ms: u64) {
+        match self {
+            Stored::Chat(c) => c.time_ms = time_ms,
+            Stored::Private(p) => p.time_ms = time_ms,
+            Stored::Mark { .. } | Stored::Own(_) => {}
+        }
     }
 }
 

@@ -398,9 +398,7 @@ impl Sim {
         let sn = &mut self.nodes[i];
         if let Some(store) = &mut sn.store {
             for r in &mut records {
-                if let crate::memory::Stored::Message(m) = r {
-                    m.time_ms = wall_ms;
-                }
+                r.stamp(wall_ms);
             }
             if let Err(e) = store.0.apply(&records) {
                 panic!("node {i}'s store: {e}");

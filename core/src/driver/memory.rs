@@ -18,19 +18,19 @@ use crate::identity::{self, Acquired};
 use crate::memory::{Query, SCREENFUL, Saved, Stored};
 use crate::node::Node;
 
-/// Records kept in the driver while the writer's queue is full; past this the
-/// newest are dropped, and the user is told once.
+/// Messages kept in the driver while the writer's queue is full; past this the
+/// newest records are dropped, and the user is told once.
 const MAX_WAITING: usize = 200_000;
 
-/// Records are handed to the writer thread at most this often (or when
-/// [`FLUSH_RECORDS`] wait), not every loop turn: a lone message then costs the
+/// Records are handed to the writer thread at most this often (or when they
+/// hold [`FLUSH_MESSAGES`]), not every loop turn: a lone message then costs the
 /// network thread no wake-up of another thread, and the writer one commit per
 /// interval, well within the second of guarantee 12.
 pub const FLUSH_EVERY: Duration = Duration::from_millis(25);
 
-/// Records that are handed to the writer at once, without waiting for
-/// [`FLUSH_EVERY`].
-const FLUSH_RECORDS: usize = 4096;
+/// Messages whose records are handed to the writer at once, without waiting
+/// for [`FLUSH_EVERY`].
+const FLUSH_MESSAGES: usize = 4096;
 
 /// How long the loop waits for the writer to flush when the node stops.
 pub const CLOSE_WAIT: Duration = Duration::from_secs(3);
@@ -41,6 +41,8 @@ pub struct Memory {
     writer: Option<Writer>,
     reports: Receiver<Report>,
     waiting: Vec<Stored>,
+    /// The messages in `waiting`.
+    waiting_messages: usize,
     /// The user was told that records were dropped.
     told_dropped: bool,
     /// When records were last handed to the writer.
@@ -98,6 +100,7 @@ pub fn open(config: &Config, identity: &Acquired, waker: &Arc<Waker>) -> Opened 
                 writer: Some(writer),
                 reports,
                 waiting: Vec::new(),
+                waiting_messages: 0,
                 told_dropped: false,
                 flushed: Instant::now(),
             })
@@ -114,7 +117,7 @@ impl Memory {
     /// records wait here (bounded) for a later turn.
     pub fn save(&mut self, node: &mut Node, now: Instant) {
         self.take(node);
-        if self.waiting.len() >= FLUSH_RECORDS || now.saturating_duration_since(self.flushed) >= FLUSH_EVERY {
+        if self.waiting_messages >= FLUSH_MESSAGES || now.saturating_duration_since(self.flushed) >= FLUSH_EVERY {
             self.flush(now);
         }
     }
@@ -131,14 +134,24 @@ impl Memory {
         if self.waiting.len() > before {
             let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
             for r in &mut self.waiting[before..] {
-                if let Stored::Message(m) = r {
-                    m.time_ms = now;
-                }
+                r.stamp(now);
+                self.waiting_messages += r.messages();
             }
         }
-        if self.waiting.len() > MAX_WAITING {
-            let extra = self.waiting.len() - MAX_WAITING;
-            self.waiting.truncate(MAX_WAITING);
+        if self.waiting_messages > MAX_WAITING {
+            // The newest messages go, down to the bound; marks and the member's
+            // standing stay.
+            let mut extra = 0;
+            let mut i = self.waiting.len();
+            while self.waiting_messages > MAX_WAITING && i > 0 {
+                i -= 1;
+                let n = self.waiting[i].messages();
+                if n > 0 {
+                    self.waiting.remove(i);
+                    self.waiting_messages -= n;
+                    extra += n;
+                }
+            }
             if !self.told_dropped {
                 node.notice(format!(
                     "the disk is slower than the chat: {extra} or more messages were not saved (chat goes on)"
@@ -156,8 +169,9 @@ impl Memory {
             return;
         }
         let records = std::mem::take(&mut self.waiting);
-        if let Err(back) = writer.save(records) {
-            self.waiting = back;
+        match writer.save(records) {
+            Ok(()) => self.waiting_messages = 0,
+            Err(back) => self.waiting = back,
         }
     }
 

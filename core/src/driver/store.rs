@@ -23,19 +23,26 @@
 //! message (`synchronous=FULL`) would cost a disk flush for every batch and buy
 //! only the power-cut case.
 //!
-//! Schema (version 1; `PRAGMA user_version` is the schema version, and
+//! Schema (version 2; `PRAGMA user_version` is the schema version, and
 //! [`MIGRATIONS`] are applied in order, each in the transaction that sets the
-//! version, so a later version is one more entry):
-//! - `frames(id, raw)`: a chat frame as it travels, length prefix included. A
-//!   batch frame is kept once for all its messages.
-//! - `messages(id, origin, seq, sender, recipient, text, time_ms, frame)`: every
-//!   line shown, chat (`recipient` NULL, at most once per `(origin, seq)`) and
-//!   private; `id` is the order they were shown in.
+//! version, so a later version is one more entry; version 1 kept one row per
+//! message and is converted):
+//! - `chunks(id, count, origin, seq, sender, recipient, texts, time_ms, frame)`:
+//!   the lines shown, one row per run of them that came together: a chat batch
+//!   (up to 256 messages of one origin, numbered from `seq`, with the frame they
+//!   came in, kept to offer to others) or one private message (`recipient` set,
+//!   no frame). `texts` is a JSON array of the texts. Lines are numbered in the
+//!   order they were shown, and `id` is the number of a row's first line, so
+//!   the line `id + i` is the row's text `i`. One row per batch is what makes
+//!   saving cheap: a batch costs one insert (and, at `--keep`, one delete)
+//!   whatever its size, where a row per message cost the writer about 6 µs a
+//!   message, as much as everything else a relay does with it.
 //! - `marks(origin, delivered)`: per-origin high-water marks, only ever raised.
 //! - `own(id = 1, name, claimed, endorsed)`: this member's standing on its name;
 //!   `endorsed` is the [`Endorsement`] in bincode (standard configuration).
-//! - the view `lines`: the messages as a person reads them (local time, names,
-//!   text, the origin in hex).
+//! - the view `lines`: one row per line as a person reads it (its number, local
+//!   time, names, text, the origin in hex), unfolded from `chunks` with
+//!   `json_each`.
 //!
 //! Sequence numbers are `u64` and SQLite integers are `i64`: a sequence number is
 //! stored bit for bit (`u64::cast_signed`, read back with `i64::cast_unsigned`),
@@ -66,8 +73,8 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, Transaction, params};
 
 use crate::id::NodeId;
 use crate::identity::{LockError, lock_exclusive, shown};
-use crate::memory::{MAX_QUERY_LINES, OwnSaved, Query, Saved, SavedLine, Stored};
-use crate::wire::Endorsement;
+use crate::memory::{MAX_QUERY_LINES, OwnSaved, Query, Saved, SavedChat, SavedLine, Stored};
+use crate::wire::{self, Endorsement};
 
 /// The history's file name in the data directory.
 pub const HISTORY_FILE: &str = "history.db";
@@ -110,14 +117,57 @@ const MIGRATIONS: &[&str] = &[
                 text,
                 lower(hex(origin)) AS origin
          FROM messages;",
+    // Version 2: a row per run of lines (a batch), not per line.
+    "CREATE TABLE chunks (
+         id INTEGER PRIMARY KEY,          -- the number of its first line
+         count INTEGER NOT NULL CHECK (count >= 1),
+         origin BLOB NOT NULL CHECK (length(origin) = 32),
+         seq INTEGER NOT NULL,            -- of the first line; u64 stored bit for bit
+         sender TEXT NOT NULL,
+         recipient TEXT,                  -- NULL for chat
+         texts TEXT NOT NULL,             -- a JSON array of `count` texts
+         time_ms INTEGER NOT NULL,        -- shown at, ms since the Unix epoch
+         frame BLOB                       -- chat: the frame the lines came in
+     );
+     CREATE UNIQUE INDEX chunks_chat ON chunks (origin, seq) WHERE recipient IS NULL;
+     -- Chat: the lines of one frame, one origin and one name, numbered without a
+     -- gap both as lines and as sequence numbers, become one row (islands: the
+     -- line number and the sequence number less the rank within the frame are
+     -- the same for all of them), so a frame is kept once per run, as before.
+     INSERT INTO chunks (id, count, origin, seq, sender, recipient, texts, time_ms, frame)
+         SELECT min(g.id), count(*), g.origin, min(g.seq), g.sender, NULL,
+                json_group_array(g.text ORDER BY g.id), max(g.time_ms), f.raw
+         FROM (SELECT m.id, m.origin, m.seq, m.sender, m.text, m.time_ms, m.frame,
+                      m.id - row_number() OVER w AS by_line,
+                      m.seq - row_number() OVER w AS by_seq
+               FROM messages m
+               WHERE m.recipient IS NULL
+               WINDOW w AS (PARTITION BY m.frame, m.origin, m.sender ORDER BY m.id)) g
+              LEFT JOIN frames f ON f.id = g.frame
+         GROUP BY g.frame, g.origin, g.sender, g.by_line, g.by_seq;
+     INSERT INTO chunks (id, count, origin, seq, sender, recipient, texts, time_ms, frame)
+         SELECT id, 1, origin, seq, sender, recipient, json_array(text), time_ms, NULL
+         FROM messages
+         WHERE recipient IS NOT NULL;
+     DROP VIEW lines;
+     DROP TABLE messages;
+     DROP TABLE frames;
+     CREATE VIEW lines AS
+         SELECT c.id + j.key AS id,
+                strftime('%Y-%m-%d %H:%M:%S', c.time_ms / 1000, 'unixepoch', 'localtime') AS time,
+                c.sender AS sender,
+                c.recipient AS recipient,
+                j.value AS text,
+                lower(hex(c.origin)) AS origin
+         FROM chunks c, json_each(c.texts) j;",
 ];
 
 /// How long a statement waits for a reader (the `sqlite3` tool) to let go.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Jobs the writer queue holds by default before [`Writer::save`] hands records
-/// back.
-pub const QUEUE_JOBS: usize = 4096;
+/// back (the driver hands over a job every 25 ms, or of 4096 messages).
+pub const QUEUE_JOBS: usize = 64;
 
 /// Bytes the write-ahead log is cut back to after a checkpoint.
 const WAL_LIMIT: i64 = 16 << 20;
@@ -129,7 +179,7 @@ const BATCH_JOBS: usize = 512;
 const VACUUM_PAGES: u32 = 1024;
 
 /// The local-time text of a `time_ms` column, in SQL.
-const LOCAL_TIME: &str = "strftime('%Y-%m-%d %H:%M:%S', time_ms / 1000, 'unixepoch', 'localtime')";
+const LOCAL_TIME: &str = "strftime('%Y-%m-%d %H:%M:%S', c.time_ms / 1000, 'unixepoch', 'localtime')";
 
 /// Why [`Db::open`] failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -188,8 +238,11 @@ pub struct Db {
     name: String,
     /// Messages to keep ([`Db::apply`] compacts beyond `keep + keep / 10`).
     keep: usize,
-    /// Rows in `messages`, kept up to date so that no apply counts them.
+    /// Lines saved (the sum of `chunks.count`), kept up to date so that no
+    /// apply counts them.
     count: u64,
+    /// The number of the next line (the `id` of the next row).
+    next: i64,
     /// The lock on `history.db.lock`, held while this lives.
     _lock: Option<File>,
 }
@@ -200,6 +253,7 @@ impl fmt::Debug for Db {
             .field("name", &self.name)
             .field("keep", &self.keep)
             .field("count", &self.count)
+            .field("next", &self.next)
             .finish_non_exhaustive()
     }
 }
@@ -242,8 +296,8 @@ impl Db {
                 (conn, Some(notice))
             }
         };
-        let mut db = Db { conn, name: shown(path), keep, count: 0, _lock: Some(lock) };
-        db.count = db.count_rows().map_err(OpenError::Failed)?;
+        let mut db = Db { conn, name: shown(path), keep, count: 0, next: 1, _lock: Some(lock) };
+        (db.count, db.next) = db.count_rows().map_err(OpenError::Failed)?;
         Ok((db, notice))
     }
 
@@ -255,19 +309,18 @@ impl Db {
         setup(&conn).and_then(|()| migrate(&conn)).map_err(|e| match e {
             Unusable::Failed(e) | Unusable::Unreadable(e) => format!("cannot open {name}: {e}"),
         })?;
-        Ok(Db { conn, name, keep, count: 0, _lock: None })
+        Ok(Db { conn, name, keep, count: 0, next: 1, _lock: None })
     }
 
     /// Saves `records`, in order, in one transaction: all or nothing.
     ///
-    /// A chat message already saved (same origin and sequence number) is not
-    /// saved again; a frame shared by several messages of the call (clones of one
-    /// `Bytes`) is saved once. Marks are raised to the largest of their saved
-    /// value, every chat message of their origin, and every [`Stored::Mark`];
-    /// never lowered. [`Stored::Own`] replaces the saved standing. When more than
-    /// `keep + keep / 10` messages are saved, the oldest beyond `keep` are deleted
-    /// with the frames no message uses any more (marks stay), and the file gives
-    /// some of the freed pages back.
+    /// Each [`Stored::Chat`] is one row, its texts read from its frame; a run
+    /// already saved (same origin and first sequence number) is not saved again.
+    /// Marks are raised to the largest of their saved value, every chat message
+    /// of their origin, and every [`Stored::Mark`]; never lowered.
+    /// [`Stored::Own`] replaces the saved standing. When more than `keep + keep /
+    /// 10` messages are saved, the oldest beyond `keep` are deleted (marks stay),
+    /// and the file gives some of the freed pages back.
     pub fn apply(&mut self, records: &[Stored]) -> Result<(), StoreError> {
         if records.is_empty() {
             return Ok(());
@@ -275,15 +328,17 @@ impl Db {
         let name = self.name.clone();
         let failed = |e: rusqlite::Error| store_error(&name, &e);
         let tx = self.conn.transaction().map_err(failed)?;
-        let added = write_records(&tx, records).map_err(failed)?;
+        let mut next = self.next;
+        let added = write_records(&tx, records, &mut next).map_err(failed)?;
         let mut count = self.count + added;
         let limit = self.keep.saturating_add(self.keep / 10) as u64;
         let compacted = count > limit;
         if compacted {
-            count -= compact(&tx, self.keep).map_err(failed)?;
+            count -= compact(&tx, count, self.keep as u64).map_err(failed)?;
         }
         tx.commit().map_err(failed)?;
         self.count = count;
+        self.next = next;
         if compacted {
             // Outside the transaction: freed pages go back to the file system a
             // bounded number at a time, so the file shrinks over a few compactions.
@@ -331,29 +386,25 @@ impl Db {
         let mut saved_history = Vec::new();
         let mut stmt = self
             .conn
-            .prepare(
-                "SELECT m.origin, m.seq, m.frame, f.raw FROM messages m JOIN frames f ON f.id = m.frame
-                 WHERE m.recipient IS NULL ORDER BY m.id DESC LIMIT ?1",
-            )
+            .prepare("SELECT origin, seq, count, frame FROM chunks WHERE recipient IS NULL ORDER BY id DESC")
             .map_err(failed)?;
-        let mut rows = stmt.query([limit(history)]).map_err(failed)?;
-        let mut frames: HashMap<i64, Bytes> = HashMap::new();
-        while let Some(row) = rows.next().map_err(failed)? {
+        let mut rows = stmt.query([]).map_err(failed)?;
+        // Newest first, until there are `history`; one `Bytes` per row.
+        while saved_history.len() < history
+            && let Some(row) = rows.next().map_err(failed)?
+        {
             let origin = node_id(&row.get::<_, Vec<u8>>(0).map_err(failed)?, &self.name)?;
-            let seq = row.get::<_, i64>(1).map_err(failed)?.cast_unsigned();
-            let id: i64 = row.get(2).map_err(failed)?;
-            let frame = match frames.get(&id) {
-                Some(frame) => frame.clone(),
-                None => {
-                    let frame = Bytes::from(row.get::<_, Vec<u8>>(3).map_err(failed)?);
-                    frames.insert(id, frame.clone());
-                    frame
-                }
-            };
-            saved_history.push((origin, seq, frame));
+            let first = row.get::<_, i64>(1).map_err(failed)?.cast_unsigned();
+            let count = u64::try_from(row.get::<_, i64>(2).map_err(failed)?).unwrap_or(0);
+            let Some(frame) = row.get::<_, Option<Vec<u8>>>(3).map_err(failed)?.map(Bytes::from) else { continue };
+            let take = count.min((history - saved_history.len()) as u64);
+            for k in (count - take..count).rev() {
+                saved_history.push((origin, first.wrapping_add(k), frame.clone()));
+            }
         }
+        drop(rows);
         saved_history.reverse();
-        let screen = self.lines("", &[], screen).map_err(failed)?;
+        let screen = self.last_lines(screen).map_err(failed)?;
         Ok(Saved { marks, own, history: saved_history, screen })
     }
 
@@ -364,12 +415,8 @@ impl Db {
     pub fn query(&self, q: &Query) -> Result<Vec<SavedLine>, String> {
         let failed = |e: rusqlite::Error| format!("cannot search {}: {e}", self.name);
         match q {
-            Query::Last(n) => self.lines("", &[], (*n).min(MAX_QUERY_LINES)).map_err(failed),
-            // instr, not LIKE: no character of the text is a wildcard. lower()
-            // folds ASCII only, as `:search` promises.
-            Query::Search(text) => {
-                self.lines("WHERE instr(lower(text), lower(?2)) > 0", &[text.as_str()], MAX_QUERY_LINES).map_err(failed)
-            }
+            Query::Last(n) => self.last_lines((*n).min(MAX_QUERY_LINES)).map_err(failed),
+            Query::Search(text) => self.search(text, MAX_QUERY_LINES).map_err(failed),
         }
     }
 
@@ -380,27 +427,53 @@ impl Db {
         Ok(self.count)
     }
 
-    /// The rows of `messages`, counted.
-    fn count_rows(&self) -> Result<u64, String> {
+    /// The lines saved and the number of the next one.
+    fn count_rows(&self) -> Result<(u64, i64), String> {
         self.conn
-            .query_row("SELECT count(*) FROM messages", [], |row| row.get::<_, i64>(0))
-            .map(|n| u64::try_from(n).unwrap_or(0))
+            .query_row("SELECT coalesce(sum(count), 0), coalesce(max(id + count), 1) FROM chunks", [], |row| {
+                Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?))
+            })
+            .map(|(count, next)| (u64::try_from(count).unwrap_or(0), next))
             .map_err(|e| format!("cannot read {}: {e}", self.name))
     }
 
-    /// The last `n` lines matching `filter` (an SQL `WHERE` clause whose
-    /// parameters are `?2`...: `args`), oldest first.
-    fn lines(&self, filter: &str, args: &[&str], n: usize) -> rusqlite::Result<Vec<SavedLine>> {
-        let sql = format!(
-            "SELECT sender, recipient, text, time_ms, {LOCAL_TIME} FROM messages {filter}
-             ORDER BY id DESC LIMIT ?1"
-        );
-        let mut stmt = self.conn.prepare_cached(&sql)?;
-        let limit = limit(n);
-        let mut params: Vec<&dyn rusqlite::ToSql> = vec![&limit];
-        params.extend(args.iter().map(|a| a as &dyn rusqlite::ToSql));
+    /// The last `n` lines, oldest first: rows newest first until there are `n`.
+    fn last_lines(&self, n: usize) -> rusqlite::Result<Vec<SavedLine>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT sender, recipient, texts, time_ms, {LOCAL_TIME} FROM chunks c ORDER BY id DESC"
+        ))?;
+        let mut rows = stmt.query([])?;
+        let mut lines = Vec::new();
+        while lines.len() < n
+            && let Some(row) = rows.next()?
+        {
+            let texts: String = row.get(2)?;
+            let texts: Vec<String> = serde_json::from_str(&texts)
+                .map_err(|e| rusqlite::Error::FromSqlConversionFailure(2, rusqlite::types::Type::Text, e.into()))?;
+            let (from, to): (String, Option<String>) = (row.get(0)?, row.get(1)?);
+            let time_ms = u64::try_from(row.get::<_, i64>(3)?).unwrap_or(0);
+            let time = row.get::<_, Option<String>>(4)?.unwrap_or_default();
+            for text in texts.into_iter().rev().take(n - lines.len()) {
+                lines.push(SavedLine { from: from.clone(), to: to.clone(), text, time_ms, time: time.clone() });
+            }
+        }
+        lines.reverse();
+        Ok(lines)
+    }
+
+    /// The last `n` lines whose text contains `text`, ignoring ASCII case,
+    /// oldest first.
+    fn search(&self, text: &str, n: usize) -> rusqlite::Result<Vec<SavedLine>> {
+        // instr, not LIKE: no character of the text is a wildcard. lower() folds
+        // ASCII only, as `:search` promises.
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT c.sender, c.recipient, j.value, c.time_ms, {LOCAL_TIME}
+             FROM chunks c, json_each(c.texts) j
+             WHERE instr(lower(j.value), lower(?2)) > 0
+             ORDER BY c.id DESC, j.key DESC LIMIT ?1"
+        ))?;
         let mut lines = stmt
-            .query_map(params.as_slice(), |row| {
+            .query_map(params![limit(n), text], |row| {
                 Ok(SavedLine {
                     from: row.get(0)?,
                     to: row.get(1)?,
@@ -443,52 +516,75 @@ fn decode_endorsement(raw: &[u8]) -> Option<Endorsement> {
     }
 }
 
-/// Writes `records` in `tx`; returns how many message rows were added.
-fn write_records(tx: &Transaction<'_>, records: &[Stored]) -> rusqlite::Result<u64> {
-    let mut add_frame = tx.prepare_cached("INSERT INTO frames (raw) VALUES (?1)")?;
-    let mut add_message = tx.prepare_cached(
-        "INSERT OR IGNORE INTO messages (origin, seq, sender, recipient, text, time_ms, frame)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+/// Writes `records` in `tx`, numbering lines from `next` (left at the number
+/// after the last); returns how many lines were added.
+fn write_records(tx: &Transaction<'_>, records: &[Stored], next: &mut i64) -> rusqlite::Result<u64> {
+    let mut add = tx.prepare_cached(
+        "INSERT OR IGNORE INTO chunks (id, count, origin, seq, sender, recipient, texts, time_ms, frame)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?;
-    // The frames saved by this call, by the memory they are in: the messages of
-    // a batch hold clones of one `Bytes`, and every `Bytes` here is alive for the
-    // whole call, so the same pointer and length is the same frame.
-    let mut frames: Vec<(*const u8, usize, i64)> = Vec::new();
     let mut marks: HashMap<NodeId, u64> = HashMap::new();
     let mut raise = |origin: NodeId, to: u64| {
         let mark = marks.entry(origin).or_insert(to);
         *mark = (*mark).max(to);
     };
+    let time = |ms: u64| i64::try_from(ms).unwrap_or(i64::MAX);
     let mut added = 0;
     for record in records {
-        match record {
-            Stored::Message(m) => {
-                // A chat message already saved is ignored by the unique index (the
-                // node never shows one twice, so that is rare; a frame it leaves
-                // unused goes at the next compaction).
-                if !m.is_private() {
-                    raise(m.origin, m.seq);
-                }
-                let frame = match &m.frame {
-                    None => None,
-                    Some(raw) => Some(frame_id(&mut frames, raw, &mut add_frame, tx)?),
+        let (count, inserted) = match record {
+            Stored::Chat(c) => {
+                raise(c.origin, c.last());
+                let Some(texts) = run_texts(c) else {
+                    // Only a frame the node accepted is ever saved, and it holds
+                    // these messages: this is a bug, not bad input.
+                    debug_assert!(false, "a saved run whose frame does not hold it: {c:?}");
+                    continue;
                 };
-                added += add_message.execute(params![
-                    &m.origin.0[..],
-                    m.seq.cast_signed(),
-                    m.from,
-                    m.to,
-                    m.text,
-                    i64::try_from(m.time_ms).unwrap_or(i64::MAX),
-                    frame,
-                ])? as u64;
+                let row = params![
+                    *next,
+                    c.count,
+                    &c.origin.0[..],
+                    c.first.cast_signed(),
+                    c.from,
+                    None::<&str>,
+                    texts,
+                    time(c.time_ms),
+                    &c.frame[..]
+                ];
+                (i64::from(c.count), add.execute(row)?)
             }
-            Stored::Mark { origin, delivered } => raise(*origin, *delivered),
+            Stored::Private(p) => {
+                let texts =
+                    serde_json::to_string(&[&p.text]).map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
+                let row = params![
+                    *next,
+                    1,
+                    &p.origin.0[..],
+                    p.seq.cast_signed(),
+                    p.from,
+                    p.to,
+                    texts,
+                    time(p.time_ms),
+                    None::<&[u8]>
+                ];
+                (1, add.execute(row)?)
+            }
+            Stored::Mark { origin, delivered } => {
+                raise(*origin, *delivered);
+                continue;
+            }
             Stored::Own(own) => {
                 let endorsed = own.endorsed.as_ref().map(encode_endorsement).transpose()?;
                 tx.prepare_cached("INSERT OR REPLACE INTO own (id, name, claimed, endorsed) VALUES (1, ?1, ?2, ?3)")?
                     .execute(params![own.name, i64::try_from(own.claimed).unwrap_or(i64::MAX), endorsed])?;
+                continue;
             }
+        };
+        // A run already saved is ignored by the unique index (the node never
+        // shows one twice, so that is rare) and numbers no lines.
+        if inserted > 0 {
+            *next = next.saturating_add(count);
+            added += count as u64;
         }
     }
     let mut saved = tx.prepare_cached("SELECT delivered FROM marks WHERE origin = ?1")?;
@@ -503,43 +599,67 @@ fn write_records(tx: &Transaction<'_>, records: &[Stored]) -> rusqlite::Result<u
     Ok(added)
 }
 
-/// The row id of the frame `raw`, saved now unless this call saved it already.
-fn frame_id(
-    frames: &mut Vec<(*const u8, usize, i64)>,
-    raw: &Bytes,
-    add_frame: &mut rusqlite::CachedStatement<'_>,
-    tx: &Transaction<'_>,
-) -> rusqlite::Result<i64> {
-    let key = (raw.as_ptr(), raw.len());
-    // Most recent first: a batch's messages come one after another.
-    if let Some(&(_, _, id)) = frames.iter().rev().find(|(p, l, _)| (*p, *l) == key) {
-        return Ok(id);
+/// The texts of a run of chat messages as a JSON array, read from the frame
+/// they came in (on the writer thread: the network thread copies no text to
+/// save it); None if the frame does not hold them.
+fn run_texts(c: &SavedChat) -> Option<String> {
+    let body = c.frame.get(wire::LEN_PREFIX..)?;
+    let count = c.count as usize;
+    let json = |texts: &[&str]| serde_json::to_string(texts).ok();
+    if let Some(batch) = wire::peek_batch(body) {
+        let batch = batch.ok()?;
+        let start = usize::try_from(c.first.checked_sub(batch.first)?).ok()?;
+        let items = batch.items.get(start..start.checked_add(count)?)?;
+        json(&items.iter().map(|(_, text)| *text).collect::<Vec<_>>())
+    } else {
+        let chat = wire::peek_chat(body)?.ok()?;
+        if count == 1 && chat.seq == c.first { json(&[chat.text]) } else { None }
     }
-    add_frame.execute([&raw[..]])?;
-    let id = tx.last_insert_rowid();
-    frames.push((key.0, key.1, id));
-    Ok(id)
 }
 
-/// Deletes the oldest messages beyond the newest `keep`, then the frames no
-/// message uses; returns how many messages went. Marks are not touched.
-fn compact(tx: &Transaction<'_>, keep: usize) -> rusqlite::Result<u64> {
-    // Rows are numbered in the order they were saved, without holes (a row is
-    // only ever deleted from the oldest end): the newest `keep` are the last
-    // `keep` numbers, a range of the table's own b-tree found without a scan.
-    let gone = tx.execute("DELETE FROM messages WHERE id <= (SELECT max(id) FROM messages) - ?1", [limit(keep)])?;
-    // Frames are saved with (or before) the first message that uses them, so
-    // every frame older than the oldest one a message still uses is unused.
-    // The bound is looked up first, once: as a subquery in the DELETE's WHERE,
-    // SQLite ran it for every frame.
-    let oldest: Option<i64> = tx
-        .query_row("SELECT frame FROM messages WHERE frame IS NOT NULL ORDER BY id LIMIT 1", [], |r| r.get(0))
-        .optional()?;
-    match oldest {
-        Some(oldest) => tx.execute("DELETE FROM frames WHERE id < ?1", [oldest])?,
-        None => tx.execute("DELETE FROM frames", [])?,
+/// Deletes the oldest lines beyond the newest `keep` of the `count` saved:
+/// whole rows, then the oldest lines of the row that holds the boundary.
+/// Returns how many lines went. Marks are not touched.
+fn compact(tx: &Transaction<'_>, count: u64, keep: u64) -> rusqlite::Result<u64> {
+    let excess = count.saturating_sub(keep);
+    // The oldest rows, until the next would take more than the excess: a few
+    // rows at the table's oldest end, found without a scan.
+    let mut boundary = None;
+    let mut gone = 0u64;
+    {
+        let mut oldest = tx.prepare_cached("SELECT id, count, seq FROM chunks ORDER BY id")?;
+        let mut rows = oldest.query([])?;
+        while let Some(row) = rows.next()? {
+            let (id, n, seq): (i64, i64, i64) = (row.get(0)?, row.get(1)?, row.get(2)?);
+            let n = u64::try_from(n).unwrap_or(0);
+            if gone + n > excess {
+                boundary = Some((id, n, seq));
+                break;
+            }
+            gone += n;
+        }
+    }
+    let Some((id, n, seq)) = boundary else {
+        let all = tx.execute("DELETE FROM chunks", [])?;
+        return Ok(if all > 0 { gone } else { 0 });
     };
-    Ok(gone as u64)
+    tx.execute("DELETE FROM chunks WHERE id < ?1", [id])?;
+    // The row across the boundary loses its first lines: its number and first
+    // sequence number move on (in Rust: a sequence number is a u64 stored bit
+    // for bit), its texts lose their head. Its frame stays whole: offered to
+    // others, the messages before are dropped there as known or old.
+    let cut = excess - gone;
+    if cut > 0 && cut < n {
+        let cut_i = i64::try_from(cut).unwrap_or(i64::MAX);
+        tx.execute(
+            "UPDATE chunks SET id = id + ?2, count = count - ?2, seq = ?3,
+                 texts = (SELECT json_group_array(value ORDER BY key) FROM json_each(texts) WHERE key >= ?2)
+             WHERE id = ?1",
+            params![id, cut_i, seq.cast_unsigned().wrapping_add(cut).cast_signed()],
+        )?;
+        gone += cut;
+    }
+    Ok(gone)
 }
 
 /// An error of [`Db::apply`], naming the file.
@@ -630,11 +750,10 @@ fn setup(conn: &Connection) -> Result<(), Unusable> {
         return Err(Unusable::Failed(format!("the journal mode stays {mode}, not WAL")));
     }
     conn.pragma_update(None, "synchronous", "NORMAL").map_err(|e| unusable(&e))?;
-    // Foreign keys off (the bundled SQLite turns them on by default): checking
-    // `messages.frame` on every insert, and every message for every frame that
-    // compaction deletes (a scan of the table per frame: 9 ms each at 100,000
-    // messages), would cost more than all the rest. Compaction deletes only
-    // frames older than the oldest one still used (see `compact`).
+    // Foreign keys off (the bundled SQLite turns them on by default): the schema
+    // has none since version 2, and version 1's (`messages.frame`) made every
+    // frame that compaction deleted scan every message, 9 ms a frame at 100,000
+    // messages, for a file about to be migrated.
     conn.pragma_update(None, "foreign_keys", false).map_err(|e| unusable(&e))?;
     // After a checkpoint the write-ahead log is cut back to this size, so a burst
     // does not leave a large `-wal` file behind.
@@ -912,35 +1031,46 @@ fn run(mut db: Db, queue: &Receiver<Job>, reports: &mpsc::Sender<Report>, notify
 mod tests {
     use super::*;
     use crate::identity::TestDir;
-    use crate::memory::SavedMessage;
-    use crate::wire::Mark;
+    use crate::memory::{SavedChat, SavedPrivate};
+    use crate::wire::{Batch, BatchItem, Frame, Mark};
 
-    fn chat(origin: u64, seq: u64, text: &str, frame: &Bytes) -> SavedMessage {
-        SavedMessage {
+    const SHOWN_AT: u64 = 1_700_000_000_000;
+
+    /// A batch frame of `origin`'s messages numbered from `first` (unsigned:
+    /// the store reads frames, it does not check them).
+    fn batch(origin: u64, first: u64, texts: &[&str]) -> Bytes {
+        let items = texts.iter().map(|t| BatchItem { name: format!("user{origin}"), text: (*t).to_owned() }).collect();
+        Frame::Batch(Batch { origin: NodeId::from_u64(origin), first, items, sig: Default::default() })
+            .encode()
+            .expect("a batch frame")
+    }
+
+    /// `count` messages of `frame` (a batch of `origin`'s), from `first`.
+    fn run(origin: u64, first: u64, count: u32, frame: &Bytes) -> Stored {
+        Stored::Chat(SavedChat {
+            origin: NodeId::from_u64(origin),
+            first,
+            count,
+            from: format!("user{origin}"),
+            time_ms: SHOWN_AT + first % 1_000_000,
+            frame: frame.clone(),
+        })
+    }
+
+    /// One chat message in a batch of its own.
+    fn one(origin: u64, seq: u64, text: &str) -> Stored {
+        run(origin, seq, 1, &batch(origin, seq, &[text]))
+    }
+
+    fn private(origin: u64, seq: u64, to: &str, text: &str) -> Stored {
+        Stored::Private(SavedPrivate {
             origin: NodeId::from_u64(origin),
             seq,
             from: format!("user{origin}"),
-            to: None,
+            to: to.to_owned(),
             text: text.to_owned(),
-            time_ms: 1_700_000_000_000 + seq % 1_000_000,
-            frame: Some(frame.clone()),
-        }
-    }
-
-    fn private(origin: u64, seq: u64, to: &str, text: &str) -> SavedMessage {
-        SavedMessage {
-            origin: NodeId::from_u64(origin),
-            seq,
-            from: format!("user{origin}"),
-            to: Some(to.to_owned()),
-            text: text.to_owned(),
-            time_ms: 1_700_000_000_000 + seq % 1_000_000,
-            frame: None,
-        }
-    }
-
-    fn frame(tag: u8, len: usize) -> Bytes {
-        Bytes::from(vec![tag; len])
+            time_ms: SHOWN_AT + seq % 1_000_000,
+        })
     }
 
     fn memory(keep: usize) -> Db {
@@ -975,27 +1105,27 @@ mod tests {
     #[test]
     fn apply_then_load_gives_back_marks_own_history_with_shared_frames_and_screen_in_order() {
         let mut db = memory(100);
-        let batch = frame(1, 40);
-        let single = frame(2, 30);
+        let three = batch(1, 10, &["one", "two", "three"]);
         let own = OwnSaved {
             name: "alice".into(),
             claimed: 1_700_000_000_123,
             endorsed: Some(Endorsement { by: NodeId::from_u64(9), at: 77, sig: Default::default() }),
         };
+        let single = batch(3, 7, &["four"]);
         apply(
             &mut db,
             &[
-                Stored::Message(chat(1, 10, "one", &batch)),
-                Stored::Message(chat(1, 11, "two", &batch)),
-                Stored::Message(chat(1, 12, "three", &batch)),
-                Stored::Message(private(2, 5, "alice", "psst")),
-                Stored::Message(chat(3, 7, "four", &single)),
+                run(1, 10, 3, &three),
+                private(2, 5, "alice", "psst"),
+                run(3, 7, 1, &single),
                 Stored::Mark { origin: NodeId::from_u64(4), delivered: 99 },
                 Stored::Mark { origin: NodeId::from_u64(1), delivered: 3 },
                 Stored::Own(own.clone()),
             ],
         );
-        assert_eq!(rows(&db, "frames"), 2, "the batch frame is saved once");
+        assert_eq!(rows(&db, "chunks"), 3, "one row per run");
+        assert_eq!(rows(&db, "lines"), 5, "one line per message");
+        assert_eq!(db.message_count(), Ok(5));
         let saved = load(&db, 10, 10);
         assert_eq!(
             sorted(saved.marks),
@@ -1013,20 +1143,38 @@ mod tests {
                 (NodeId::from_u64(3), 7)
             ]
         );
-        assert_eq!(saved.history[0].2, batch);
+        assert_eq!(saved.history[0].2, three);
         assert_eq!(saved.history[3].2, single);
         let ptr = saved.history[0].2.as_ptr();
-        assert!(saved.history[1..3].iter().all(|(_, _, f)| f.as_ptr() == ptr), "one Bytes for one frame row");
+        assert!(saved.history[1..3].iter().all(|(_, _, f)| f.as_ptr() == ptr), "one Bytes for one row");
         assert_ne!(saved.history[3].2.as_ptr(), ptr);
         assert_eq!(texts(&saved.screen), vec!["one", "two", "three", "psst", "four"]);
         assert_eq!(saved.screen[3].to.as_deref(), Some("alice"));
         assert_eq!(saved.screen[3].from, "user2");
-        assert_eq!(saved.screen[0].time_ms, 1_700_000_000_010);
+        assert_eq!(saved.screen[0].time_ms, SHOWN_AT + 10);
         assert_eq!(saved.screen[0].time.len(), "2023-11-14 22:13:20".len(), "{:?}", saved.screen[0].time);
+        let numbered: Vec<(i64, String)> = db
+            .conn
+            .prepare("SELECT id, text FROM lines ORDER BY id")
+            .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
+            .expect("the lines view");
+        let want: Vec<(i64, String)> =
+            ["one", "two", "three", "psst", "four"].iter().zip(1..).map(|(t, i)| (i, (*t).to_owned())).collect();
+        assert_eq!(numbered, want, "lines are numbered in the order shown");
 
         let few = load(&db, 2, 3);
         assert_eq!(few.history.iter().map(|(_, s, _)| *s).collect::<Vec<_>>(), vec![12, 7], "the last ones");
         assert_eq!(texts(&few.screen), vec!["three", "psst", "four"]);
+    }
+
+    #[test]
+    fn a_run_of_a_longer_batch_keeps_only_its_own_texts() {
+        let mut db = memory(100);
+        let frame = batch(1, 100, &["a", "b", "c", "d"]);
+        // Shown in two runs (the name changed between "b" and "c", say).
+        apply(&mut db, &[run(1, 101, 2, &frame), run(1, 103, 1, &frame)]);
+        assert_eq!(texts(&load(&db, 10, 10).screen), vec!["b", "c", "d"]);
+        assert_eq!(load(&db, 10, 10).history.iter().map(|h| h.1).collect::<Vec<_>>(), vec![101, 102, 103]);
     }
 
     #[cfg(unix)]
@@ -1036,7 +1184,7 @@ mod tests {
         let tmp = TestDir::new("store-mode");
         let path = tmp.path().join(HISTORY_FILE);
         let (mut db, _) = Db::open(&path, 10).expect("open");
-        apply(&mut db, &[Stored::Message(chat(1, 1, "hello", &frame(1, 10)))]);
+        apply(&mut db, &[one(1, 1, "hello")]);
         for f in [HISTORY_FILE, "history.db-wal"] {
             let mode = std::fs::metadata(tmp.path().join(f)).expect("the file is there").permissions().mode();
             assert_eq!(mode & 0o777, 0o600, "{f}");
@@ -1049,20 +1197,17 @@ mod tests {
     }
 
     #[test]
-    fn a_chat_message_applied_twice_is_stored_once_but_private_ones_with_equal_numbers_are_kept() {
+    fn a_chat_run_applied_twice_is_stored_once_but_private_ones_with_equal_numbers_are_kept() {
         let mut db = memory(100);
-        let f = frame(1, 10);
-        let m = Stored::Message(chat(1, 10, "hello", &f));
+        let m = one(1, 10, "hello");
         apply(&mut db, &[m.clone(), m.clone()]);
         apply(&mut db, std::slice::from_ref(&m));
         assert_eq!(db.message_count(), Ok(1));
-        assert_eq!(rows(&db, "messages"), 1);
-        // The second call saved its frame again (the first call's copy is found
-        // by pointer within a call only); it is unused, and compaction drops it.
-        assert!(rows(&db, "frames") <= 2);
-        let p = Stored::Message(private(1, 10, "bob", "hi"));
+        assert_eq!(rows(&db, "chunks"), 1);
+        let p = private(1, 10, "bob", "hi");
         apply(&mut db, &[p.clone(), p]);
         assert_eq!(db.message_count(), Ok(3), "private messages are not deduplicated");
+        assert_eq!(texts(&load(&db, 10, 10).screen), vec!["hello", "hi", "hi"]);
     }
 
     #[test]
@@ -1073,46 +1218,41 @@ mod tests {
         apply(&mut db, &[Stored::Mark { origin: o, delivered: 50 }]);
         apply(&mut db, &[Stored::Mark { origin: o, delivered: 20 }]);
         assert_eq!(load(&db, 0, 0).marks, vec![(o, 50)]);
-        apply(&mut db, &[Stored::Message(chat(1, 30, "old", &frame(1, 4)))]);
+        apply(&mut db, &[one(1, 30, "old")]);
         assert_eq!(load(&db, 0, 0).marks, vec![(o, 50)], "an older message does not lower it");
         apply(&mut db, &[Stored::Mark { origin: o, delivered: high }]);
         assert_eq!(load(&db, 0, 0).marks, vec![(o, high)]);
         apply(&mut db, &[Stored::Mark { origin: o, delivered: 60 }]);
         assert_eq!(load(&db, 0, 0).marks, vec![(o, high)], "60 < 2^63 + 5 though it is negative as i64");
-        apply(&mut db, &[Stored::Message(chat(1, u64::MAX, "top", &frame(2, 4)))]);
+        apply(&mut db, &[one(1, u64::MAX, "top")]);
         let saved = load(&db, 10, 10);
         assert_eq!(saved.marks, vec![(o, u64::MAX)]);
         assert_eq!(saved.history.last().map(|h| h.1), Some(u64::MAX), "the sequence number is exact");
     }
 
     #[test]
-    fn compaction_bounds_the_messages_removes_unused_frames_and_keeps_marks() {
+    fn compaction_bounds_the_messages_and_keeps_marks() {
         let mut db = memory(20);
         // Origin 7's only message is compacted away early; its mark must stay.
-        apply(&mut db, &[Stored::Message(chat(7, 1000, "early", &frame(99, 10)))]);
+        apply(&mut db, &[one(7, 1000, "early")]);
         let mut seq = 0;
-        for round in 0..10u8 {
-            let f = frame(round, 100);
-            let records: Vec<Stored> = (0..5)
-                .map(|_| {
-                    seq += 1;
-                    Stored::Message(chat(u64::from(round % 3) + 1, seq, &format!("m{seq}"), &f))
-                })
-                .collect();
-            apply(&mut db, &records);
+        for round in 0..10u64 {
+            let origin = round % 3 + 1;
+            let texts: Vec<String> = (seq + 1..=seq + 5).map(|s| format!("m{s}")).collect();
+            let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+            apply(&mut db, &[run(origin, seq + 1, 5, &batch(origin, seq + 1, &texts))]);
+            seq += 5;
             let count = db.message_count().expect("count");
             assert!(count <= 22, "at most keep + keep/10, got {count}");
-            assert_eq!(u64::try_from(rows(&db, "messages")).ok(), Some(count), "the count is the rows");
+            assert_eq!(u64::try_from(rows(&db, "lines")).ok(), Some(count), "the count is the lines");
         }
         apply(&mut db, &[Stored::Mark { origin: NodeId::from_u64(9), delivered: 1 }]);
         let saved = load(&db, 100, 100);
-        assert!(saved.history.len() >= 20 && saved.history.len() <= 22, "{}", saved.history.len());
+        let kept = saved.history.len() as u64;
+        assert!((20..=22).contains(&kept), "{kept}");
         assert_eq!(saved.history.last().map(|h| h.1), Some(50), "the newest stay");
-        let frames = rows(&db, "frames");
-        assert!(frames <= 5, "frames of deleted messages are gone: {frames}");
-        let used: i64 =
-            db.conn.query_row("SELECT count(DISTINCT frame) FROM messages", [], |r| r.get(0)).expect("distinct frames");
-        assert_eq!(frames, used, "no frame is unused");
+        assert_eq!(saved.history.first().map(|h| h.1), Some(51 - kept), "and none is missing");
+        assert_eq!(texts(&saved.screen).first().copied(), Some(format!("m{}", 51 - kept).as_str()));
         let marks = sorted(saved.marks);
         assert_eq!(
             marks,
@@ -1124,19 +1264,95 @@ mod tests {
                 (NodeId::from_u64(9), 1)
             ]
         );
-        assert_eq!(texts(&saved.screen).first().copied(), Some(format!("m{}", 51 - saved.history.len()).as_str()));
+    }
+
+    #[test]
+    fn compaction_trims_the_row_across_the_boundary_to_exactly_keep() {
+        let mut db = memory(10);
+        let said: Vec<String> = (1..=12).map(|s| format!("m{s}")).collect();
+        let said: Vec<&str> = said.iter().map(String::as_str).collect();
+        let (head, tail) = (batch(1, 1, &said[..4]), batch(1, 5, &said[4..]));
+        apply(&mut db, &[run(1, 1, 4, &head), run(1, 5, 8, &tail)]);
+        // 12 > 10 + 1: the two oldest lines go, which are half of the first row.
+        assert_eq!(db.message_count(), Ok(10));
+        let row: (i64, i64, i64, String) = db
+            .conn
+            .query_row("SELECT id, count, seq, texts FROM chunks ORDER BY id LIMIT 1", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
+            .expect("the oldest row");
+        assert_eq!(row, (3, 2, 3, r#"["m3","m4"]"#.to_owned()), "its number, count, first message and texts move on");
+        let saved = load(&db, 100, 100);
+        assert_eq!(saved.history.iter().map(|h| h.1).collect::<Vec<_>>(), (3..=12).collect::<Vec<_>>());
+        assert_eq!(saved.history[0].2, head, "the frame is kept whole");
+        assert_eq!(texts(&saved.screen), said[2..].to_vec());
+        // Numbering goes on after the last line, whatever was deleted.
+        apply(&mut db, &[one(2, 1, "next")]);
+        let last: i64 = db.conn.query_row("SELECT max(id) FROM lines", [], |r| r.get(0)).expect("max");
+        assert_eq!(last, 13);
+    }
+
+    #[test]
+    fn a_version_1_history_is_converted_with_a_row_per_frame_run_and_its_numbers() {
+        let tmp = TestDir::new("store-v1");
+        let path = tmp.path().join(HISTORY_FILE);
+        let shared = batch(1, 10, &["a", "b", "c"]);
+        let single = batch(3, 7, &["d"]);
+        {
+            let old = Connection::open(&path).expect("a version 1 file");
+            old.execute_batch(&format!("{}; PRAGMA user_version = 1;", MIGRATIONS[0])).expect("version 1");
+            old.execute("INSERT INTO frames (id, raw) VALUES (1, ?1), (2, ?2)", params![&shared[..], &single[..]])
+                .expect("frames");
+            let o1 = &NodeId::from_u64(1).0[..];
+            let (o2, o3) = (&NodeId::from_u64(2).0[..], &NodeId::from_u64(3).0[..]);
+            let add = "INSERT INTO messages (id, origin, seq, sender, recipient, text, time_ms, frame)
+                       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+            for row in [
+                params![1, o1, 10, "user1", None::<&str>, "a", 100, 1],
+                params![2, o1, 11, "user1", None::<&str>, "b", 100, 1],
+                params![3, o2, 5, "user2", "alice", "psst", 101, None::<i64>],
+                params![4, o1, 12, "user1", None::<&str>, "c", 102, 1],
+                params![5, o3, 7, "user3", None::<&str>, "d", 103, 2],
+            ] {
+                old.execute(add, row).expect("a version 1 message");
+            }
+        }
+        let (mut db, notice) = opened(&path, 100);
+        assert_eq!(notice, None, "converted, not moved aside");
+        let version: i64 = db.conn.pragma_query_value(None, "user_version", |r| r.get(0)).expect("version");
+        assert_eq!(version, 2);
+        assert_eq!(rows(&db, "chunks"), 4, "a and b in one row; c (after a private line) in another");
+        assert_eq!(db.message_count(), Ok(5));
+        let saved = load(&db, 10, 10);
+        assert_eq!(texts(&saved.screen), vec!["a", "b", "psst", "c", "d"], "in the order they were shown");
+        assert_eq!(saved.screen[2].to.as_deref(), Some("alice"));
+        assert_eq!(saved.history.iter().map(|h| h.1).collect::<Vec<_>>(), vec![10, 11, 12, 7]);
+        assert!(saved.history[..3].iter().all(|h| h.2 == shared) && saved.history[3].2 == single);
+        apply(&mut db, &[one(1, 13, "e")]);
+        let ids: Vec<i64> = db
+            .conn
+            .prepare("SELECT id FROM lines ORDER BY id")
+            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+            .expect("ids");
+        assert_eq!(ids, vec![1, 2, 3, 4, 5, 6], "the lines keep their numbers and the next follows");
+        for gone in ["messages", "frames"] {
+            let left: i64 = db
+                .conn
+                .query_row("SELECT count(*) FROM sqlite_schema WHERE name = ?1", [gone], |r| r.get(0))
+                .expect("schema");
+            assert_eq!(left, 0, "{gone} is dropped");
+        }
     }
 
     #[test]
     fn query_last_and_search_ignore_case_take_percent_and_underscore_literally_and_are_limited() {
         let mut db = memory(5000);
-        let f = frame(1, 8);
         let mut records = vec![
-            Stored::Message(chat(1, 1, "Hello World", &f)),
-            Stored::Message(chat(1, 2, "100% sure", &f)),
-            Stored::Message(chat(1, 3, "a_b and HELLO", &f)),
-            Stored::Message(private(2, 1, "alice", "axb hello")),
-            Stored::Message(chat(1, 4, "nothing", &f)),
+            one(1, 1, "Hello World"),
+            one(1, 2, "100% sure"),
+            one(1, 3, "a_b and HELLO"),
+            private(2, 1, "alice", "axb hello"),
+            one(1, 4, "nothing"),
         ];
         apply(&mut db, &records);
         let search = |t: &str| texts(&db.query(&Query::Search(t.into())).expect("search")).join("|");
@@ -1152,7 +1368,7 @@ mod tests {
 
         records.clear();
         for seq in 10..(10 + MAX_QUERY_LINES as u64 + 50) {
-            records.push(Stored::Message(chat(1, seq, &format!("x{seq} hello"), &f)));
+            records.push(one(1, seq, &format!("x{seq} hello")));
         }
         apply(&mut db, &records);
         let lines = db.query(&Query::Last(usize::MAX)).expect("last");
@@ -1170,7 +1386,6 @@ mod tests {
     fn reopening_the_file_keeps_everything() {
         let tmp = TestDir::new("store-reopen");
         let path = tmp.path().join(HISTORY_FILE);
-        let f = frame(3, 50);
         let own = OwnSaved { name: "alice".into(), claimed: 5, endorsed: None };
         let before = {
             let (mut db, notice) = opened(&path, 100);
@@ -1178,9 +1393,9 @@ mod tests {
             apply(
                 &mut db,
                 &[
-                    Stored::Message(chat(1, 1, "a", &f)),
-                    Stored::Message(chat(1, 2, "b", &f)),
-                    Stored::Message(private(2, 1, "alice", "c")),
+                    one(1, 1, "a"),
+                    one(1, 2, "b"),
+                    private(2, 1, "alice", "c"),
                     Stored::Mark { origin: NodeId::from_u64(5), delivered: 8 },
                     Stored::Own(own.clone()),
                 ],
@@ -1224,7 +1439,7 @@ mod tests {
         let stamp = name.strip_prefix("history.db.corrupt-").expect("the documented name");
         assert!(stamp.len() == 15 && stamp.as_bytes()[8] == b'-', "YYYYMMDD-HHMMSS: {stamp}");
         assert_eq!(std::fs::read(&aside[0]).expect("moved"), garbage, "the file is kept as it was");
-        apply(&mut db, &[Stored::Message(chat(1, 1, "fresh", &frame(1, 4)))]);
+        apply(&mut db, &[one(1, 1, "fresh")]);
         assert_eq!(texts(&load(&db, 10, 10).screen), vec!["fresh"]);
         drop(db);
 
@@ -1243,7 +1458,7 @@ mod tests {
         let path = tmp.path().join(HISTORY_FILE);
         {
             let (mut db, _) = opened(&path, 100);
-            apply(&mut db, &[Stored::Message(chat(1, 1, "from the future", &frame(1, 4)))]);
+            apply(&mut db, &[one(1, 1, "from the future")]);
             db.conn.pragma_update(None, "user_version", 99).expect("set version");
         }
         let (db, notice) = opened(&path, 100);
@@ -1327,21 +1542,22 @@ mod tests {
         assert!(!tmp.path().join("missing").exists());
     }
 
-    /// Caps the database at its present size plus `pages`, as a full disk would.
+    /// Caps the database at its present size plus `pages`, as a full disk would
+    /// (a record of [`big`] needs more than one page).
     fn fill_disk(db: &Db, pages: i64) {
         let count: i64 = db.conn.pragma_query_value(None, "page_count", |r| r.get(0)).expect("page_count");
         db.conn.pragma_update(None, "max_page_count", count + pages).expect("max_page_count");
     }
 
     fn big(seq: u64) -> Vec<Stored> {
-        vec![Stored::Message(chat(1, seq, &"x".repeat(20_000), &frame(1, 20_000)))]
+        vec![one(1, seq, &"x".repeat(wire::MAX_TEXT))]
     }
 
     #[test]
     fn a_full_disk_is_told_apart_and_nothing_of_the_call_is_saved() {
         let mut db = memory(100);
         apply(&mut db, &big(1));
-        fill_disk(&db, 1);
+        fill_disk(&db, 0);
         let records = [big(2), vec![Stored::Mark { origin: NodeId::from_u64(1), delivered: 9 }]].concat();
         assert_eq!(db.apply(&records), Err(StoreError::DiskFull("the in-memory history".into())));
         assert_eq!(
@@ -1369,28 +1585,30 @@ mod tests {
     #[test]
     fn the_writer_reports_a_full_disk_once_keeps_trying_and_reports_recovery_once() {
         let (writer, reports) = spawn(memory(100), 64);
-        writer.with(|db| fill_disk(db, 1));
+        // One saved first: the pages a new database has free are used.
+        writer.save(big(1)).expect("queued");
+        writer.with(|db| fill_disk(db, 0));
         let mut seen = Vec::new();
-        for seq in 1..=3 {
+        for seq in 2..=4 {
             writer.save(big(seq)).expect("queued");
             // A question after each save: one batch each, and in order.
             writer.ask(Query::Last(10)).expect("asked");
             let (reported, lines) = until_answer(&reports);
-            assert!(lines.is_empty());
+            assert_eq!(lines.len(), 1, "only the first");
             seen.extend(reported);
         }
         assert_eq!(seen, vec![Report::Failed(DISK_FULL.into())], "once");
         writer.with(|db| fill_disk(db, 1000));
-        writer.save(big(4)).expect("queued");
-        writer.ask(Query::Last(10)).expect("asked");
-        let (reported, lines) = until_answer(&reports);
-        assert_eq!(reported, vec![Report::Recovered(SAVED_AGAIN.into())]);
-        assert_eq!(lines.len(), 1, "saving goes on with the next batch");
         writer.save(big(5)).expect("queued");
         writer.ask(Query::Last(10)).expect("asked");
         let (reported, lines) = until_answer(&reports);
+        assert_eq!(reported, vec![Report::Recovered(SAVED_AGAIN.into())]);
+        assert_eq!(lines.len(), 2, "saving goes on with the next batch");
+        writer.save(big(6)).expect("queued");
+        writer.ask(Query::Last(10)).expect("asked");
+        let (reported, lines) = until_answer(&reports);
         assert_eq!(reported, vec![], "recovery is told once");
-        assert_eq!(lines.len(), 2);
+        assert_eq!(lines.len(), 3);
         writer.close(Duration::from_secs(10));
     }
 
@@ -1403,12 +1621,7 @@ mod tests {
         assert_eq!(mode, 2, "incremental");
         let mut records = Vec::new();
         for seq in 1..=60 {
-            records.push(Stored::Message(chat(
-                1,
-                seq,
-                &"y".repeat(8_000),
-                &frame(u8::try_from(seq).unwrap_or(0), 8_000),
-            )));
+            records.push(one(1, seq, &"y".repeat(wire::MAX_TEXT)));
         }
         apply(&mut db, &records);
         assert_eq!(db.message_count(), Ok(10));
@@ -1438,13 +1651,13 @@ mod tests {
         let path = tmp.path().join(HISTORY_FILE);
         let (db, _) = opened(&path, 100);
         let (writer, _reports) = spawn(db, 64);
-        writer.save(vec![Stored::Message(chat(1, 1, "soon", &frame(1, 8)))]).expect("queued");
+        writer.save(vec![one(1, 1, "soon")]).expect("queued");
         // What another process (a restart after kill -9) would read from the file.
         let reader = Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).expect("reader");
         let start = std::time::Instant::now();
         let mut seen = 0;
         while start.elapsed() < Duration::from_secs(1) {
-            seen = reader.query_row("SELECT count(*) FROM messages", [], |r| r.get::<_, i64>(0)).expect("count");
+            seen = reader.query_row("SELECT count(*) FROM lines", [], |r| r.get::<_, i64>(0)).expect("count");
             if seen == 1 {
                 break;
             }
@@ -1473,9 +1686,8 @@ mod tests {
             }),
         )
         .expect("spawn");
-        let f = frame(1, 8);
         for seq in 1..=50 {
-            writer.save(vec![Stored::Message(chat(1, seq, &format!("m{seq}"), &f))]).expect("queued");
+            writer.save(vec![one(1, seq, &format!("m{seq}"))]).expect("queued");
         }
         writer.ask(Query::Last(3)).expect("asked");
         match answer(&reports) {
@@ -1495,9 +1707,8 @@ mod tests {
         let path = tmp.path().join(HISTORY_FILE);
         let (db, _) = opened(&path, 1000);
         let (writer, _reports) = spawn(db, 4096);
-        let f = frame(1, 8);
         for seq in 1..=200 {
-            writer.save(vec![Stored::Message(chat(1, seq, "x", &f))]).expect("queued");
+            writer.save(vec![one(1, seq, "x")]).expect("queued");
         }
         writer.close(Duration::from_secs(10));
         let (db, _) = opened(&path, 1000);
@@ -1510,7 +1721,7 @@ mod tests {
         let path = tmp.path().join(HISTORY_FILE);
         let (db, _) = opened(&path, 1000);
         let (writer, reports) = spawn(db, 4096);
-        writer.save(vec![Stored::Message(chat(1, 1, "x", &frame(1, 8)))]).expect("queued");
+        writer.save(vec![one(1, 1, "x")]).expect("queued");
         drop(writer);
         // The thread ends (dropping the report sender) once it has saved.
         assert!(matches!(reports.recv_timeout(Duration::from_secs(10)), Err(mpsc::RecvTimeoutError::Disconnected)));

@@ -12,7 +12,6 @@ use super::peers::{Phase, Start};
 use super::{MAX_ORIGINS, Node, PeerId, too_long};
 use crate::crypto;
 use crate::event::Event;
-use crate::memory::{SavedMessage, Stored};
 use crate::wire::{self, Chat, Frame, MAX_TEXT, WireError};
 
 impl Node {
@@ -336,15 +335,7 @@ impl Node {
             }
             let from = self.display_name(origin, h.chat.name);
             if self.cfg.persist {
-                self.out.store(Stored::Message(SavedMessage {
-                    origin,
-                    seq: h.chat.seq,
-                    from: from.clone(),
-                    to: None,
-                    text: h.chat.text.clone(),
-                    time_ms: 0,
-                    frame: Some(h.raw.clone()),
-                }));
+                self.out.store_chat(origin, h.chat.seq, &from, &h.raw);
             }
             self.delivery.remember(origin, h.chat.seq, h.raw);
             let ev = Event::Message { from, text: h.chat.text, origin, seq: h.chat.seq, private: false, to: None };

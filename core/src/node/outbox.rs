@@ -8,7 +8,8 @@ use bytes::Bytes;
 
 use super::{Action, PeerId};
 use crate::event::Event;
-use crate::memory::Stored;
+use crate::id::NodeId;
+use crate::memory::{SavedChat, Stored};
 
 /// Log lines kept before the driver drains them; beyond it lines are dropped
 /// (a peer must not grow the node's memory by making it log).
@@ -84,6 +85,26 @@ impl Outbox {
     /// A record for the store.
     pub fn store(&mut self, record: Stored) {
         self.stored.push(record);
+    }
+
+    /// A chat message shown to the user, for the store: it joins the last record
+    /// when it continues that run (the next message of the same frame, shown
+    /// under the same name), so a batch costs one record, not one per message.
+    pub fn store_chat(&mut self, origin: NodeId, seq: u64, from: &str, frame: &Bytes) {
+        if let Some(Stored::Chat(run)) = self.stored.last_mut()
+            && run.continued_by(origin, seq, from, frame)
+        {
+            run.count += 1;
+            return;
+        }
+        self.stored.push(Stored::Chat(SavedChat {
+            origin,
+            first: seq,
+            count: 1,
+            from: from.to_owned(),
+            time_ms: 0,
+            frame: frame.clone(),
+        }));
     }
 
     /// Moves the records for the store into `into`.

@@ -10,7 +10,7 @@ use super::{Node, PeerId};
 use crate::addr::PeerAddr;
 use crate::event::{Event, sanitize};
 use crate::id::NodeId;
-use crate::memory::{SavedMessage, Stored};
+use crate::memory::{SavedPrivate, Stored};
 use crate::wire::{Frame, MAX_TEXT, Private};
 
 /// Most private messages waiting for links at once.
@@ -175,7 +175,7 @@ impl Node {
     fn echo_private(&mut self, sender: Sender, from: NodeId, from_name: &str, to_name: &str, seq: u64, text: String) {
         match sender {
             Sender::User => {
-                self.save_private(from, seq, from_name, Some(to_name), &text);
+                self.save_private(from, seq, from_name, to_name, &text);
                 self.out.event(Event::Message {
                     from: from_name.to_owned(),
                     text,
@@ -195,16 +195,15 @@ impl Node {
 
     /// A private message shown to this node's user, for the store (never offered
     /// to anyone: it has no frame).
-    fn save_private(&mut self, origin: NodeId, seq: u64, from: &str, to: Option<&str>, text: &str) {
+    fn save_private(&mut self, origin: NodeId, seq: u64, from: &str, to: &str, text: &str) {
         if self.cfg.persist {
-            self.out.store(Stored::Message(SavedMessage {
+            self.out.store(Stored::Private(SavedPrivate {
                 origin,
                 seq,
                 from: from.to_owned(),
-                to: to.map(str::to_owned),
+                to: to.to_owned(),
                 text: text.to_owned(),
                 time_ms: 0,
-                frame: None,
             }));
         }
     }
@@ -221,7 +220,7 @@ impl Node {
         p.name = self.display_name(p.from, p.name);
         if p.to == self.cfg.id {
             let me = self.own.name().to_owned();
-            self.save_private(p.from, p.seq, &p.name, Some(&me), &p.text);
+            self.save_private(p.from, p.seq, &p.name, &me, &p.text);
             self.out.event(Event::Message {
                 from: p.name,
                 text: p.text,
