@@ -7,7 +7,14 @@
 //! clock starts just before [`Handle::send_line`] (so the command channel and the
 //! waker of the first node are included) and stops in the far end's callback, where
 //! a frontend would display the message. Per hop = end to end / (n - 1).
+//!
+//! The section first measures the floor under any per-hop figure on the machine
+//! it runs on: one small write over loopback TCP from one thread to another that
+//! sleeps in a blocking read (half a ping-pong's round trip). A hop costs at
+//! least that wake-up, plus verifying a signature, plus the node's own work.
 
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
@@ -75,6 +82,49 @@ fn ping(handles: &[Handle], rx: &mpsc::Receiver<Instant>, count: usize) -> Bench
     Ok(out)
 }
 
+/// One way over loopback TCP between two threads blocked in `read`: half of
+/// each of `count` round trips of a 64-byte message, after a warm-up.
+fn loopback_one_way(count: usize) -> BenchResult<Vec<Duration>> {
+    const SIZE: usize = 64;
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("binding: {e}"))?;
+    let addr = listener.local_addr().map_err(|e| format!("address: {e}"))?;
+    let echo = std::thread::spawn(move || -> std::io::Result<()> {
+        let (mut s, _) = listener.accept()?;
+        s.set_nodelay(true)?;
+        let mut buf = [0u8; SIZE];
+        for _ in 0..WARMUP + count {
+            s.read_exact(&mut buf)?;
+            s.write_all(&buf)?;
+        }
+        Ok(())
+    });
+    let result = (|| -> std::io::Result<Vec<Duration>> {
+        let mut s = TcpStream::connect(addr)?;
+        s.set_nodelay(true)?;
+        s.set_read_timeout(Some(Duration::from_secs(5)))?;
+        let mut buf = [7u8; SIZE];
+        let mut out = Vec::with_capacity(count);
+        for k in 0..WARMUP + count {
+            let t0 = Instant::now();
+            s.write_all(&buf)?;
+            s.read_exact(&mut buf)?;
+            if k >= WARMUP {
+                out.push(t0.elapsed() / 2);
+            }
+        }
+        Ok(out)
+    })();
+    if result.is_err() {
+        // If the connect failed, the echo thread still waits in accept: let it
+        // accept this one, read its end of stream and finish.
+        let _ = TcpStream::connect(addr);
+    }
+    let echoed = echo.join().map_err(|_| "the echo thread panicked".to_owned())?;
+    let out = result.map_err(|e| format!("ping-pong: {e}"))?;
+    echoed.map_err(|e| format!("echo: {e}"))?;
+    Ok(out)
+}
+
 fn one_run(n: usize, samples: usize, persist: bool) -> BenchResult<Vec<Duration>> {
     let (handles, rx) = build_line(n, persist)?;
     let result = ping(&handles, &rx, WARMUP).and_then(|_| ping(&handles, &rx, samples));
@@ -85,6 +135,11 @@ fn one_run(n: usize, samples: usize, persist: bool) -> BenchResult<Vec<Duration>
 /// Runs the section.
 pub fn run(opts: Opts, report: &mut Report) -> BenchResult<()> {
     let samples = if opts.quick { 100 } else { 400 };
+    let mut floor = Vec::new();
+    for _ in 0..opts.runs {
+        floor.push(p50_p99_us(&loopback_one_way(samples * 5)?).0);
+    }
+    report.add(Figure::new("latency", "floor: loopback TCP one way, thread to thread, p50", "µs", floor, None));
     for n in [2usize, 5, 10, 20] {
         let hops = (n - 1) as f64;
         let (mut e50, mut e99, mut h50, mut h99) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
