@@ -153,6 +153,39 @@ pub const DEFAULT_QUEUE_CAP: usize = 8 * 1024 * 1024;
 /// Default maximum number of direct connections.
 pub const DEFAULT_MAX_PEERS: usize = 256;
 
+/// Flow control on a link, from its queue cap (`--queue-cap`): a neighbour whose
+/// output queue passes `high` bytes is *lagging*, and live chat is no longer
+/// queued for it; once the queue drains below `low`, what it missed is sent in
+/// steps of `high - low` bytes (from the store, else the history window), each
+/// step when the queue is below `low` again, and then live chat resumes. So chat
+/// never holds more than about `high` plus one step for a neighbour, below the
+/// cap, which only frames other than chat could still reach.
+///
+/// With a store, everything it keeps can be sent again, so a neighbour lags
+/// early (a quarter of the cap). Without one (`--ephemeral`) only the history
+/// window can, so the queue itself is the better buffer: a neighbour lags only
+/// near the cap (seven eighths), where it used to be cut off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Watermarks {
+    /// A queue above this many bytes marks its neighbour lagging.
+    pub high: usize,
+    /// A lagging neighbour's queue below this many bytes takes the next step.
+    pub low: usize,
+}
+
+impl Watermarks {
+    /// The thresholds for a queue cap, with a store (`persist`) or without.
+    pub fn of(queue_cap: usize, persist: bool) -> Self {
+        let high = if persist { queue_cap / 4 } else { queue_cap - queue_cap / 8 };
+        Watermarks { high, low: queue_cap / 16 }
+    }
+
+    /// Bytes of missed chat queued in one catch-up step (at least one frame is).
+    pub fn step(self) -> usize {
+        self.high - self.low
+    }
+}
+
 impl Config {
     /// A configuration with every default and the given name.
     pub fn new(name: impl Into<String>) -> Self {

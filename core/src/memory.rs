@@ -163,6 +163,35 @@ pub struct SavedLine {
     pub time: String,
 }
 
+/// A page of saved chat for a neighbour that fell behind: the frames, oldest
+/// first, that hold a message of one of `need`'s origins at or above its number
+/// there, saved after line `after`, up to about `budget` bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrameQuery {
+    /// The connection it is for (the node's number for it).
+    pub peer: u64,
+    /// Per origin, the first message the neighbour needs.
+    pub need: Vec<Mark>,
+    /// Rows up to this line number were looked at already (0: from the oldest).
+    pub after: i64,
+    /// Bytes of frames to return at most (at least one frame is returned).
+    pub budget: usize,
+}
+
+/// The answer to a [`FrameQuery`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FramePage {
+    /// The connection it is for.
+    pub peer: u64,
+    /// The frames with which messages of which origin they hold: `(origin,
+    /// first, count, frame)`, oldest first, each frame once.
+    pub frames: Vec<(NodeId, u64, u32, Bytes)>,
+    /// The last line number looked at: the next page starts after it.
+    pub last: i64,
+    /// Nothing saved after `last`: the page reached the newest saved line.
+    pub end: bool,
+}
+
 /// A question about the saved history.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Query {

@@ -152,6 +152,7 @@ pub fn default_config() -> NodeConfig {
         max_text_clients: 64,
         snapshot_wait: Duration::from_secs(2),
         persist: false,
+        catch_up_step: crate::config::Watermarks::of(crate::config::DEFAULT_QUEUE_CAP, false).step(),
     }
 }
 
@@ -435,6 +436,23 @@ impl Sim {
                     };
                     if let Some(node) = self.nodes[i].node.as_mut() {
                         node.show_saved(&q, answer);
+                    }
+                    self.drain(i);
+                }
+                Action::Frames(q) => {
+                    let page = match &self.nodes[i].store {
+                        Some(store) => store.0.frames(&q).unwrap_or_else(|e| panic!("node {i}'s store: {e}")),
+                        None => crate::memory::FramePage { peer: q.peer, frames: Vec::new(), last: q.after, end: true },
+                    };
+                    if let Some(node) = self.nodes[i].node.as_mut() {
+                        node.handle_frames(page, self.now);
+                    }
+                    self.drain(i);
+                }
+                // Links here have no queue: it is drained as soon as it is asked.
+                Action::WatchDrain { peer } => {
+                    if let Some(node) = self.nodes[i].node.as_mut() {
+                        node.handle_backlog(peer, crate::node::Backlog::Drained, self.now);
                     }
                     self.drain(i);
                 }
@@ -753,6 +771,7 @@ pub fn sample_frames() -> Vec<Frame> {
         Frame::Heartbeat,
         Frame::Sync { marks: vec![(NodeId::from_u64(1), 5), (NodeId::from_u64(2), 900)], last: true },
         Frame::SyncDone { floors: vec![(NodeId::from_u64(3), 1)] },
+        Frame::CaughtUp { messages: 48_112, members: 3 },
         signed(Frame::State(state.clone(), Sig::default()), &k9, domain::STATE),
         signed(Frame::State(MemberState { leaving: true, version: 4, ..state }, Sig::default()), &k9, domain::STATE),
         signed(

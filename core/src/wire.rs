@@ -501,6 +501,15 @@ pub enum Frame {
     Endorse(Endorsement),
     /// Chat messages: what one origin wrote in one turn, signed once.
     Batch(Batch),
+    /// To a neighbour that read more slowly than the chat came in: everything
+    /// held back from it has now been sent, and how much that was (never
+    /// forwarded; the neighbour tells its user).
+    CaughtUp {
+        /// Messages sent to it from the store or the history window.
+        messages: u64,
+        /// From how many origins.
+        members: u32,
+    },
 }
 
 fn bincode_config() -> impl bincode::config::Config {
@@ -664,7 +673,7 @@ impl Frame {
                 check_name(&p.name)?;
                 check_text("text", &p.text, MAX_TEXT)
             }
-            Frame::SnapshotRequest { .. } | Frame::Endorse(_) => Ok(()),
+            Frame::SnapshotRequest { .. } | Frame::Endorse(_) | Frame::CaughtUp { .. } => Ok(()),
             Frame::Batch(b) => {
                 check_batch(b.first, b.items.len())?;
                 b.items.iter().try_for_each(|i| {

@@ -58,12 +58,16 @@ pub(super) struct Conn {
     small: BytesMut,
     /// Bytes queued and not yet written.
     pub(super) queued: usize,
+    /// The queue passed the high watermark (or the node asked to be told when
+    /// it drains): the node hears [`crate::node::Backlog::Drained`] once it is
+    /// below the low one.
+    pub(super) over: bool,
     interest: Interest,
 }
 
 impl Conn {
     pub(super) fn new(stream: TcpStream, state: State, interest: Interest) -> Self {
-        Conn { stream, state, out: VecDeque::new(), small: BytesMut::new(), queued: 0, interest }
+        Conn { stream, state, out: VecDeque::new(), small: BytesMut::new(), queued: 0, over: false, interest }
     }
 
     /// Queues bytes for writing.
@@ -230,6 +234,22 @@ impl Conns {
             }
         }
         failed
+    }
+
+    /// The open connections watched for draining whose queue is at most `low`
+    /// bytes now (each reported once: its watch ends); and whether any is still
+    /// watched.
+    pub(super) fn drained(&mut self, low: usize) -> (Vec<Token>, bool) {
+        let mut drained = Vec::new();
+        let mut watched = false;
+        for (token, conn) in self.map.iter_mut() {
+            if conn.over && conn.state == State::Open && conn.queued <= low {
+                conn.over = false;
+                drained.push(*token);
+            }
+            watched |= conn.over;
+        }
+        (drained, watched)
     }
 
     /// Asks for WRITABLE only while output is queued (or a connect is under way),

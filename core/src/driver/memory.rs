@@ -15,7 +15,7 @@ use mio::Waker;
 use super::store::{Db, HISTORY_FILE, OpenError, Report, Writer};
 use crate::config::Config;
 use crate::identity::{self, Acquired};
-use crate::memory::{Query, SCREENFUL, Saved, Stored};
+use crate::memory::{FrameQuery, Query, SCREENFUL, Saved, Stored};
 use crate::node::Node;
 
 /// Messages kept in the driver while the writer's queue is full; past this the
@@ -47,6 +47,9 @@ pub struct Memory {
     told_dropped: bool,
     /// When records were last handed to the writer.
     flushed: Instant,
+    /// Pages of catch-up the writer's full queue did not take yet (one per
+    /// lagging neighbour at most).
+    frames: Vec<FrameQuery>,
 }
 
 /// What [`open`] found: the store (None: nothing is saved in this run), what
@@ -103,6 +106,7 @@ pub fn open(config: &Config, identity: &Acquired, waker: &Arc<Waker>) -> Opened 
                 waiting_messages: 0,
                 told_dropped: false,
                 flushed: Instant::now(),
+                frames: Vec::new(),
             })
         }
         Err(e) => opened.notices.push(format!("could not start saving history: {e}; nothing is saved in this run")),
@@ -117,14 +121,41 @@ impl Memory {
     /// records wait here (bounded) for a later turn.
     pub fn save(&mut self, node: &mut Node, now: Instant) {
         self.take(node);
-        if self.waiting_messages >= FLUSH_MESSAGES || now.saturating_duration_since(self.flushed) >= FLUSH_EVERY {
+        if self.waiting_messages >= FLUSH_MESSAGES
+            || now.saturating_duration_since(self.flushed) >= FLUSH_EVERY
+            || !self.frames.is_empty()
+        {
             self.flush(now);
+            self.ask_frames();
         }
     }
 
     /// When [`Memory::save`] next has something to hand over (None: nothing waits).
     pub fn deadline(&self) -> Option<Instant> {
-        (!self.waiting.is_empty()).then(|| self.flushed + FLUSH_EVERY)
+        (!self.waiting.is_empty() || !self.frames.is_empty()).then(|| self.flushed + FLUSH_EVERY)
+    }
+
+    /// A page of saved chat for a lagging neighbour, asked of the writer in
+    /// order with the writes (what the node showed before is in it); while the
+    /// writer's queue is full it waits here, tried again each turn.
+    pub fn frames(&mut self, query: FrameQuery, node: &mut Node) {
+        self.take(node);
+        self.flush(Instant::now());
+        self.frames.push(query);
+        self.ask_frames();
+    }
+
+    fn ask_frames(&mut self) {
+        let Some(writer) = &self.writer else {
+            self.frames.clear();
+            return;
+        };
+        while let Some(q) = self.frames.pop() {
+            if let Err(q) = writer.frames(q) {
+                self.frames.push(q);
+                return;
+            }
+        }
     }
 
     /// Takes the node's new records, stamped with the time they were shown.
@@ -187,9 +218,10 @@ impl Memory {
     }
 
     /// What the writer reported: answers and failures, to the node.
-    pub fn drain(&mut self, node: &mut Node) {
+    pub fn drain(&mut self, node: &mut Node, now: Instant) {
         loop {
             match self.reports.try_recv() {
+                Ok(Report::Frames(page)) => node.handle_frames(page, now),
                 Ok(Report::Answer { query, lines }) => node.show_saved(&query, Ok(lines)),
                 Ok(Report::Failed(text) | Report::Recovered(text)) => node.notice(text),
                 Err(TryRecvError::Empty) => return,

@@ -47,11 +47,12 @@ use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
 
 use crate::command::Input;
-use crate::config::Config;
+use crate::config::{Config, Watermarks};
 use crate::event::Event;
 use crate::handle::Status;
 use crate::id::{NodeId, Rng};
-use crate::node::{Action, Direction, Node, NodeConfig, PeerId};
+use crate::memory::FramePage;
+use crate::node::{Action, Backlog, Direction, Node, NodeConfig, PeerId};
 
 use conn::{Conn, Conns, State};
 use log::LogFile;
@@ -127,6 +128,10 @@ pub struct Driver {
     accept_retry: Option<Instant>,
     stop_deadline: Option<Instant>,
     queue_cap: usize,
+    /// Flow control thresholds (from the queue cap).
+    marks: Watermarks,
+    /// Some connection is watched for draining (`Conn::over`).
+    watching: bool,
     buf: Vec<u8>,
     log: LogFile,
     on_event: Box<dyn FnMut(&Event) + Send>,
@@ -178,6 +183,8 @@ impl Driver {
         let opened = memory::open(config, &identity, &waker);
         let mut node_config = NodeConfig::from_config(config, keys, port, seed, wall_ms);
         node_config.persist = opened.memory.is_some();
+        let marks = Watermarks::of(config.queue_cap, node_config.persist);
+        node_config.catch_up_step = marks.step();
         let mut node = Node::with_saved(node_config, opened.saved, now);
         for notice in identity.notice.iter().chain(&opened.notices) {
             node.notice(notice.clone());
@@ -203,6 +210,8 @@ impl Driver {
             accept_retry: None,
             stop_deadline: None,
             queue_cap: config.queue_cap,
+            marks,
+            watching: false,
             buf: vec![0; READ_BUF],
             log,
             on_event,
@@ -289,7 +298,7 @@ impl Driver {
                 self.drain_requests(now);
                 self.drain_resolved(now);
                 if let Some(memory) = &mut self.memory {
-                    memory.drain(&mut self.node);
+                    memory.drain(&mut self.node, now);
                 }
             }
             let ready = std::mem::take(&mut self.ready);
@@ -546,6 +555,7 @@ impl Driver {
     fn file_transmits(&mut self, now: Instant) -> bool {
         let mut progress = false;
         let mut overfull = Vec::new();
+        let mut full = Vec::new();
         while let Some((peer, bytes)) = self.node.poll_transmit() {
             progress = true;
             let token = Token(peer.0 as usize);
@@ -556,6 +566,11 @@ impl Driver {
                 continue;
             }
             conn.push(bytes);
+            if conn.queued > self.marks.high && !conn.over && conn.state == State::Open {
+                conn.over = true;
+                self.watching = true;
+                full.push(peer);
+            }
             if conn.queued > self.queue_cap {
                 // Write what the socket takes before judging: a burst larger than
                 // the cap is not a peer that does not read.
@@ -574,6 +589,9 @@ impl Driver {
             self.write_log(&format!("peer {}: output queue exceeded {cap} bytes (not reading); disconnected", token.0));
             let reason = format!("output queue exceeded {cap} bytes (not reading)");
             self.node.handle_disconnected(peer_of(token), &reason, now);
+        }
+        for peer in full {
+            self.node.handle_backlog(peer, Backlog::Full, now);
         }
         progress
     }
@@ -611,6 +629,25 @@ impl Driver {
                 None
             }
             Action::WriteSnapshot { dir, files } => Some(self.write_snapshot(dir, &files)),
+            Action::Frames(query) => {
+                match &mut self.memory {
+                    Some(memory) => memory.frames(query, &mut self.node),
+                    // Nothing is saved: an empty last page, and the node goes on
+                    // from its history window.
+                    None => self.node.handle_frames(
+                        FramePage { peer: query.peer, frames: Vec::new(), last: query.after, end: true },
+                        now,
+                    ),
+                }
+                None
+            }
+            Action::WatchDrain { peer } => {
+                if let Some(conn) = self.conns.get_mut(Token(peer.0 as usize)) {
+                    conn.over = true;
+                    self.watching = true;
+                }
+                None
+            }
             Action::Query(query) => {
                 match &mut self.memory {
                     Some(memory) => memory.ask(query, &mut self.node),
@@ -625,9 +662,17 @@ impl Driver {
     /// queue emptied. True if a connection failed (the node has news to react to).
     fn flush_all(&mut self, now: Instant) -> bool {
         let failed = self.conns.flush();
-        let any = !failed.is_empty();
+        let mut any = !failed.is_empty();
         for (token, reason) in failed {
             self.lose(token, &reason, now);
+        }
+        if self.watching {
+            let (drained, watching) = self.conns.drained(self.marks.low);
+            self.watching = watching;
+            any |= !drained.is_empty();
+            for token in drained {
+                self.node.handle_backlog(peer_of(token), Backlog::Drained, now);
+            }
         }
         any
     }

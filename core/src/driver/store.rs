@@ -73,7 +73,7 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, Transaction, params};
 
 use crate::id::NodeId;
 use crate::identity::{LockError, lock_exclusive, shown};
-use crate::memory::{MAX_QUERY_LINES, OwnSaved, Query, Saved, SavedChat, SavedLine, Stored};
+use crate::memory::{FramePage, FrameQuery, MAX_QUERY_LINES, OwnSaved, Query, Saved, SavedChat, SavedLine, Stored};
 use crate::wire::{self, Endorsement};
 
 /// The history's file name in the data directory.
@@ -179,6 +179,10 @@ const BATCH_JOBS: usize = 512;
 const VACUUM_PAGES: u32 = 1024;
 
 /// The local-time text of a `time_ms` column, in SQL.
+/// Rows a [`Db::frames`] page looks at most (so that one page never holds the
+/// writer long, however few rows match).
+const FRAME_PAGE_ROWS: usize = 20_000;
+
 const LOCAL_TIME: &str = "strftime('%Y-%m-%d %H:%M:%S', c.time_ms / 1000, 'unixepoch', 'localtime')";
 
 /// Why [`Db::open`] failed.
@@ -418,6 +422,56 @@ impl Db {
             Query::Last(n) => self.last_lines((*n).min(MAX_QUERY_LINES)).map_err(failed),
             Query::Search(text) => self.search(text, MAX_QUERY_LINES).map_err(failed),
         }
+    }
+
+    /// A page of saved chat frames for a neighbour catching up (see
+    /// [`FrameQuery`]). Sequence numbers are compared here, not in SQL: they are
+    /// stored bit for bit, and SQLite compares them as signed numbers. The
+    /// frames of the rows that match are read one by one: the scan itself reads
+    /// no frame.
+    pub fn frames(&self, q: &FrameQuery) -> Result<FramePage, String> {
+        let failed = |e: rusqlite::Error| format!("cannot read {}: {e}", self.name);
+        let need: HashMap<NodeId, u64> = q.need.iter().copied().collect();
+        let mut page = FramePage { peer: q.peer, frames: Vec::new(), last: q.after, end: true };
+        let mut scan = self
+            .conn
+            .prepare_cached(
+                "SELECT id, origin, seq, count FROM chunks WHERE recipient IS NULL AND id > ?1 ORDER BY id LIMIT ?2",
+            )
+            .map_err(failed)?;
+        let mut frame = self.conn.prepare_cached("SELECT frame FROM chunks WHERE id = ?1").map_err(failed)?;
+        let limit = i64::try_from(FRAME_PAGE_ROWS).unwrap_or(i64::MAX);
+        let mut rows = scan.query(params![q.after, limit]).map_err(failed)?;
+        let (mut looked, mut bytes) = (0, 0);
+        while let Some(row) = rows.next().map_err(failed)? {
+            looked += 1;
+            let id: i64 = row.get(0).map_err(failed)?;
+            page.last = id;
+            let origin = node_id(&row.get::<_, Vec<u8>>(1).map_err(failed)?, &self.name)?;
+            let first = row.get::<_, i64>(2).map_err(failed)?.cast_unsigned();
+            let count = u32::try_from(row.get::<_, i64>(3).map_err(failed)?).unwrap_or(0);
+            let wanted = need.get(&origin).is_some_and(|&n| first.saturating_add(u64::from(count)) > n);
+            if wanted
+                && let Some(raw) = frame.query_row([id], |r| r.get::<_, Option<Vec<u8>>>(0)).map_err(failed)?
+            {
+                let raw = Bytes::from(raw);
+                // Two runs of one batch (two names) keep the frame twice: send it once.
+                if page.frames.last().is_none_or(|(_, _, _, f)| f != &raw) {
+                    bytes += raw.len();
+                    page.frames.push((origin, first, count, raw));
+                } else if let Some(last) = page.frames.last_mut() {
+                    last.2 = last.2.saturating_add(count);
+                }
+            }
+            if bytes >= q.budget {
+                page.end = false;
+                break;
+            }
+        }
+        if looked == FRAME_PAGE_ROWS {
+            page.end = false;
+        }
+        Ok(page)
     }
 
     /// How many messages are saved (chat and private): what the tests check the
@@ -843,6 +897,8 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
 /// What the writer thread tells the driver.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Report {
+    /// The answer to a [`Writer::frames`].
+    Frames(FramePage),
     /// The answer to a [`Writer::ask`].
     Answer {
         /// The question.
@@ -866,6 +922,7 @@ pub const SAVED_AGAIN: &str = "history is saved again";
 enum Job {
     Save(Vec<Stored>),
     Ask(Query),
+    Frames(FrameQuery),
     /// Tests reach into the thread's database (to fill its disk, say).
     #[cfg(test)]
     With(Box<dyn FnOnce(&mut Db) + Send>),
@@ -928,6 +985,15 @@ impl Writer {
         self.send(Job::Ask(q)).map_err(|job| match job {
             Job::Ask(q) => q,
             _ => Query::Last(0),
+        })
+    }
+
+    /// Queues a [`FrameQuery`], answered with a [`Report::Frames`] once everything
+    /// saved before it is saved; when the queue is full it is handed back.
+    pub fn frames(&self, q: FrameQuery) -> Result<(), FrameQuery> {
+        self.send(Job::Frames(q)).map_err(|job| match job {
+            Job::Frames(q) => q,
+            _ => FrameQuery { peer: 0, need: Vec::new(), after: 0, budget: 0 },
         })
     }
 
@@ -1014,6 +1080,16 @@ fn run(mut db: Db, queue: &Receiver<Job>, reports: &mpsc::Sender<Report>, notify
                         Ok(lines) => report(Report::Answer { query: q, lines }),
                         Err(e) => report(Report::Failed(e)),
                     }
+                }
+                Job::Frames(q) => {
+                    save(&mut db, &mut records);
+                    // A page that cannot be read ends the catch-up there: the
+                    // neighbour learns of the loss as a gap, as from any loss.
+                    let page = db.frames(&q).unwrap_or_else(|e| {
+                        report(Report::Failed(e));
+                        FramePage { peer: q.peer, frames: Vec::new(), last: q.after, end: true }
+                    });
+                    report(Report::Frames(page));
                 }
                 #[cfg(test)]
                 Job::With(f) => {

@@ -67,12 +67,14 @@ pub struct Delivery {
     origins: BTreeMap<NodeId, Origin>,
     history: VecDeque<(NodeId, u64, Bytes)>,
     history_cap: usize,
+    /// Messages ever added to the history: the position after its newest.
+    pushed: u64,
 }
 
 impl Delivery {
     /// Keeps the last `history_cap` delivered messages for catch-up.
     pub fn new(history_cap: usize) -> Self {
-        Delivery { origins: BTreeMap::new(), history: VecDeque::new(), history_cap }
+        Delivery { origins: BTreeMap::new(), history: VecDeque::new(), history_cap, pushed: 0 }
     }
 
     /// Starts from what a restarted node saved: its marks, and its last messages
@@ -84,6 +86,7 @@ impl Delivery {
         }
         let skip = history.len().saturating_sub(self.history_cap);
         self.history.extend(history.into_iter().skip(skip));
+        self.pushed = self.history.len() as u64;
     }
 
     /// The high-water mark of one origin.
@@ -117,6 +120,30 @@ impl Delivery {
     /// The history, oldest first.
     pub fn history(&self) -> impl Iterator<Item = &(NodeId, u64, Bytes)> {
         self.history.iter()
+    }
+
+    /// The position after the newest message of the history: every message
+    /// delivered gets the next one, so positions compare across calls.
+    pub fn history_end(&self) -> u64 {
+        self.pushed
+    }
+
+    /// The position of the oldest message of the history.
+    pub fn history_start(&self) -> u64 {
+        self.pushed - self.history.len() as u64
+    }
+
+    /// The history from position `from` on (or from its oldest message, when
+    /// `from` was dropped already), each with its position.
+    pub fn history_from(&self, from: u64) -> impl Iterator<Item = (u64, &(NodeId, u64, Bytes))> {
+        let start = self.history_start();
+        let skip = from.saturating_sub(start);
+        self.history.iter().enumerate().skip(usize::try_from(skip).unwrap_or(usize::MAX)).map(move |(i, m)| (start + i as u64, m))
+    }
+
+    /// The messages held in reorder buffers, with their frames.
+    pub fn held(&self) -> impl Iterator<Item = &Held> {
+        self.origins.values().flat_map(|o| o.pending.values())
     }
 
     /// Number of messages held in reorder buffers.
@@ -159,6 +186,7 @@ impl Delivery {
     /// chat, or the batch it was part of, shared by the batch's messages), which
     /// must not be a slice of a larger read buffer (it would keep that alive).
     pub fn remember(&mut self, origin: NodeId, seq: u64, raw: Bytes) {
+        self.pushed += 1;
         if self.history_cap == 0 {
             return;
         }

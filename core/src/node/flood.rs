@@ -190,6 +190,7 @@ impl Node {
             }
             Frame::Sync { marks, last } => self.on_sync(peer, marks, last, now),
             Frame::SyncDone { floors } => self.on_sync_done(floors, now),
+            Frame::CaughtUp { messages, members } => self.on_caught_up(peer, messages, members),
             Frame::State(mut s, sig) => {
                 // An old record (a replay, or a copy through a cycle) is dropped
                 // before its signature is checked.
@@ -250,6 +251,23 @@ impl Node {
         self.peers.forward(&mut self.out, from, raw, now)
     }
 
+    /// Queues a chat frame (messages of `origin` numbered from `first`) to every
+    /// ready peer but `from`, except those lagging, which note it as needed
+    /// (see `lag`); returns how many.
+    pub(super) fn forward_chat(
+        &mut self,
+        from: Option<PeerId>,
+        raw: &Bytes,
+        (origin, first): (crate::id::NodeId, u64),
+        now: Instant,
+    ) -> u64 {
+        if self.lagging.is_empty() {
+            return self.peers.forward(&mut self.out, from, raw, now);
+        }
+        let lagging = &mut self.lagging;
+        self.peers.forward_where(&mut self.out, from, raw, now, |p| !lagging.holds_back(p, origin, first))
+    }
+
     /// Whether a message from `origin` may be taken: not when it would be one
     /// origin too many (logged).
     fn room_for(&mut self, origin: crate::id::NodeId) -> bool {
@@ -300,7 +318,7 @@ impl Node {
             }
         }
         if new {
-            self.stats.forwarded += self.forward(Some(peer), &raw, now);
+            self.stats.forwarded += self.forward_chat(Some(peer), &raw, (b.origin, b.first), now);
         }
         self.deliver_all(&mut out);
         self.scratch = out;
@@ -312,11 +330,12 @@ impl Node {
             return;
         }
         let raw = held.raw.clone();
+        let at = (held.chat.origin, held.chat.seq);
         let mut out = std::mem::take(&mut self.scratch);
         match self.delivery.admit(held, now, &mut out) {
             Admit::Duplicate => self.stats.duplicates += 1,
             Admit::New => {
-                self.stats.forwarded += self.forward(from, &raw, now);
+                self.stats.forwarded += self.forward_chat(from, &raw, at, now);
                 self.deliver_all(&mut out);
             }
         }
@@ -420,7 +439,7 @@ impl Node {
                 return;
             }
         };
-        self.forward(None, &raw, now);
+        self.forward_chat(None, &raw, (run[0].origin, run[0].seq), now);
         let mut out = std::mem::take(&mut self.scratch);
         for chat in run {
             self.delivery.admit_own(chat.origin, chat.seq);

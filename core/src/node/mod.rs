@@ -35,6 +35,7 @@ mod names;
 pub mod netcat;
 pub(crate) mod noise;
 mod notices;
+mod lag;
 mod outbox;
 mod own;
 mod peers;
@@ -50,7 +51,7 @@ use bytes::Bytes;
 
 pub use types::too_long;
 pub use types::{
-    Action, Direction, FINISH_TIMEOUT, LinkInfo, LinkKind, MAX_ORIGINS, MemberInfo, NodeConfig, PeerId, Stats,
+    Action, Backlog, Direction, FINISH_TIMEOUT, LinkInfo, LinkKind, MAX_ORIGINS, MemberInfo, NodeConfig, PeerId, Stats,
 };
 
 use crate::addr::PeerAddr;
@@ -64,6 +65,7 @@ use delivery::{Delivery, Held};
 use members::Members;
 use netcat::NetcatClients;
 use notices::Notices;
+use lag::Lagging;
 use outbox::Outbox;
 use own::Own;
 use peers::{Peers, Phase, Purpose};
@@ -108,6 +110,7 @@ pub struct Node {
     /// Reused buffer for messages released by [`Delivery`].
     scratch: Vec<Held>,
     catchup: CatchUp,
+    lagging: Lagging,
     members: Members,
     notices: Notices,
     repair: Repair,
@@ -158,6 +161,7 @@ impl Node {
             delivery: Delivery::new(cfg.history),
             scratch: Vec::new(),
             catchup: CatchUp::new(cfg.first_seq - 1),
+            lagging: Lagging::default(),
             members: Members::default(),
             notices: Notices::default(),
             repair: Repair::new(now),

@@ -311,9 +311,22 @@ impl Peers {
 
     /// Queues `raw` to every ready peer but `from`; returns how many.
     pub fn forward(&mut self, out: &mut Outbox, from: Option<PeerId>, raw: &Bytes, now: Instant) -> u64 {
+        self.forward_where(out, from, raw, now, |_| true)
+    }
+
+    /// Queues `raw` to every ready peer but `from` for which `to` says yes;
+    /// returns how many.
+    pub fn forward_where(
+        &mut self,
+        out: &mut Outbox,
+        from: Option<PeerId>,
+        raw: &Bytes,
+        now: Instant,
+        mut to: impl FnMut(PeerId) -> bool,
+    ) -> u64 {
         let mut n = 0;
         for (id, p) in self.map.iter_mut() {
-            if Some(*id) != from && p.phase == Phase::Ready {
+            if Some(*id) != from && p.phase == Phase::Ready && to(*id) {
                 p.last_tx = now;
                 out.send_plain(*id, raw.clone());
                 n += 1;
@@ -561,6 +574,7 @@ impl Node {
     /// text client leaving, a neighbour lost.
     fn after_removal(&mut self, peer: PeerId, p: Peer, reason: &str, now: Instant) {
         self.catchup.forget(peer);
+        self.lagging.forget(peer);
         if p.user() && p.phase != Phase::Ready && !self.stopping {
             // The TCP connect worked but the join did not: say so, in words.
             let why = join_failure(&p, reason, self.cfg.handshake_timeout);

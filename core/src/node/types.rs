@@ -39,6 +39,15 @@ pub enum Action {
     /// Ask the store a question about the saved history (`:history`, `:search`);
     /// give the answer to [`Node::show_saved`](super::Node::show_saved).
     Query(crate::memory::Query),
+    /// Ask the store for a page of saved chat for a neighbour that fell behind;
+    /// give the answer to [`Node::handle_frames`](super::Node::handle_frames).
+    Frames(crate::memory::FrameQuery),
+    /// Report [`Backlog::Drained`] for this connection as soon as its output
+    /// queue is below the low watermark (at once if it is already).
+    WatchDrain {
+        /// The connection.
+        peer: PeerId,
+    },
     /// Write the files of a `:snapshot` into `dir` (created if needed), then tell
     /// the user where they went (or what failed).
     WriteSnapshot {
@@ -47,6 +56,19 @@ pub enum Action {
         /// File names and contents.
         files: Vec<(String, String)>,
     },
+}
+
+/// What the driver reports of a connection's output queue
+/// ([`Node::handle_backlog`](super::Node::handle_backlog)); the thresholds are
+/// [`crate::config::Watermarks`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backlog {
+    /// It passed the high watermark: the neighbour reads more slowly than this
+    /// node writes to it.
+    Full,
+    /// It is below the low watermark again (after a [`Backlog::Full`] or an
+    /// [`Action::WatchDrain`]).
+    Drained,
 }
 
 /// Which side opened a connection.
@@ -113,6 +135,9 @@ pub struct NodeConfig {
     /// ([`Node::take_stored`](super::Node::take_stored)) and answers `:history`
     /// and `:search` through it. False for `--ephemeral` and temporary members.
     pub persist: bool,
+    /// Bytes of missed chat queued to a lagging neighbour per step
+    /// ([`crate::config::Watermarks::step`]).
+    pub catch_up_step: usize,
 }
 
 impl NodeConfig {
@@ -142,6 +167,7 @@ impl NodeConfig {
             max_text_clients: cfg.max_text_clients,
             snapshot_wait: cfg.peer_timeout.max(Duration::from_secs(2)),
             persist: false,
+            catch_up_step: crate::config::Watermarks::of(cfg.queue_cap, false).step(),
         }
     }
 }
