@@ -1092,6 +1092,10 @@ fn a_member_slower_than_a_flood_is_not_cut_off() {
     }
     net.nodes[C].counter.lock().unwrap_or_else(PoisonError::into_inner).slow = Duration::ZERO;
     let said = std::fs::read_to_string(&log).unwrap_or_default();
+    println!("{seq} messages flooded in {flooded:?}, all delivered after {:?}; b's flow control:", start.elapsed());
+    for line in said.lines().filter(|l| l.contains("more slowly") || l.contains("caught up") || l.contains("drained")) {
+        println!("  {line}");
+    }
     let _ = std::fs::remove_file(&log);
     let _ = std::fs::remove_dir_all(&dir);
     assert!(

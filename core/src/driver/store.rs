@@ -451,9 +451,7 @@ impl Db {
             let first = row.get::<_, i64>(2).map_err(failed)?.cast_unsigned();
             let count = u32::try_from(row.get::<_, i64>(3).map_err(failed)?).unwrap_or(0);
             let wanted = need.get(&origin).is_some_and(|&n| first.saturating_add(u64::from(count)) > n);
-            if wanted
-                && let Some(raw) = frame.query_row([id], |r| r.get::<_, Option<Vec<u8>>>(0)).map_err(failed)?
-            {
+            if wanted && let Some(raw) = frame.query_row([id], |r| r.get::<_, Option<Vec<u8>>>(0)).map_err(failed)? {
                 let raw = Bytes::from(raw);
                 // Two runs of one batch (two names) keep the frame twice: send it once.
                 if page.frames.last().is_none_or(|(_, _, _, f)| f != &raw) {

@@ -138,7 +138,11 @@ impl Delivery {
     pub fn history_from(&self, from: u64) -> impl Iterator<Item = (u64, &(NodeId, u64, Bytes))> {
         let start = self.history_start();
         let skip = from.saturating_sub(start);
-        self.history.iter().enumerate().skip(usize::try_from(skip).unwrap_or(usize::MAX)).map(move |(i, m)| (start + i as u64, m))
+        self.history
+            .iter()
+            .enumerate()
+            .skip(usize::try_from(skip).unwrap_or(usize::MAX))
+            .map(move |(i, m)| (start + i as u64, m))
     }
 
     /// The messages held in reorder buffers, with their frames.

@@ -102,11 +102,8 @@ impl Node {
                 if self.lagging.map.contains_key(&peer) || self.peers.get(peer).and_then(|p| p.remote_id()).is_none() {
                     return;
                 }
-                let source = if self.cfg.persist {
-                    Source::Store { after: 0, asked: None }
-                } else {
-                    Source::Window { next: 0 }
-                };
+                let source =
+                    if self.cfg.persist { Source::Store { after: 0, asked: None } } else { Source::Window { next: 0 } };
                 self.out.log(format!(
                     "connection {} reads more slowly than chat comes in: holding live chat back from it until it \
                      drains, then sending what it missed",
@@ -205,7 +202,9 @@ impl Node {
         let Some(mut lag) = self.lagging.map.remove(&peer) else { return };
         let mut held = Vec::new();
         for h in self.delivery.held() {
-            if lag.wants(h.chat.origin, h.chat.seq, 1) && held.last().is_none_or(|r: &Bytes| r.as_ptr() != h.raw.as_ptr()) {
+            if lag.wants(h.chat.origin, h.chat.seq, 1)
+                && held.last().is_none_or(|r: &Bytes| r.as_ptr() != h.raw.as_ptr())
+            {
                 held.push(h.raw.clone());
             }
         }
