@@ -394,7 +394,17 @@ impl Driver {
     }
 
     fn drain_requests(&mut self, now: Instant) {
+        let mut taken = 0usize;
         while self.requests_open {
+            taken += 1;
+            if taken.is_multiple_of(crate::crypto::MAX_BATCH) {
+                // Lines piped in faster than a neighbour reads: what they made
+                // goes out (and fills queues) before more is taken, so that a
+                // queue passing the high watermark is held back from in time
+                // (flow control), not cut off at the cap.
+                self.pump(now);
+                self.flush_all(now);
+            }
             match self.requests.try_recv() {
                 Ok(Request::Line(line)) => match crate::command::parse_line(&line) {
                     Ok(input) => self.handle_input(input, now),
