@@ -716,7 +716,7 @@ fn connections_opened_and_closed_in_a_tight_loop_leave_nothing_behind() {
 // reconnects and catches up on the history window (64 messages here).
 // (`sockets.rs` has the single-peer, two-node version.)
 #[test]
-fn peers_that_never_read_are_cut_off_at_the_queue_cap_and_catch_up_on_reconnect() {
+fn peers_that_never_read_are_cut_off_and_catch_up_on_reconnect() {
     let _heavy = heavy();
     const SILENT: usize = 4;
     const CAP: usize = 256 * 1024;
@@ -752,9 +752,11 @@ fn peers_that_never_read_are_cut_off_at_the_queue_cap_and_catch_up_on_reconnect(
     let before = Memory::now();
     let mut peak = before;
     let text = "x".repeat(4000);
-    let cut = format!("output queue exceeded {CAP} bytes (not reading); disconnected");
+    // Cut off at the cap, or (chat being held back from them) when their queue
+    // has not drained at all for --peer-timeout.
+    let cut = "(not reading); disconnected";
     let mut rounds = 0;
-    while log_count(&log, &cut) < SILENT {
+    while log_count(&log, cut) < SILENT {
         assert!(rounds < 1000, "{rounds} rounds of 8 x 4000 bytes from a and c and the silent peers are still there");
         for k in 0..8 {
             net.t.say(&net.nodes[A], &format!("{rounds}.{k} from a {text}"));

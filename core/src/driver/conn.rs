@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::io::{self, ErrorKind, IoSlice, Write};
 use std::net::Shutdown;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
 use mio::net::TcpStream;
@@ -62,16 +62,31 @@ pub(super) struct Conn {
     /// it drains): the node hears [`crate::node::Backlog::Drained`] once it is
     /// below the low one.
     pub(super) over: bool,
+    /// When the queue last got shorter (or stopped being empty): a queue that
+    /// does not drain at all for a while is a peer that stopped reading.
+    pub(super) progressed: Instant,
     interest: Interest,
 }
 
 impl Conn {
     pub(super) fn new(stream: TcpStream, state: State, interest: Interest) -> Self {
-        Conn { stream, state, out: VecDeque::new(), small: BytesMut::new(), queued: 0, over: false, interest }
+        Conn {
+            stream,
+            state,
+            out: VecDeque::new(),
+            small: BytesMut::new(),
+            queued: 0,
+            over: false,
+            progressed: Instant::now(),
+            interest,
+        }
     }
 
     /// Queues bytes for writing.
     pub(super) fn push(&mut self, bytes: Bytes) {
+        if self.queued == 0 {
+            self.progressed = Instant::now();
+        }
         self.queued += bytes.len();
         if bytes.len() <= COALESCE_MAX {
             if self.small.len() + bytes.len() > COALESCE_BUF {
@@ -117,6 +132,7 @@ impl Conn {
                 Ok(0) => return Err(io::Error::new(ErrorKind::WriteZero, "the socket accepted no bytes")),
                 Ok(mut written) => {
                     self.queued -= written;
+                    self.progressed = Instant::now();
                     while written > 0 {
                         let Some(front) = self.out.front_mut() else { break };
                         if front.len() <= written {
@@ -234,6 +250,18 @@ impl Conns {
             }
         }
         failed
+    }
+
+    /// The open connections with output queued whose queue has not drained at
+    /// all for `limit`: their peers stopped reading.
+    pub(super) fn stalled(&self, now: Instant, limit: Duration) -> Vec<Token> {
+        self.map
+            .iter()
+            .filter(|(_, c)| {
+                c.state == State::Open && c.queued > 0 && now.saturating_duration_since(c.progressed) > limit
+            })
+            .map(|(t, _)| *t)
+            .collect()
     }
 
     /// The open connections watched for draining whose queue is at most `low`

@@ -132,6 +132,9 @@ pub struct Driver {
     marks: Watermarks,
     /// Some connection is watched for draining (`Conn::over`).
     watching: bool,
+    /// A peer whose output queue does not drain at all for this long stopped
+    /// reading, and is cut off (`--peer-timeout`).
+    stall: Duration,
     buf: Vec<u8>,
     log: LogFile,
     on_event: Box<dyn FnMut(&Event) + Send>,
@@ -212,6 +215,7 @@ impl Driver {
             queue_cap: config.queue_cap,
             marks,
             watching: false,
+            stall: config.peer_timeout,
             buf: vec![0; READ_BUF],
             log,
             on_event,
@@ -485,6 +489,16 @@ impl Driver {
     }
 
     fn handle_timers(&mut self, now: Instant) {
+        for token in self.conns.stalled(now, self.stall) {
+            let secs = self.stall.as_secs_f64();
+            self.write_log(&format!(
+                "peer {}: output queue not drained for {secs:.1} s (not reading); disconnected",
+                token.0
+            ));
+            self.drop_conn(token);
+            let reason = format!("output queue not drained for {secs:.1} s (not reading)");
+            self.node.handle_disconnected(peer_of(token), &reason, now);
+        }
         for (token, state) in self.conns.expired(now) {
             self.drop_conn(token);
             match state {
