@@ -315,7 +315,7 @@ fn ciphertext_tampered_with_or_frames_in_the_clear_close_the_connection() {
 // ----- slow readers -----------------------------------------------------------
 
 #[test]
-fn a_peer_that_never_reads_is_cut_off_at_the_queue_cap() {
+fn a_peer_that_never_reads_is_cut_off() {
     let log = temp_log("flood");
     let mut cfg = config("flooder");
     cfg.queue_cap = 64 * 1024;
@@ -332,7 +332,8 @@ fn a_peer_that_never_reads_is_cut_off_at_the_queue_cap() {
 
     let text = "x".repeat(4000);
     let mut t = Transcript::default();
-    let overflowed = |log: &PathBuf| std::fs::read_to_string(log).is_ok_and(|s| s.contains("output queue exceeded"));
+    let overflowed =
+        |log: &PathBuf| std::fs::read_to_string(log).is_ok_and(|s| s.contains("(not reading); disconnected"));
     let mut sent = 0;
     while !overflowed(&log) {
         assert!(sent < 10_000, "{sent} messages of 4000 bytes and the silent peer is still connected");
@@ -344,7 +345,9 @@ fn a_peer_that_never_reads_is_cut_off_at_the_queue_cap() {
         t.check(&mut nodes[1..]);
     }
     let log_text = std::fs::read_to_string(&log).expect("log");
-    assert!(log_text.contains("output queue exceeded 65536 bytes (not reading); disconnected"), "{log_text}");
+    // At the cap, or (chat being held back from it) when its queue has not
+    // drained at all for --peer-timeout.
+    assert!(log_text.contains("(not reading); disconnected"), "{log_text}");
 
     // The raw peer now finds the connection closed once it reads what got through.
     read_until_closed(&mut raw.stream, 1 << 30);
