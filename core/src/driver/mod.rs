@@ -490,14 +490,9 @@ impl Driver {
 
     fn handle_timers(&mut self, now: Instant) {
         for token in self.conns.stalled(now, self.stall) {
-            let secs = self.stall.as_secs_f64();
-            self.write_log(&format!(
-                "peer {}: output queue not drained for {secs:.1} s (not reading); disconnected",
-                token.0
-            ));
             self.drop_conn(token);
-            let reason = format!("output queue not drained for {secs:.1} s (not reading)");
-            self.node.handle_disconnected(peer_of(token), &reason, now);
+            let secs = self.stall.as_secs_f64();
+            self.cut_off(token, &format!("output queue not drained for {secs:.1} s (not reading)"), now);
         }
         for (token, state) in self.conns.expired(now) {
             self.drop_conn(token);
@@ -609,10 +604,7 @@ impl Driver {
             }
         }
         for token in overfull {
-            let cap = self.queue_cap;
-            self.write_log(&format!("peer {}: output queue exceeded {cap} bytes (not reading); disconnected", token.0));
-            let reason = format!("output queue exceeded {cap} bytes (not reading)");
-            self.node.handle_disconnected(peer_of(token), &reason, now);
+            self.cut_off(token, &format!("output queue exceeded {} bytes (not reading)", self.queue_cap), now);
         }
         for peer in full {
             self.node.handle_backlog(peer, Backlog::Full, now);
@@ -706,6 +698,12 @@ impl Driver {
     /// Deregisters and drops a connection without telling the node.
     fn drop_conn(&mut self, token: Token) -> Option<State> {
         self.conns.remove(token, self.poll.registry())
+    }
+
+    /// Tells the log and the node that a dropped connection's peer was cut off.
+    fn cut_off(&mut self, token: Token, reason: &str, now: Instant) {
+        self.write_log(&format!("peer {}: {reason}; disconnected", token.0));
+        self.node.handle_disconnected(peer_of(token), reason, now);
     }
 
     /// A connection failed or ended by itself: drop it, and tell the node if it

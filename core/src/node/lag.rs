@@ -173,12 +173,10 @@ impl Node {
                         break;
                     }
                     // A batch's messages share their frame: it goes once.
-                    if last != Some(raw.as_ptr()) && lag.wants(*origin, *seq, 1) {
+                    if lag.wants(*origin, *seq, 1) && last != Some(raw.as_ptr()) {
                         last = Some(raw.as_ptr());
                         bytes += raw.len();
                         frames.push(raw.clone());
-                    } else if last == Some(raw.as_ptr()) {
-                        lag.wants(*origin, *seq, 1);
                     }
                 }
                 lag.source = Source::Window { next: reached };
