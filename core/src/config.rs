@@ -119,6 +119,9 @@ pub struct Config {
     pub idle_timeout: Duration,
     /// Most plain-text clients at once (`--max-text-clients N`).
     pub max_text_clients: usize,
+    /// How fast each plain-text client may send lines (`--text-rate`,
+    /// `--text-burst`).
+    pub text_rate: TextRate,
     /// Where this member's key comes from (`--identity FILE`, `--ephemeral`);
     /// read with [`crate::identity::acquire`].
     pub identity: IdentitySource,
@@ -139,6 +142,35 @@ pub struct Config {
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(600);
 /// Default maximum number of plain-text clients.
 pub const DEFAULT_MAX_TEXT_CLIENTS: usize = 64;
+
+/// The line budget of each plain-text client: a token bucket that holds `burst`
+/// lines and refills at `per_sec` lines a second (like ngircd's flood control).
+/// Lines over the budget are dropped, with a warning at most once a second.
+/// Either number 0 means no limit at all (`--text-rate 0` or `--text-burst 0`):
+/// for a hub that serves trusted clients, or a benchmark.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TextRate {
+    /// Lines a second, on average (`--text-rate LINES`; default 10).
+    pub per_sec: u32,
+    /// Lines at once after a pause (`--text-burst LINES`; default 20).
+    pub burst: u32,
+}
+
+impl TextRate {
+    /// No limit.
+    pub const UNLIMITED: TextRate = TextRate { per_sec: 0, burst: 0 };
+
+    /// Whether lines are limited at all.
+    pub fn limited(&self) -> bool {
+        self.per_sec > 0 && self.burst > 0
+    }
+}
+
+impl Default for TextRate {
+    fn default() -> Self {
+        TextRate { per_sec: 10, burst: 20 }
+    }
+}
 
 /// Default interval between heartbeats.
 pub const DEFAULT_HEARTBEAT: Duration = Duration::from_millis(500);
@@ -206,6 +238,7 @@ impl Config {
             seed: None,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             max_text_clients: DEFAULT_MAX_TEXT_CLIENTS,
+            text_rate: TextRate::default(),
             identity: IdentitySource::Default,
             data_dir: None,
             network: DEFAULT_NETWORK.to_owned(),

@@ -27,7 +27,10 @@ use mio::Waker;
 use crate::addr::PeerAddr;
 use crate::command::Input;
 use crate::config::Config;
-use crate::driver::{Driver, Request};
+use crate::driver::{Driver, Request, Sink};
+
+/// Most events in one batch of [`Handle::start_batched`].
+pub const MAX_BATCH_EVENTS: usize = crate::driver::MAX_PENDING;
 use crate::event::Event;
 use crate::id::NodeId;
 use crate::node::MemberInfo;
@@ -140,8 +143,32 @@ impl Handle {
             }
             on_event(e);
         });
+        Handle::spawn(config, Sink::Each(callback), running)
+    }
+
+    /// Like [`Handle::start`], with the events of one turn of the network loop
+    /// handed over in one call, in order (at most
+    /// [`MAX_BATCH_EVENTS`] at a time, never empty): for frontends that pay per
+    /// call, such as one that writes every event to a pipe and can then write a
+    /// whole batch at once. A batch is handed over before the loop waits for more
+    /// input, so nothing waits in it for long. [`Event::Stopped`] is the last
+    /// event of the last batch.
+    pub fn start_batched(config: &Config, on_events: impl FnMut(&[Event]) + Send + 'static) -> io::Result<Handle> {
+        let running = Arc::new(AtomicBool::new(true));
+        let flag = Arc::clone(&running);
+        let mut on_events = on_events;
+        let callback = Box::new(move |evs: &[Event]| {
+            if evs.iter().any(|e| matches!(e, Event::Stopped)) {
+                flag.store(false, Ordering::SeqCst);
+            }
+            on_events(evs);
+        });
+        Handle::spawn(config, Sink::batched(callback), running)
+    }
+
+    fn spawn(config: &Config, sink: Sink, running: Arc<AtomicBool>) -> io::Result<Handle> {
         let (tx, rx) = mpsc::channel();
-        let driver = Driver::new(config, rx, callback)?;
+        let driver = Driver::new(config, rx, sink)?;
         let (waker, port, id, status) = (driver.waker(), driver.port(), driver.id(), driver.status());
         let guard = RunningGuard(Arc::clone(&running));
         let thread = std::thread::Builder::new().name("p2pchat-net".into()).spawn(move || {

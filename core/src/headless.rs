@@ -3,10 +3,12 @@
 //! [`run`] starts a node and connects it to the process's standard streams:
 //!
 //! - **Output.** Every event the user would see is printed to stdout, one line
-//!   each, flushed at once (so a program reading through a pipe sees it live):
-//!   [`Event::to_line`] (`NAME: TEXT`, `INFO: ...`, `ERROR: ...`) in
+//!   each: [`Event::to_line`] (`NAME: TEXT`, `INFO: ...`, `ERROR: ...`) in
 //!   [`Mode::Headless`], [`Event::to_json`] in [`Mode::Json`]. Lines are printed on
-//!   the network thread, from the event callback, through the locked stdout.
+//!   the network thread through the locked stdout, the lines of one turn of its
+//!   loop ([`Handle::start_batched`]) with one write, flushed at once: a program
+//!   reading through a pipe sees them live, and a flood costs one write per turn,
+//!   not one per line.
 //! - **Input.** Stdin is read line by line on a thread of its own and every line is
 //!   passed to [`Handle::send_line`] (chat, or a `:command`). A line may end with
 //!   `\n` or `\r\n`; the last line needs no newline. Bytes that are not UTF-8 are
@@ -89,13 +91,26 @@ impl Output {
 
     /// Prints `event` if it is shown, flushed. Never panics.
     fn print(&self, event: &Event) {
-        let Some(line) = self.render(event) else { return };
+        self.print_all(std::slice::from_ref(event));
+    }
+
+    /// Prints the events that are shown, a line each, with one write, flushed.
+    /// Never panics.
+    fn print_all(&self, events: &[Event]) {
+        let mut text = String::new();
+        for line in events.iter().filter_map(|e| self.render(e)) {
+            text.push_str(&line);
+            text.push('\n');
+        }
+        if text.is_empty() {
+            return;
+        }
         let _guard = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
         if self.broken.load(Ordering::SeqCst) {
             return;
         }
         let mut out = io::stdout().lock();
-        let result = out.write_all(line.as_bytes()).and_then(|()| out.write_all(b"\n")).and_then(|()| out.flush());
+        let result = out.write_all(text.as_bytes()).and_then(|()| out.flush());
         if let Err(e) = result {
             self.broken.store(true, Ordering::SeqCst);
             // Stderr may be gone too; nothing more can be done about it.
@@ -124,9 +139,9 @@ pub fn run(config: &Config) -> i32 {
         Arc::new(Output { mode: config.mode, broken: AtomicBool::new(false), lock: Mutex::new(()), wake: wake_tx });
 
     let events = Arc::clone(&output);
-    let handle = match Handle::start(config, move |event| {
-        events.print(event);
-        if matches!(event, Event::Stopped) {
+    let handle = match Handle::start_batched(config, move |batch| {
+        events.print_all(batch);
+        if batch.iter().any(|e| matches!(e, Event::Stopped)) {
             events.notify(Wake::Stopped);
         }
     }) {

@@ -150,6 +150,7 @@ pub fn default_config() -> NodeConfig {
         wall_ms: SIM_EPOCH_MS,
         idle_timeout: Some(Duration::from_secs(600)),
         max_text_clients: 64,
+        text_rate: crate::config::TextRate::default(),
         snapshot_wait: Duration::from_secs(2),
         persist: false,
         catch_up_step: crate::config::Watermarks::of(crate::config::DEFAULT_QUEUE_CAP, false).step(),

@@ -557,3 +557,55 @@ fn users_typed_by_a_text_client_are_from_its_own_point_of_view() {
     assert!(!listed.iter().any(|l| l.starts_with("  b (you)")), "{listed:?}");
     assert!(listed.iter().any(|l| l.starts_with("  a ") && l.contains("2 hops")), "{listed:?}");
 }
+
+/// `--text-rate` and `--text-burst` set each text client's line budget, and 0
+/// lifts it: a client of an unlimited hub gets 500 lines through at once.
+#[test]
+fn text_rate_and_burst_set_the_line_budget_and_zero_lifts_it() {
+    const FLOOD: usize = 500;
+    let mut open = Proc::node("open", &[], &["--heartbeat", "100", "--peer-timeout", "600", "--text-rate", "0"]);
+    let mut strict = Proc::node(
+        "strict",
+        &[open.port],
+        &["--heartbeat", "100", "--peer-timeout", "600", "--text-rate", "2", "--text-burst", "3"],
+    );
+    strict.wait_for(|e| kind(e) == "joined" && e["name"] == "open", TIMEOUT);
+
+    let mut fast = RawClient::connect("fast", open.port);
+    join_as(&mut fast, "fast");
+    let mut flood = String::new();
+    for k in 0..FLOOD {
+        flood.push_str(&format!("unlimited {k}\r\n"));
+    }
+    let m = fast.mark();
+    fast.send_bytes(flood.as_bytes());
+    strict.wait_message(&format!("unlimited {}", FLOOD - 1), TIMEOUT);
+    let got: Vec<String> = strict
+        .messages()
+        .iter()
+        .filter_map(|m| m["text"].as_str().filter(|t| t.starts_with("unlimited ")).map(str::to_owned))
+        .collect();
+    assert_eq!(got, (0..FLOOD).map(|k| format!("unlimited {k}")).collect::<Vec<_>>(), "every line, in order");
+    fast.poll();
+    assert!(fast.lines[m..].iter().all(|l| !l.starts_with(b"p2pchat: slow down")), "no warning without a limit");
+
+    let mut slow = RawClient::connect("slow", strict.port);
+    join_as(&mut slow, "slow");
+    let m = slow.mark();
+    slow.send_bytes(b"limited 0\r\nlimited 1\r\nlimited 2\r\nlimited 3\r\nlimited 4\r\nlimited 5\r\n");
+    let warning = slow.wait_line_since(m, |l| l.starts_with("p2pchat: slow down"), TIMEOUT);
+    assert_eq!(warning, "p2pchat: slow down: at most 2 lines a second; lines were dropped");
+    std::thread::sleep(Duration::from_millis(600)); // one line regained at 2 a second
+    slow.send("limited after");
+    open.wait_message("limited after", TIMEOUT);
+    let limited: Vec<String> = open
+        .messages()
+        .iter()
+        .filter_map(|m| m["text"].as_str().filter(|t| t.starts_with("limited ")).map(str::to_owned))
+        .collect();
+    // The burst of 3, plus at most one regained while the bytes were read; the
+    // last line came after the refill.
+    assert!(limited.len() <= 5, "{limited:?}");
+    assert_eq!(limited[..3], ["limited 0", "limited 1", "limited 2"], "{limited:?}");
+    assert_eq!(limited.last().map(String::as_str), Some("limited after"));
+}

@@ -89,6 +89,7 @@ const QUEUE_CAP: RangeInclusive<u64> = 64 * 1024..=1024 * 1024 * 1024;
 const MAX_PEERS: RangeInclusive<u64> = 1..=65_536;
 const IDLE_SECS: RangeInclusive<u64> = 0..=86_400;
 const MAX_TEXT_CLIENTS: RangeInclusive<u64> = 0..=4096;
+const TEXT_RATE: RangeInclusive<u64> = 0..=1_000_000;
 const SEED: RangeInclusive<u64> = 0..=u64::MAX;
 
 /// The defaults, which are [`Config::new`]'s.
@@ -198,6 +199,14 @@ struct Args {
           default_value_t = d().max_text_clients,
           help = format!("most plain-text (nc) clients at once ({})", range(&MAX_TEXT_CLIENTS)))]
     max_text_clients: usize,
+    #[arg(long, value_name = "LINES", value_parser = number::<u32>(TEXT_RATE), allow_negative_numbers = true,
+          default_value_t = d().text_rate.per_sec,
+          help = format!("lines a second each plain-text client may send; 0: unlimited\n({})", range(&TEXT_RATE)))]
+    text_rate: u32,
+    #[arg(long, value_name = "LINES", value_parser = number::<u32>(TEXT_RATE), allow_negative_numbers = true,
+          default_value_t = d().text_rate.burst,
+          help = format!("lines a plain-text client may send at once; 0: unlimited\n({})", range(&TEXT_RATE)))]
+    text_burst: u32,
     #[arg(long, value_name = "WHICH", value_parser = TextClients::parse,
           help = "plain-text (nc) clients accepted: any, loopback (this machine) or off\n\
                   [default: any; loopback on a closed network]")]
@@ -263,6 +272,7 @@ impl Args {
             seed: self.seed,
             idle_timeout: Duration::from_secs(self.idle_timeout),
             max_text_clients: self.max_text_clients,
+            text_rate: crate::config::TextRate { per_sec: self.text_rate, burst: self.text_burst },
             identity,
             data_dir: self.data_dir,
             network: self.network,

@@ -64,6 +64,7 @@ fn a_name_alone_gives_every_default() {
     assert!(c.secret.is_none());
     assert_eq!(c.text_clients, None);
     assert_eq!(c.text_clients(), TextClients::Any);
+    assert_eq!(c.text_rate, crate::config::TextRate { per_sec: 10, burst: 20 });
 }
 
 #[test]
@@ -268,6 +269,17 @@ fn max_peers_option_accepts_one_to_65536() {
 }
 
 #[test]
+fn text_rate_and_burst_options_set_the_line_budget_and_zero_lifts_it() {
+    let c = ok(&["x", "--text-rate", "100", "--text-burst", "500"]);
+    assert_eq!(c.text_rate, crate::config::TextRate { per_sec: 100, burst: 500 });
+    assert!(c.text_rate.limited());
+    assert!(!ok(&["x", "--text-rate", "0"]).text_rate.limited());
+    assert!(!ok(&["x", "--text-burst", "0"]).text_rate.limited());
+    assert!(usage_err(&["x", "--text-rate", "-1"]).contains("--text-rate"));
+    assert!(usage_err(&["x", "--text-burst", "1000001"]).contains("--text-burst"));
+}
+
+#[test]
 fn seed_option_takes_any_u64() {
     assert_eq!(ok(&["x", "--seed", "0"]).seed, Some(0));
     assert_eq!(ok(&["x", "--seed", "18446744073709551615"]).seed, Some(u64::MAX));
@@ -304,6 +316,8 @@ fn a_missing_value_is_a_usage_error() {
         "--seed",
         "--idle-timeout",
         "--max-text-clients",
+        "--text-rate",
+        "--text-burst",
         "--identity",
         "--data-dir",
         "--network",
@@ -414,6 +428,8 @@ fn help_text_lists_every_option_with_defaults_commands_and_an_example() {
         "--max-peers <N>",
         "--idle-timeout <SECS>",
         "--max-text-clients <N>",
+        "--text-rate <LINES>",
+        "--text-burst <LINES>",
         "--seed <N>",
         "--identity <FILE>",
         "--ephemeral",
@@ -439,6 +455,8 @@ fn help_text_lists_every_option_with_defaults_commands_and_an_example() {
         ("--max-peers <N>", format!("(1-65536) [default: {DEFAULT_MAX_PEERS}]")),
         ("--idle-timeout <SECS>", "(0-86400) [default: 600]".to_owned()),
         ("--max-text-clients <N>", "(0-4096) [default: 64]".to_owned()),
+        ("--text-rate <LINES>", "(0-1000000) [default: 10]".to_owned()),
+        ("--text-burst <LINES>", "(0-1000000) [default: 20]".to_owned()),
         ("--seed <N>", "[default: from the system]".to_owned()),
         ("--identity <FILE>", "[default: DATA_DIR/identity.key]".to_owned()),
         ("--data-dir <DIR>", "[default: $XDG_DATA_HOME/p2pchat/NAME or ~/.local/share/p2pchat/NAME]".to_owned()),

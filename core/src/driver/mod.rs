@@ -34,6 +34,7 @@ mod connect;
 mod log;
 mod memory;
 mod resolve;
+mod sink;
 mod snapshot;
 pub(crate) mod store;
 
@@ -59,6 +60,7 @@ use log::LogFile;
 use resolve::Resolver;
 #[cfg(feature = "sim")]
 pub use resolve::{LookupHook, set_lookup_hook};
+pub(crate) use sink::{MAX_PENDING, Sink};
 use snapshot::SnapshotDirs;
 
 /// Token of the listening socket.
@@ -137,7 +139,7 @@ pub struct Driver {
     stall: Duration,
     buf: Vec<u8>,
     log: LogFile,
-    on_event: Box<dyn FnMut(&Event) + Send>,
+    sink: Sink,
     status: Arc<Mutex<Status>>,
     status_epoch: u64,
 }
@@ -157,12 +159,8 @@ impl Driver {
     /// Binds the listener (`config.bind`, `config.port`), opens the log file, creates
     /// the node and asks it to connect to every `config.connect` entry. Requests are
     /// read from `requests`; whoever sends them must ring [`Driver::waker`] after
-    /// each send. Events go to `on_event`, on the thread that calls [`Driver::run`].
-    pub fn new(
-        config: &Config,
-        requests: Receiver<Request>,
-        on_event: Box<dyn FnMut(&Event) + Send>,
-    ) -> io::Result<Driver> {
+    /// each send. Events go to `sink`, on the thread that calls [`Driver::run`].
+    pub fn new(config: &Config, requests: Receiver<Request>, sink: Sink) -> io::Result<Driver> {
         crate::wire::validate_name(&config.name)
             .map_err(|e| io::Error::new(ErrorKind::InvalidInput, format!("invalid name: {e}")))?;
         let log = LogFile::open(config.log.as_deref())?;
@@ -218,7 +216,7 @@ impl Driver {
             stall: config.peer_timeout,
             buf: vec![0; READ_BUF],
             log,
-            on_event,
+            sink,
             status: Arc::new(Mutex::new(Status::default())),
             status_epoch: u64::MAX,
         })
@@ -281,7 +279,7 @@ impl Driver {
                 && e.kind() != ErrorKind::Interrupted
             {
                 self.write_log(&format!("poll failed: {e}; stopping"));
-                (self.on_event)(&Event::loop_failed(&e));
+                self.sink.emit(Event::loop_failed(&e));
                 break;
             }
             let now = Instant::now();
@@ -329,7 +327,7 @@ impl Driver {
         // Whatever the node said last (its goodbye notices, log lines) goes out
         // before the final event.
         while let Some(ev) = self.node.poll_event() {
-            (self.on_event)(&ev);
+            self.sink.emit(ev);
         }
         while let Some(line) = self.node.poll_log() {
             self.write_log(&line);
@@ -337,7 +335,8 @@ impl Driver {
         self.write_log("stopped");
         self.status_epoch = u64::MAX;
         self.refresh_status();
-        (self.on_event)(&Event::Stopped);
+        self.sink.emit(Event::Stopped);
+        self.sink.flush();
     }
 
     fn finished(&self, now: Instant) -> bool {
@@ -408,6 +407,7 @@ impl Driver {
                 // (flow control), not cut off at the cap.
                 self.pump(now);
                 self.flush_all(now);
+                self.sink.flush();
             }
             match self.requests.try_recv() {
                 Ok(Request::Line(line)) => match crate::command::parse_line(&line) {
@@ -419,7 +419,7 @@ impl Driver {
                 Ok(Request::Mistake(message)) => {
                     // After what the requests before it made the node say.
                     self.pump(now);
-                    (self.on_event)(&Event::Error(message));
+                    self.sink.emit(Event::Error(message));
                 }
                 Ok(Request::Stop) => {
                     self.node.handle_input(Input::Quit, now);
@@ -535,6 +535,9 @@ impl Driver {
         }
         self.conns.update_interests(self.poll.registry());
         self.refresh_status();
+        // What the turn produced goes to a batching frontend now, before the
+        // loop may sleep.
+        self.sink.flush();
     }
 
     /// Drains every output of the node once. True if there was any. Called after
@@ -557,10 +560,10 @@ impl Driver {
         }
         while let Some(ev) = self.node.poll_event() {
             progress = true;
-            (self.on_event)(&ev);
+            self.sink.emit(ev);
         }
-        for ev in &reports {
-            (self.on_event)(ev);
+        for ev in reports {
+            self.sink.emit(ev);
         }
         while let Some(line) = self.node.poll_log() {
             progress = true;
@@ -749,7 +752,7 @@ impl Driver {
 
     fn write_log(&mut self, line: &str) {
         if let Err(e) = self.log.write(line) {
-            (self.on_event)(&Event::log_failed(&e));
+            self.sink.emit(Event::log_failed(&e));
         }
     }
 }

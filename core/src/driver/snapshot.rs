@@ -75,7 +75,7 @@ impl Driver {
             Some(dir) if holds_snapshot(Path::new(&dir), &SNAPSHOT_FILES) => {
                 // After what the requests before it made the node say.
                 self.pump(now);
-                (self.on_event)(&Event::snapshot_refused(&dir));
+                self.sink.emit(Event::snapshot_refused(&dir));
                 return;
             }
             Some(dir) => dir,

@@ -14,6 +14,7 @@ use super::outbox::Outbox;
 use super::peers::Phase;
 use super::{Node, PeerId};
 use crate::command::{self, Input};
+use crate::config::TextRate;
 use crate::event::{Event, sanitize};
 use crate::id::NodeId;
 use crate::wire::{Frame, MAX_TEXT, MemberState, validate_name};
@@ -22,10 +23,6 @@ use crate::wire::{Frame, MAX_TEXT, MemberState, validate_name};
 /// command word and a name (`:msg NAME TEXT`). Only the text's own limit,
 /// [`MAX_TEXT`], is ever shown to the client: one limit, one message.
 pub const MAX_NETCAT_LINE: usize = MAX_TEXT + 64;
-/// Lines per second a text client may send on average.
-pub const RATE_PER_SEC: f64 = 10.0;
-/// Lines a text client may send in a burst.
-pub const RATE_BURST: f64 = 20.0;
 /// How long an inbound connection may stay silent before it is greeted as a text
 /// client (a p2pchat peer speaks first, at once).
 pub const DETECT_AFTER: Duration = Duration::from_millis(400);
@@ -111,6 +108,7 @@ pub struct NetcatClient {
     pub last_active: Instant,
     /// The line reader.
     pub reader: LineReader,
+    rate: TextRate,
     tokens: f64,
     refilled: Instant,
     warned: Option<Instant>,
@@ -118,7 +116,7 @@ pub struct NetcatClient {
 
 impl NetcatClient {
     /// A client that has not given its name yet.
-    pub fn new(keys: crate::crypto::Keys, first_seq: u64, now: Instant) -> Self {
+    pub fn new(keys: crate::crypto::Keys, first_seq: u64, rate: TextRate, now: Instant) -> Self {
         NetcatClient {
             id: keys.id(),
             keys,
@@ -130,7 +128,8 @@ impl NetcatClient {
             private_seq: 0,
             last_active: now,
             reader: LineReader::default(),
-            tokens: RATE_BURST,
+            rate,
+            tokens: f64::from(rate.burst),
             refilled: now,
             warned: None,
         }
@@ -141,12 +140,16 @@ impl NetcatClient {
         super::names::rank_of(self.claimed, self.endorsed.as_ref())
     }
 
-    /// Takes one line from the rate budget. `Err(warn)` when over the limit,
-    /// `warn` being true at most once a second (so the warning is not a flood).
+    /// Takes one line from the rate budget ([`TextRate`]). `Err(warn)` when over
+    /// the limit, `warn` being true at most once a second (so the warning is not
+    /// a flood).
     pub fn take_token(&mut self, now: Instant) -> Result<(), bool> {
+        if !self.rate.limited() {
+            return Ok(());
+        }
         let dt = now.saturating_duration_since(self.refilled).as_secs_f64();
         self.refilled = now;
-        self.tokens = (self.tokens + dt * RATE_PER_SEC).min(RATE_BURST);
+        self.tokens = (self.tokens + dt * f64::from(self.rate.per_sec)).min(f64::from(self.rate.burst));
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
             return Ok(());
@@ -312,7 +315,7 @@ impl Node {
         let Some(p) = self.peers.get_mut(peer) else { return };
         p.phase = Phase::Netcat;
         let remote = p.remote;
-        self.netcats.clients.insert(peer, NetcatClient::new(keys, self.cfg.first_seq, now));
+        self.netcats.clients.insert(peer, NetcatClient::new(keys, self.cfg.first_seq, self.cfg.text_rate, now));
         self.out.log(format!("connection {} from {remote} is a plain-text client", peer.0));
         let host = sanitize(self.own.name());
         self.send_netcat(peer, &format!("Welcome to p2pchat (node of {host}). What is your name?"));
@@ -359,7 +362,12 @@ impl Node {
         match tc.take_token(now) {
             Ok(()) => {}
             Err(true) => {
-                self.send_netcat(peer, "p2pchat: slow down: at most 10 lines a second; lines were dropped");
+                let per_sec = self.cfg.text_rate.per_sec;
+                let lines = if per_sec == 1 { "line" } else { "lines" };
+                self.send_netcat(
+                    peer,
+                    &format!("p2pchat: slow down: at most {per_sec} {lines} a second; lines were dropped"),
+                );
                 return;
             }
             Err(false) => return,
@@ -532,12 +540,36 @@ mod tests {
         assert_eq!(out, [Line::TooLong, Line::Text("next".into())]);
     }
 
+    fn client(rate: TextRate, now: Instant) -> NetcatClient {
+        NetcatClient::new(crate::crypto::Keys::from_u64(1), 1, rate, now)
+    }
+
     #[test]
     fn rate_limit_allows_a_burst_then_throttles() {
         let now = Instant::now();
-        let mut c = NetcatClient::new(crate::crypto::Keys::from_u64(1), 1, now);
+        let mut c = client(TextRate::default(), now);
         let ok = (0..30).filter(|_| c.take_token(now).is_ok()).count();
-        assert_eq!(ok, RATE_BURST as usize);
-        assert!(c.take_token(now + Duration::from_secs(1)).is_ok());
+        assert_eq!(ok, 20);
+        assert!(c.take_token(now + Duration::from_millis(100)).is_ok());
+        assert!(c.take_token(now + Duration::from_millis(100)).is_err());
+    }
+
+    #[test]
+    fn rate_and_burst_are_the_configured_ones() {
+        let now = Instant::now();
+        let mut c = client(TextRate { per_sec: 2, burst: 3 }, now);
+        assert_eq!((0..10).filter(|_| c.take_token(now).is_ok()).count(), 3);
+        // Half a second refills one line at 2 a second.
+        let later = now + Duration::from_millis(500);
+        assert_eq!((0..10).filter(|_| c.take_token(later).is_ok()).count(), 1);
+    }
+
+    #[test]
+    fn a_zero_rate_or_burst_means_no_limit() {
+        let now = Instant::now();
+        for rate in [TextRate { per_sec: 0, burst: 20 }, TextRate { per_sec: 10, burst: 0 }, TextRate::UNLIMITED] {
+            let mut c = client(rate, now);
+            assert!((0..10_000).all(|_| c.take_token(now).is_ok()), "{rate:?}");
+        }
     }
 }

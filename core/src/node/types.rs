@@ -129,6 +129,8 @@ pub struct NodeConfig {
     pub idle_timeout: Option<Duration>,
     /// Most plain-text clients at once.
     pub max_text_clients: usize,
+    /// Each plain-text client's line budget.
+    pub text_rate: crate::config::TextRate,
     /// How long a snapshot waits for answers.
     pub snapshot_wait: Duration,
     /// A store keeps what this node shows: it produces records for it
@@ -165,6 +167,7 @@ impl NodeConfig {
             wall_ms,
             idle_timeout: (!cfg.idle_timeout.is_zero()).then_some(cfg.idle_timeout),
             max_text_clients: cfg.max_text_clients,
+            text_rate: cfg.text_rate,
             snapshot_wait: cfg.peer_timeout.max(Duration::from_secs(2)),
             persist: false,
             catch_up_step: crate::config::Watermarks::of(cfg.queue_cap, false).step(),
