@@ -12,11 +12,12 @@
 //! cargo run --release -p p2pchat-bench -- [--quick] [--only SECTION[,SECTION...]] [--runs N] [--out PATH]
 //! ```
 //!
-//! Sections: `latency`, `relay`, `hub`, `memory`, `sim`, `net` (the real-process
+//! Sections: `latency`, `relay`, `hub`, `hub-text`, `star`, `memory`, `sim`, `net` (the real-process
 //! network with failure detection). Every wait is bounded; a watchdog ends the
 //! program if it runs past [`WATCHDOG`].
 
 mod hub;
+mod hubtext;
 mod latency;
 mod memory;
 mod net;
@@ -25,6 +26,7 @@ mod raw;
 mod relay;
 mod report;
 mod sim;
+mod star;
 mod util;
 
 use std::path::PathBuf;
@@ -36,7 +38,7 @@ use report::Report;
 use util::{BenchResult, Opts};
 
 /// Every section, in running order.
-const SECTIONS: [&str; 6] = ["latency", "relay", "hub", "memory", "sim", "net"];
+const SECTIONS: [&str; 8] = ["latency", "relay", "hub", "hub-text", "star", "memory", "sim", "net"];
 
 /// The program exits with status 3 if it is still running after this long.
 const WATCHDOG: Duration = Duration::from_secs(15 * 60);
@@ -52,6 +54,9 @@ also written as JSON to PATH (default: target/bench/results.json in the workspac
                    latency  per-hop latency along lines of 2, 5, 10, 20 nodes
                    relay    forwarding throughput of one relay, fan-out 1 and 4
                    hub      fan-out of a hub with 10, 100, 500 leaves
+                   hub-text a hub process serving 100 and 500 plain-text clients,
+                            side by side with Redis pub/sub (if installed)
+                   star     a star of 100 node processes, against a naive star
                    memory   resident size of a node process, idle and per connection
                    sim      1000-node network in the simulator
                    net      100 node processes: reach, failure detection, healing
@@ -147,7 +152,7 @@ fn run_section(
     report: &mut Report,
     bin: &mut Option<procs::Binary>,
 ) -> BenchResult<()> {
-    let needs_binary = matches!(name, "memory" | "net");
+    let needs_binary = matches!(name, "memory" | "net" | "hub-text" | "star");
     if needs_binary && bin.is_none() {
         *bin = Some(procs::find_binary()?);
     }
@@ -157,6 +162,8 @@ fn run_section(
         ("relay", _) => relay::run(o, report),
         ("hub", _) => hub::run(o, report),
         ("sim", _) => sim::run(o, report),
+        ("hub-text", Some(b)) => hubtext::run(o, report, b),
+        ("star", Some(b)) => star::run(o, report, b),
         ("memory", Some(b)) => memory::run(o, report, b),
         ("net", Some(b)) => net::run(o, report, b),
         _ => Err(format!("no such section {name}")),
@@ -165,6 +172,14 @@ fn run_section(
 
 fn main() {
     let argv: Vec<String> = std::env::args().skip(1).collect();
+    match argv.first().map(String::as_str) {
+        Some("__naive-hub") => std::process::exit(star::naive_hub()),
+        Some("__naive-leaf") => {
+            let arg = |i: usize| argv.get(i).map_or("", String::as_str);
+            std::process::exit(star::naive_leaf(arg(1), arg(2)));
+        }
+        _ => {}
+    }
     if argv.first().map(String::as_str) == Some("__sim-child") {
         let n = argv.get(1).and_then(|s| s.parse().ok()).unwrap_or(1000);
         let seed = argv.get(2).and_then(|s| s.parse().ok()).unwrap_or(1);
@@ -213,7 +228,7 @@ fn main() {
         report.timings.push((name, t.elapsed().as_secs_f64()));
     }
     let total = start.elapsed().as_secs_f64();
-    for tag in ["procs", "relay", "latency"] {
+    for tag in ["procs", "relay", "latency", "hubtext", "star"] {
         let _ = std::fs::remove_dir_all(util::scratch_dir(tag));
     }
 

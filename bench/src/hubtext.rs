@@ -1,0 +1,452 @@
+//! `hub-text`: one `p2pchat --headless` process as a chat server for plain-text
+//! clients, side by side with Redis pub/sub, driven by one load generator.
+//!
+//! The workload is the same for every server: `n` receiving connections and
+//! [`SENDERS`] sending connections on 127.0.0.1, 64-byte payloads, and every
+//! receiver gets every message.
+//!
+//! - **p2pchat**: the node binary ([`crate::procs::find_binary`]) runs
+//!   `--json --text-rate 0` (no line budget) and `--ephemeral`, or with a data
+//!   directory (its store saves every line). Every connection is a text client
+//!   (`nc`): it sends its name, then lines. The senders are text clients too, so
+//!   the hub also writes every line to the 9 other senders (the load generator
+//!   reads and discards that). Its own stdout (one JSON event per line) is read
+//!   and discarded.
+//! - **Redis** (when `redis-server` is installed; otherwise the figures are
+//!   missing and a note says so): receivers `SUBSCRIBE room`, senders
+//!   `PUBLISH room PAYLOAD` and read the replies. No persistence.
+//!
+//! Two phases per run:
+//!
+//! - **deliveries**: the senders send as fast as they can, with at most
+//!   [`WINDOW`] messages in flight (a message counts as delivered once every
+//!   receiver has read it); deliveries per second = messages × receivers / (last
+//!   delivery - first send).
+//! - **latency at a 100 msg/s room**: each sender sends 10 messages a second for
+//!   [`ROOM_SECS`]; latency is from just before the write to the receiver's read
+//!   of the line (the payload carries the send time); p50 and p99 over every
+//!   delivery.
+//!
+//! Then the server's resident size with its `n + 10` idle clients (VmRSS).
+//!
+//! Encryption and signatures cannot be switched off in p2pchat (since the Trust
+//! work every message is signed, and links between nodes are encrypted); a text
+//! client's link is plain TCP by nature, and the hub signs each of its lines once.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use crate::procs::Binary;
+use crate::report::{Figure, Report, quantile};
+use crate::util::{BenchResult, Opts, local, scratch_dir, status_kib, wait_until};
+
+/// Sending connections.
+pub const SENDERS: usize = 10;
+/// Messages in flight during the deliveries phase.
+const WINDOW: u64 = 200;
+/// Length of the latency phase.
+const ROOM_SECS: u64 = 3;
+/// Payload length in bytes.
+const PAYLOAD: usize = 64;
+/// The marker before the send time in a payload.
+const MARK: &[u8] = b"#P";
+
+/// The servers compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Server {
+    /// p2pchat, `--ephemeral` (true) or saving to a store.
+    P2p {
+        ephemeral: bool,
+    },
+    Redis,
+}
+
+impl Server {
+    fn label(self) -> &'static str {
+        match self {
+            Server::P2p { ephemeral: true } => "p2pchat --ephemeral",
+            Server::P2p { ephemeral: false } => "p2pchat persisting",
+            Server::Redis => "redis pub/sub",
+        }
+    }
+}
+
+/// A running server process, killed (by its pid) when dropped.
+struct Proc {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_p2p(bin: &Binary, n: usize, ephemeral: bool) -> BenchResult<Proc> {
+    let cap = (n + SENDERS + 16).to_string();
+    let mut cmd = Command::new(&bin.path);
+    cmd.args(["--json", "--bind", "127.0.0.1", "--text-rate", "0", "--max-text-clients", &cap]);
+    cmd.args(["--max-peers", &cap, "--peer-timeout", "30000"]);
+    if ephemeral {
+        cmd.arg("--ephemeral");
+    } else {
+        let dir = scratch_dir("hubtext").join(format!("hub{n}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        cmd.arg("--data-dir").arg(dir);
+    }
+    let mut child = cmd
+        .arg("hub")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", bin.path.display()))?;
+    let stdout = child.stdout.take().ok_or("no stdout pipe")?;
+    let mut proc = Proc { child, port: 0 };
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("hub-out".into())
+        .spawn(move || {
+            let mut reader = BufReader::new(stdout);
+            let mut line = String::new();
+            // The first line is `listening`; the rest is read and dropped.
+            if reader.read_line(&mut line).is_ok() {
+                let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+                let _ = tx.send(v["port"].as_u64().unwrap_or(0) as u16);
+            }
+            let mut sink = [0u8; 64 * 1024];
+            while matches!(reader.read(&mut sink), Ok(k) if k > 0) {}
+        })
+        .map_err(|e| format!("cannot start a reader thread: {e}"))?;
+    proc.port = rx.recv_timeout(Duration::from_secs(30)).map_err(|_| "the hub did not report its port")?;
+    if proc.port == 0 {
+        return Err("the hub's first line did not give its port".into());
+    }
+    Ok(proc)
+}
+
+fn start_redis(n: usize) -> BenchResult<Option<Proc>> {
+    let port = TcpListener::bind(local(0)).and_then(|l| l.local_addr()).map_err(|e| e.to_string())?.port();
+    let spawned = Command::new("redis-server")
+        .args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--save", "", "--appendonly", "no"])
+        .args(["--protected-mode", "no", "--maxclients", &(n + SENDERS + 64).to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
+    let child = match spawned {
+        Ok(c) => c,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("cannot start redis-server: {e}")),
+    };
+    let proc = Proc { child, port };
+    wait_until(Duration::from_secs(10), "redis-server to answer PING", || {
+        let Ok(mut s) = TcpStream::connect(local(port)) else { return false };
+        let mut buf = [0u8; 7];
+        s.write_all(b"PING\r\n").is_ok() && s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
+    })?;
+    Ok(Some(proc))
+}
+
+/// Connects one client and waits until it is in the room.
+fn join(server: Server, port: u16, name: &str, receiver: bool) -> BenchResult<TcpStream> {
+    let stream = TcpStream::connect(local(port)).map_err(|e| format!("connecting {name}: {e}"))?;
+    let _ = stream.set_nodelay(true);
+    stream.set_read_timeout(Some(Duration::from_secs(30))).map_err(|e| e.to_string())?;
+    let mut w = stream.try_clone().map_err(|e| e.to_string())?;
+    let mut r = BufReader::new(stream.try_clone().map_err(|e| e.to_string())?);
+    // What to send, and the start of the line that says the client is in.
+    let (hello, ready) = match server {
+        Server::P2p { .. } => (format!("{name}\r\n"), format!("Welcome, {name}!")),
+        // A publisher needs no set-up; a subscriber waits for its confirmation.
+        Server::Redis if !receiver => return Ok(stream),
+        Server::Redis => ("SUBSCRIBE room\r\n".to_owned(), ":1".to_owned()),
+    };
+    w.write_all(hello.as_bytes()).map_err(|e| format!("{name}: {e}"))?;
+    let mut line = String::new();
+    loop {
+        line.clear();
+        match r.read_line(&mut line) {
+            Ok(0) => return Err(format!("{name}: the server closed the connection while joining")),
+            Ok(_) if line.starts_with(&ready) => break,
+            Ok(_) => {}
+            Err(e) => return Err(format!("{name}: {e} while joining")),
+        }
+    }
+    // Whatever else the reader buffered is of no interest (notices).
+    Ok(stream)
+}
+
+/// The counters every receiver of a run adds to.
+pub struct Shared {
+    epoch: Instant,
+    /// Payload lines read by counted receivers.
+    pub delivered: AtomicU64,
+    /// When the last of them was read (ns since `epoch`).
+    pub last_ns: AtomicU64,
+    /// Receivers stop at their next line or read timeout.
+    pub stop: AtomicBool,
+}
+
+impl Shared {
+    pub fn new() -> Arc<Shared> {
+        Arc::new(Shared {
+            epoch: Instant::now(),
+            delivered: AtomicU64::new(0),
+            last_ns: AtomicU64::new(0),
+            stop: AtomicBool::new(false),
+        })
+    }
+
+    /// Now, as a payload's send time.
+    pub fn now_ns(&self) -> u64 {
+        self.epoch.elapsed().as_nanos() as u64
+    }
+}
+
+/// A receiver: reads lines (from a socket with a read timeout, or a child's
+/// stdout until it ends), counts the payloads (not those of lines starting with
+/// `skip`, a node's echo of its own) and keeps their latencies (µs) in `lat`.
+pub fn receive(input: impl Read, skip: Option<Vec<u8>>, sh: Arc<Shared>, lat: Arc<Mutex<Vec<u32>>>, counted: bool) {
+    let mut r = BufReader::with_capacity(64 * 1024, input);
+    let mut line = Vec::with_capacity(256);
+    let mut mine = Vec::new();
+    while !sh.stop.load(Ordering::Relaxed) {
+        match r.read_until(b'\n', &mut line) {
+            Ok(0) => break,
+            Ok(_) if line.last() == Some(&b'\n') => {
+                let own = skip.as_ref().is_some_and(|p| line.starts_with(p));
+                if counted
+                    && !own
+                    && let Some(stamp) = stamp_of(&line)
+                {
+                    let now = sh.now_ns();
+                    mine.push((now.saturating_sub(stamp) / 1000).min(u64::from(u32::MAX)) as u32);
+                    sh.last_ns.fetch_max(now, Ordering::Relaxed);
+                    sh.delivered.fetch_add(1, Ordering::Release);
+                }
+                line.clear();
+            }
+            // A partial line (timeout): keep it and read on.
+            Ok(_) => {}
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(_) => break,
+        }
+        if mine.len() >= 4096 {
+            lat.lock().unwrap_or_else(PoisonError::into_inner).append(&mut mine);
+        }
+    }
+    lat.lock().unwrap_or_else(PoisonError::into_inner).append(&mut mine);
+}
+
+fn stamp_of(line: &[u8]) -> Option<u64> {
+    let at = line.windows(MARK.len()).position(|w| w == MARK)? + MARK.len();
+    let digits = line[at..].iter().take_while(|b| b.is_ascii_digit()).count();
+    std::str::from_utf8(&line[at..at + digits]).ok()?.parse().ok()
+}
+
+/// One message as the sender writes it.
+/// A payload line (64 bytes and a newline) with its send time.
+pub fn payload(stamp: u64) -> Vec<u8> {
+    let mut payload = format!("#P{stamp:020}#").into_bytes();
+    payload.resize(PAYLOAD, b'x');
+    payload.push(b'\n');
+    payload
+}
+
+fn message(server: Server, stamp: u64) -> Vec<u8> {
+    let mut payload = payload(stamp);
+    payload.pop();
+    let mut out = match server {
+        Server::P2p { .. } => Vec::new(),
+        Server::Redis => b"PUBLISH room ".to_vec(),
+    };
+    out.extend_from_slice(&payload);
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
+/// What one run measured.
+struct RunResult {
+    rate: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    resident_kib: Option<u64>,
+}
+
+fn one_run(server: Server, proc: &Proc, n: usize, messages: u64) -> BenchResult<RunResult> {
+    let sh = Shared::new();
+    let lat = Arc::new(Mutex::new(Vec::new()));
+    let mut threads = Vec::new();
+    let result = (|| {
+        // Receivers first (in parallel: each join waits for the server's answer).
+        let streams: Vec<BenchResult<TcpStream>> = std::thread::scope(|s| {
+            let chunks: Vec<_> = (0..n)
+                .collect::<Vec<_>>()
+                .chunks(n.div_ceil(8))
+                .map(|c| {
+                    let c = c.to_vec();
+                    s.spawn(move || {
+                        c.iter().map(|k| join(server, proc.port, &format!("r{k}"), true)).collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            chunks.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
+        });
+        if streams.len() != n {
+            return Err("a joining thread failed".to_owned());
+        }
+        for s in streams {
+            let (s, sh, lat) = (s?, Arc::clone(&sh), Arc::clone(&lat));
+            let _ = s.set_read_timeout(Some(Duration::from_millis(100)));
+            threads.push(spawn_thread("bench-recv", move || receive(s, None, sh, lat, true))?);
+        }
+        let mut senders = Vec::new();
+        for k in 0..SENDERS {
+            let s = join(server, proc.port, &format!("s{k}"), false)?;
+            let back = s.try_clone().map_err(|e| e.to_string())?;
+            let (sh, lat) = (Arc::clone(&sh), Arc::clone(&lat));
+            // What comes back to a sender (the other senders' lines, Redis's
+            // replies) is read and not counted.
+            let _ = back.set_read_timeout(Some(Duration::from_millis(100)));
+            threads.push(spawn_thread("bench-back", move || receive(back, None, sh, lat, false))?);
+            senders.push(s);
+        }
+        // Let the joins' notices drain before measuring.
+        std::thread::sleep(Duration::from_millis(500));
+        let resident_kib = status_kib(&proc.child.id().to_string(), "VmRSS");
+
+        // Deliveries: as fast as the window allows.
+        let sent = AtomicU64::new(0);
+        let t0 = sh.now_ns();
+        let n64 = n as u64;
+        std::thread::scope(|s| -> BenchResult<()> {
+            let handles: Vec<_> = senders
+                .iter()
+                .map(|stream| {
+                    let (sh, sent) = (&sh, &sent);
+                    s.spawn(move || -> BenchResult<()> {
+                        let mut w = stream;
+                        let end = Instant::now() + Duration::from_secs(120);
+                        loop {
+                            let g = sent.fetch_add(1, Ordering::Relaxed);
+                            if g >= messages {
+                                return Ok(());
+                            }
+                            while sh.delivered.load(Ordering::Acquire) < g.saturating_sub(WINDOW) * n64 {
+                                if Instant::now() > end {
+                                    return Err("deliveries stalled".to_owned());
+                                }
+                                std::thread::yield_now();
+                            }
+                            w.write_all(&message(server, sh.now_ns())).map_err(|e| e.to_string())?;
+                        }
+                    })
+                })
+                .collect();
+            handles.into_iter().try_for_each(|h| h.join().unwrap_or(Err("a sender panicked".into())))
+        })?;
+        let total = messages * n64;
+        wait_until(Duration::from_secs(120), "every delivery", || sh.delivered.load(Ordering::Acquire) >= total)?;
+        let elapsed = (sh.last_ns.load(Ordering::Relaxed).saturating_sub(t0)) as f64 / 1e9;
+        let rate = total as f64 / elapsed;
+
+        // Latency in a room of 100 messages a second.
+        lat.lock().unwrap_or_else(PoisonError::into_inner).clear();
+        let before = sh.delivered.load(Ordering::Acquire);
+        let per_sender = 10 * ROOM_SECS;
+        let start = Instant::now();
+        for i in 0..per_sender {
+            for (k, mut w) in senders.iter().enumerate() {
+                // Spread the 10 senders over each 100 ms.
+                let due = start + Duration::from_millis(i * 100 + k as u64 * 10);
+                std::thread::sleep(due.saturating_duration_since(Instant::now()));
+                w.write_all(&message(server, sh.now_ns())).map_err(|e| e.to_string())?;
+            }
+        }
+        let room_total = before + per_sender * SENDERS as u64 * n64;
+        wait_until(Duration::from_secs(60), "the room's deliveries", || {
+            sh.delivered.load(Ordering::Acquire) >= room_total
+        })?;
+        // Receivers hand over what they kept in chunks: stop them to collect all.
+        sh.stop.store(true, Ordering::Relaxed);
+        for t in threads.drain(..) {
+            let _ = t.join();
+        }
+        let mut v: Vec<f64> =
+            lat.lock().unwrap_or_else(PoisonError::into_inner).iter().map(|us| f64::from(*us) / 1e3).collect();
+        v.sort_by(f64::total_cmp);
+        Ok(RunResult { rate, p50_ms: quantile(&v, 0.5), p99_ms: quantile(&v, 0.99), resident_kib })
+    })();
+    sh.stop.store(true, Ordering::Relaxed);
+    for t in threads {
+        let _ = t.join();
+    }
+    result
+}
+
+pub fn spawn_thread(name: &str, f: impl FnOnce() + Send + 'static) -> BenchResult<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name(name.into())
+        .stack_size(128 * 1024)
+        .spawn(f)
+        .map_err(|e| format!("cannot start a thread: {e}"))
+}
+
+/// Runs the section.
+pub fn run(opts: Opts, report: &mut Report, bin: &Binary) -> BenchResult<()> {
+    let sizes: &[(usize, u64)] = if opts.quick { &[(100, 2_000), (500, 400)] } else { &[(100, 20_000), (500, 4_000)] };
+    let servers = [Server::P2p { ephemeral: true }, Server::P2p { ephemeral: false }, Server::Redis];
+    let mut missing_redis = false;
+    for &(n, messages) in sizes {
+        for server in servers {
+            let (mut rate, mut p50, mut p99, mut rss) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            for _ in 0..opts.runs {
+                let proc = match server {
+                    Server::P2p { ephemeral } => start_p2p(bin, n, ephemeral)?,
+                    Server::Redis => match start_redis(n)? {
+                        Some(p) => p,
+                        None => {
+                            missing_redis = true;
+                            break;
+                        }
+                    },
+                };
+                let r = one_run(server, &proc, n, messages)?;
+                rate.push(r.rate);
+                p50.push(r.p50_ms);
+                p99.push(r.p99_ms);
+                if let Some(k) = r.resident_kib {
+                    rss.push(k as f64 / 1024.0);
+                }
+            }
+            if rate.is_empty() {
+                continue;
+            }
+            let label = server.label();
+            report.add(Figure::new("hub-text", format!("{label}, {n} clients: deliveries"), "msgs/s", rate, None));
+            report.add(Figure::new("hub-text", format!("{label}, {n} clients: p50 at 100 msg/s"), "ms", p50, None));
+            report.add(Figure::new("hub-text", format!("{label}, {n} clients: p99 at 100 msg/s"), "ms", p99, None));
+            if !rss.is_empty() {
+                report.add(Figure::new("hub-text", format!("{label}, {n} clients: resident"), "MiB", rss, None));
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(scratch_dir("hubtext"));
+    let plan: Vec<String> = sizes.iter().map(|(n, m)| format!("{n} clients x {m} messages")).collect();
+    report.note(format!(
+        "hub-text: one server process, {SENDERS} sending and N receiving connections on 127.0.0.1, {PAYLOAD}-byte \
+         payloads, every receiver gets every message; {}; deliveries with at most {WINDOW} messages in flight; \
+         latency in a room of 100 msg/s for {ROOM_SECS} s; resident = VmRSS with every client connected and idle; \
+         p2pchat runs --text-rate 0 (its senders also receive each other's lines){}",
+        plan.join(", "),
+        if missing_redis { "; REDIS MISSING: redis-server is not installed, no Redis figures" } else { "" }
+    ));
+    Ok(())
+}
