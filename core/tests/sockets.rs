@@ -320,30 +320,46 @@ fn a_peer_that_never_reads_is_cut_off() {
     let mut cfg = config("flooder");
     cfg.queue_cap = 64 * 1024;
     cfg.log = Some(log.clone());
-    // Long enough that the silent raw peer is not dropped for missing heartbeats.
-    cfg.peer_timeout = Duration::from_secs(60);
+    // A queue that does not drain at all for this long is cut off.
+    cfg.peer_timeout = Duration::from_secs(2);
     let mut nodes = vec![TestNode::start(cfg), TestNode::start(config("reader"))];
     link(&nodes[1], &nodes[0]);
     wait_all_joined(&mut nodes);
 
-    // It reads the handshake, then nothing.
-    let (mut raw, _) = raw_peer(nodes[0].port(), &Keys::from_u64(12345), "raw");
+    // It reads the handshake, then nothing; it stays alive with a heartbeat
+    // every 200 ms, so only its not reading can get it cut off.
+    let (raw, _) = raw_peer(nodes[0].port(), &Keys::from_u64(12345), "raw");
     nodes[0].wait_direct_links(2);
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let guard = StopOnDrop(Arc::clone(&stop));
+    let beating = std::thread::spawn(move || {
+        let mut raw = raw;
+        let beat = heartbeat();
+        let end = Instant::now() + DEADLINE * 3;
+        while !stop.load(std::sync::atomic::Ordering::SeqCst) && Instant::now() < end {
+            let _ = raw.send(&beat);
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        raw
+    });
 
     let text = "x".repeat(4000);
     let mut t = Transcript::default();
-    let overflowed =
-        |log: &PathBuf| std::fs::read_to_string(log).is_ok_and(|s| s.contains("(not reading); disconnected"));
+    let cut = |log: &PathBuf| std::fs::read_to_string(log).is_ok_and(|s| s.contains("(not reading); disconnected"));
+    let start = Instant::now();
     let mut sent = 0;
-    while !overflowed(&log) {
-        assert!(sent < 10_000, "{sent} messages of 4000 bytes and the silent peer is still connected");
+    while !cut(&log) {
+        assert!(start.elapsed() < DEADLINE * 2, "{sent} messages of 4000 bytes and the silent peer is still connected");
         for i in 0..16 {
             t.say(&nodes[0], &format!("{sent}.{i} {text}"));
         }
         sent += 16;
         // The reader keeps up: wait for it before sending more.
         t.check(&mut nodes[1..]);
+        std::thread::sleep(Duration::from_millis(20));
     }
+    drop(guard);
+    let mut raw = beating.join().expect("the heartbeat thread");
     let log_text = std::fs::read_to_string(&log).expect("log");
     // At the cap, or (chat being held back from it) when its queue has not
     // drained at all for --peer-timeout.
