@@ -903,6 +903,11 @@ impl FrameDecoder {
     /// The next complete frame's bytes (length prefix included), not decoded; the
     /// length was checked against the cap.
     pub fn next_raw(&mut self) -> Result<Option<Bytes>, WireError> {
+        if self.buf.is_empty() && self.buf.capacity() > 0 {
+            // Everything was taken: let the buffer go, so an idle connection
+            // holds none (what was taken keeps only its own part alive).
+            self.buf = BytesMut::new();
+        }
         if self.buf.len() < LEN_PREFIX {
             return Ok(None);
         }

@@ -21,8 +21,13 @@ const MAX_IOV: usize = 64;
 /// Frames up to this size are copied into a per-connection buffer rather than
 /// queued as shared buffers of their own.
 const COALESCE_MAX: usize = 1024;
-/// Size of one such buffer.
+/// Most bytes in one such buffer.
 const COALESCE_BUF: usize = 64 * 1024;
+/// What such a buffer starts with; it grows (doubling) up to [`COALESCE_BUF`]
+/// while frames keep coming faster than the socket takes them.
+const COALESCE_START: usize = 2048;
+/// Queue slots an empty queue keeps; a longer one is let go once it is empty.
+const IDLE_SLOTS: usize = 8;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum State {
@@ -93,7 +98,7 @@ impl Conn {
                 self.seal();
             }
             if self.small.capacity() == 0 {
-                self.small.reserve(COALESCE_BUF);
+                self.small.reserve(COALESCE_START);
             }
             self.small.extend_from_slice(&bytes);
         } else {
@@ -149,7 +154,28 @@ impl Conn {
                 Err(e) => return Err(e),
             }
         }
+        self.release();
         Ok(())
+    }
+
+    /// Lets go of the buffers of an empty queue: an idle connection holds no
+    /// output memory (a burst of member records on a new link would otherwise
+    /// leave each connection a 64 KiB buffer and a long queue for good).
+    fn release(&mut self) {
+        if self.small.capacity() > 0 {
+            self.small = BytesMut::new();
+        }
+        if self.out.capacity() > IDLE_SLOTS {
+            self.out = VecDeque::new();
+        }
+    }
+
+    /// Bytes of output memory the connection holds (buffers, queue slots).
+    #[cfg(test)]
+    fn held(&self) -> usize {
+        self.small.capacity()
+            + self.out.capacity() * std::mem::size_of::<Bytes>()
+            + self.out.iter().map(Bytes::len).sum::<usize>()
     }
 }
 
@@ -331,6 +357,43 @@ pub(super) fn still_connecting(e: &io::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_emptied_queue_holds_no_buffers_and_the_bytes_arrive_in_order() -> io::Result<()> {
+        use std::io::Read;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        let client = std::net::TcpStream::connect(listener.local_addr()?)?;
+        let (mut server, _) = listener.accept()?;
+        client.set_nonblocking(true)?;
+        let mut conn = Conn::new(TcpStream::from_std(client), State::Open, Interest::READABLE);
+        let mut sent = Vec::new();
+        for k in 0..2000u32 {
+            // Small frames (coalesced) and big ones (queued as they are).
+            let len = if k % 100 == 0 { 3000 } else { 40 + (k % 7) as usize };
+            let frame: Vec<u8> = (0..len).map(|i| (k as usize + i) as u8).collect();
+            sent.extend_from_slice(&frame);
+            conn.push(Bytes::from(frame));
+        }
+        assert!(conn.held() >= sent.len());
+        let mut got = vec![0; sent.len()];
+        let mut filled = 0;
+        let end = Instant::now() + Duration::from_secs(10);
+        server.set_read_timeout(Some(Duration::from_millis(10)))?;
+        while filled < sent.len() && Instant::now() < end {
+            conn.write_queue()?;
+            match server.read(&mut got[filled..]) {
+                Ok(n) => filled += n,
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        assert_eq!(filled, sent.len());
+        assert!(got == sent, "the bytes arrived in order");
+        assert_eq!(conn.queued, 0);
+        assert!(conn.held() <= IDLE_SLOTS * std::mem::size_of::<Bytes>(), "an empty queue keeps no buffer");
+        assert_eq!(conn.small.capacity(), 0);
+        Ok(())
+    }
 
     #[test]
     fn a_connection_in_progress_is_recognised() {

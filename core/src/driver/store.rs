@@ -307,6 +307,7 @@ impl Db {
 
     /// A private in-memory history with the same schema, for the simulator and
     /// tests.
+    #[cfg(any(test, feature = "sim"))]
     pub fn open_in_memory(keep: usize) -> Result<Db, String> {
         let name = "the in-memory history".to_owned();
         let conn = Connection::open_in_memory().map_err(|e| format!("cannot open {name}: {e}"))?;

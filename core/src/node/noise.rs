@@ -136,6 +136,10 @@ impl Session {
 
     /// The next whole message received, if there is one.
     fn next_message(&mut self) -> Option<BytesMut> {
+        if self.inbuf.is_empty() && self.inbuf.capacity() > 0 {
+            // All taken: an idle connection holds no receive buffer.
+            self.inbuf = BytesMut::new();
+        }
         if self.inbuf.len() < 2 {
             return None;
         }
