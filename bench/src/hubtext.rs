@@ -245,6 +245,82 @@ pub fn receive(input: impl Read, skip: Option<Vec<u8>>, sh: Arc<Shared>, lat: Ar
     lat.lock().unwrap_or_else(PoisonError::into_inner).append(&mut mine);
 }
 
+/// Threads that read every client socket of a run (a few threads with a poll
+/// each, not a thread per socket: with hundreds of sockets, a thread each would
+/// make the load generator's scheduling the biggest part of the latency).
+const READ_THREADS: usize = 2;
+
+/// Reads `streams` on [`READ_THREADS`] threads until `sh.stop`; the `counted`
+/// ones count their payloads like [`receive`].
+fn receive_all(
+    streams: Vec<(TcpStream, bool)>,
+    sh: &Arc<Shared>,
+    lat: &Arc<Mutex<Vec<u32>>>,
+) -> BenchResult<Vec<std::thread::JoinHandle<()>>> {
+    let mut groups: Vec<Vec<(TcpStream, bool)>> = (0..READ_THREADS).map(|_| Vec::new()).collect();
+    for (k, s) in streams.into_iter().enumerate() {
+        groups[k % READ_THREADS].push(s);
+    }
+    let mut threads = Vec::new();
+    for group in groups {
+        let (sh, lat) = (Arc::clone(sh), Arc::clone(lat));
+        let mut poll = mio::Poll::new().map_err(|e| e.to_string())?;
+        let mut socks = Vec::with_capacity(group.len());
+        for (k, (s, counted)) in group.into_iter().enumerate() {
+            s.set_nonblocking(true).map_err(|e| e.to_string())?;
+            let mut s = mio::net::TcpStream::from_std(s);
+            poll.registry().register(&mut s, mio::Token(k), mio::Interest::READABLE).map_err(|e| e.to_string())?;
+            socks.push((s, counted, Vec::<u8>::new()));
+        }
+        threads.push(spawn_thread("bench-recv", move || {
+            let mut events = mio::Events::with_capacity(1024);
+            let mut buf = vec![0u8; 64 * 1024];
+            let mut mine = Vec::new();
+            while !sh.stop.load(Ordering::Relaxed) {
+                if poll.poll(&mut events, Some(Duration::from_millis(100))).is_err() {
+                    break;
+                }
+                for ev in events.iter() {
+                    let Some((s, counted, carry)) = socks.get_mut(ev.token().0) else { continue };
+                    loop {
+                        match s.read(&mut buf) {
+                            Ok(0) => break,
+                            Ok(n) => {
+                                let now = sh.now_ns();
+                                let mut data = &buf[..n];
+                                while let Some(end) = data.iter().position(|b| *b == b'\n') {
+                                    let stamp = if carry.is_empty() {
+                                        stamp_of(&data[..end])
+                                    } else {
+                                        carry.extend_from_slice(&data[..end]);
+                                        let st = stamp_of(carry);
+                                        carry.clear();
+                                        st
+                                    };
+                                    if *counted && let Some(stamp) = stamp {
+                                        mine.push((now.saturating_sub(stamp) / 1000).min(u64::from(u32::MAX)) as u32);
+                                        sh.last_ns.fetch_max(now, Ordering::Relaxed);
+                                        sh.delivered.fetch_add(1, Ordering::Release);
+                                    }
+                                    data = &data[end + 1..];
+                                }
+                                carry.extend_from_slice(data);
+                            }
+                            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                            Err(_) => break,
+                        }
+                    }
+                }
+                if mine.len() >= 4096 {
+                    lat.lock().unwrap_or_else(PoisonError::into_inner).append(&mut mine);
+                }
+            }
+            lat.lock().unwrap_or_else(PoisonError::into_inner).append(&mut mine);
+        })?);
+    }
+    Ok(threads)
+}
+
 fn stamp_of(line: &[u8]) -> Option<u64> {
     let at = line.windows(MARK.len()).position(|w| w == MARK)? + MARK.len();
     let digits = line[at..].iter().take_while(|b| b.is_ascii_digit()).count();
@@ -252,6 +328,23 @@ fn stamp_of(line: &[u8]) -> Option<u64> {
 }
 
 /// One message as the sender writes it.
+/// Writes all of `bytes` to a socket the receiving threads made non-blocking
+/// (the reading and the writing handle share one file description), waiting out
+/// a full send buffer.
+fn write_fully(mut stream: &TcpStream, mut bytes: &[u8]) -> BenchResult<()> {
+    let end = Instant::now() + Duration::from_secs(60);
+    while !bytes.is_empty() {
+        match stream.write(bytes) {
+            Ok(0) => return Err("the server stopped reading".into()),
+            Ok(n) => bytes = &bytes[n..],
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && Instant::now() < end => std::thread::yield_now(),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(format!("writing to the server: {e}")),
+        }
+    }
+    Ok(())
+}
+
 /// A payload line (64 bytes and a newline) with its send time.
 pub fn payload(stamp: u64) -> Vec<u8> {
     let mut payload = format!("#P{stamp:020}#").into_bytes();
@@ -302,22 +395,19 @@ fn one_run(server: Server, proc: &Proc, n: usize, messages: u64) -> BenchResult<
         if streams.len() != n {
             return Err("a joining thread failed".to_owned());
         }
+        let mut all = Vec::with_capacity(n + SENDERS);
         for s in streams {
-            let (s, sh, lat) = (s?, Arc::clone(&sh), Arc::clone(&lat));
-            let _ = s.set_read_timeout(Some(Duration::from_millis(100)));
-            threads.push(spawn_thread("bench-recv", move || receive(s, None, sh, lat, true))?);
+            all.push((s?, true));
         }
         let mut senders = Vec::new();
         for k in 0..SENDERS {
             let s = join(server, proc.port, &format!("s{k}"), false)?;
-            let back = s.try_clone().map_err(|e| e.to_string())?;
-            let (sh, lat) = (Arc::clone(&sh), Arc::clone(&lat));
             // What comes back to a sender (the other senders' lines, Redis's
             // replies) is read and not counted.
-            let _ = back.set_read_timeout(Some(Duration::from_millis(100)));
-            threads.push(spawn_thread("bench-back", move || receive(back, None, sh, lat, false))?);
+            all.push((s.try_clone().map_err(|e| e.to_string())?, false));
             senders.push(s);
         }
+        threads = receive_all(all, &sh, &lat)?;
         // Let the joins' notices drain before measuring.
         std::thread::sleep(Duration::from_millis(500));
         let resident_kib = status_kib(&proc.child.id().to_string(), "VmRSS");
@@ -332,7 +422,6 @@ fn one_run(server: Server, proc: &Proc, n: usize, messages: u64) -> BenchResult<
                 .map(|stream| {
                     let (sh, sent) = (&sh, &sent);
                     s.spawn(move || -> BenchResult<()> {
-                        let mut w = stream;
                         let end = Instant::now() + Duration::from_secs(120);
                         loop {
                             let g = sent.fetch_add(1, Ordering::Relaxed);
@@ -345,7 +434,7 @@ fn one_run(server: Server, proc: &Proc, n: usize, messages: u64) -> BenchResult<
                                 }
                                 std::thread::yield_now();
                             }
-                            w.write_all(&message(server, sh.now_ns())).map_err(|e| e.to_string())?;
+                            write_fully(stream, &message(server, sh.now_ns()))?;
                         }
                     })
                 })
@@ -363,11 +452,11 @@ fn one_run(server: Server, proc: &Proc, n: usize, messages: u64) -> BenchResult<
         let per_sender = 10 * ROOM_SECS;
         let start = Instant::now();
         for i in 0..per_sender {
-            for (k, mut w) in senders.iter().enumerate() {
+            for (k, w) in senders.iter().enumerate() {
                 // Spread the 10 senders over each 100 ms.
                 let due = start + Duration::from_millis(i * 100 + k as u64 * 10);
                 std::thread::sleep(due.saturating_duration_since(Instant::now()));
-                w.write_all(&message(server, sh.now_ns())).map_err(|e| e.to_string())?;
+                write_fully(w, &message(server, sh.now_ns()))?;
             }
         }
         let room_total = before + per_sender * SENDERS as u64 * n64;
