@@ -41,7 +41,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::procs::Binary;
-use crate::report::{Figure, Report, quantile};
+use crate::report::{Figure, Report, Target, quantile};
 use crate::util::{BenchResult, Opts, local, scratch_dir, status_kib, wait_until};
 
 /// Sending connections.
@@ -371,6 +371,7 @@ struct RunResult {
     p50_ms: f64,
     p99_ms: f64,
     resident_kib: Option<u64>,
+    anon_kib: Option<u64>,
 }
 
 fn one_run(server: Server, proc: &Proc, n: usize, messages: u64) -> BenchResult<RunResult> {
@@ -410,7 +411,8 @@ fn one_run(server: Server, proc: &Proc, n: usize, messages: u64) -> BenchResult<
         threads = receive_all(all, &sh, &lat)?;
         // Let the joins' notices drain before measuring.
         std::thread::sleep(Duration::from_millis(500));
-        let resident_kib = status_kib(&proc.child.id().to_string(), "VmRSS");
+        let pid = proc.child.id().to_string();
+        let (resident_kib, anon_kib) = (status_kib(&pid, "VmRSS"), status_kib(&pid, "RssAnon"));
 
         // Deliveries: as fast as the window allows.
         let sent = AtomicU64::new(0);
@@ -471,7 +473,7 @@ fn one_run(server: Server, proc: &Proc, n: usize, messages: u64) -> BenchResult<
         let mut v: Vec<f64> =
             lat.lock().unwrap_or_else(PoisonError::into_inner).iter().map(|us| f64::from(*us) / 1e3).collect();
         v.sort_by(f64::total_cmp);
-        Ok(RunResult { rate, p50_ms: quantile(&v, 0.5), p99_ms: quantile(&v, 0.99), resident_kib })
+        Ok(RunResult { rate, p50_ms: quantile(&v, 0.5), p99_ms: quantile(&v, 0.99), resident_kib, anon_kib })
     })();
     sh.stop.store(true, Ordering::Relaxed);
     for t in threads {
@@ -494,8 +496,10 @@ pub fn run(opts: Opts, report: &mut Report, bin: &Binary) -> BenchResult<()> {
     let servers = [Server::P2p { ephemeral: true }, Server::P2p { ephemeral: false }, Server::Redis];
     let mut missing_redis = false;
     for &(n, messages) in sizes {
+        // Medians of (deliveries, p99) per server, for the comparison.
+        let mut medians: Vec<(Server, f64, f64)> = Vec::new();
         for server in servers {
-            let (mut rate, mut p50, mut p99, mut rss) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            let (mut rate, mut p50, mut p99, mut rss, mut anon) = (vec![], vec![], vec![], vec![], vec![]);
             for _ in 0..opts.runs {
                 let proc = match server {
                     Server::P2p { ephemeral } => start_p2p(bin, n, ephemeral)?,
@@ -511,19 +515,36 @@ pub fn run(opts: Opts, report: &mut Report, bin: &Binary) -> BenchResult<()> {
                 rate.push(r.rate);
                 p50.push(r.p50_ms);
                 p99.push(r.p99_ms);
-                if let Some(k) = r.resident_kib {
-                    rss.push(k as f64 / 1024.0);
-                }
+                rss.extend(r.resident_kib.map(|k| k as f64 / 1024.0));
+                anon.extend(r.anon_kib.map(|k| k as f64 / 1024.0));
             }
             if rate.is_empty() {
                 continue;
             }
             let label = server.label();
-            report.add(Figure::new("hub-text", format!("{label}, {n} clients: deliveries"), "msgs/s", rate, None));
+            let rate = Figure::new("hub-text", format!("{label}, {n} clients: deliveries"), "msgs/s", rate, None);
+            let p99 = Figure::new("hub-text", format!("{label}, {n} clients: p99 at 100 msg/s"), "ms", p99, None);
+            medians.push((server, rate.median(), p99.median()));
+            report.add(rate);
             report.add(Figure::new("hub-text", format!("{label}, {n} clients: p50 at 100 msg/s"), "ms", p50, None));
-            report.add(Figure::new("hub-text", format!("{label}, {n} clients: p99 at 100 msg/s"), "ms", p99, None));
+            report.add(p99);
+            let idle_target = if server != Server::Redis && n == 500 { Target::at_most(8.0) } else { None };
             if !rss.is_empty() {
-                report.add(Figure::new("hub-text", format!("{label}, {n} clients: resident"), "MiB", rss, None));
+                report.add(Figure::new("hub-text", format!("{label}, {n} clients: resident"), "MiB", rss, idle_target));
+            }
+            if !anon.is_empty() {
+                let name = format!("{label}, {n} clients: resident, heap and stacks only");
+                report.add(Figure::new("hub-text", name, "MiB", anon, None));
+            }
+        }
+        // p2pchat against Redis: deliveries at least Redis's, p99 at most.
+        if let Some(&(_, redis_rate, redis_p99)) = medians.iter().find(|m| m.0 == Server::Redis) {
+            for &(server, rate, p99) in medians.iter().filter(|m| m.0 != Server::Redis) {
+                let label = server.label();
+                let name = format!("{label} / redis, {n} clients: deliveries");
+                report.add(Figure::new("hub-text", name, "x", vec![rate / redis_rate], Target::at_least(1.0)));
+                let name = format!("{label} / redis, {n} clients: p99");
+                report.add(Figure::new("hub-text", name, "x", vec![p99 / redis_p99], Target::at_most(1.0)));
             }
         }
     }
@@ -532,7 +553,8 @@ pub fn run(opts: Opts, report: &mut Report, bin: &Binary) -> BenchResult<()> {
     report.note(format!(
         "hub-text: one server process, {SENDERS} sending and N receiving connections on 127.0.0.1, {PAYLOAD}-byte \
          payloads, every receiver gets every message; {}; deliveries with at most {WINDOW} messages in flight; \
-         latency in a room of 100 msg/s for {ROOM_SECS} s; resident = VmRSS with every client connected and idle; \
+         latency in a room of 100 msg/s for {ROOM_SECS} s; resident = VmRSS with every client connected and idle \
+         (heap and stacks only: RssAnon, without the program's mapped code); \
          p2pchat runs --text-rate 0 (its senders also receive each other's lines){}",
         plan.join(", "),
         if missing_redis { "; REDIS MISSING: redis-server is not installed, no Redis figures" } else { "" }
