@@ -103,6 +103,49 @@ fn a_restarted_member_is_shown_back_and_gets_exactly_what_it_missed() {
 }
 
 #[test]
+fn a_restarted_member_gets_from_the_stores_more_than_the_history_window_holds() {
+    const WINDOW: usize = 20;
+    const MISSED: usize = 300;
+    let mut cfg = persisting();
+    cfg.history = WINDOW;
+    let mut sim = Sim::new(7, cfg);
+    for i in 0..3 {
+        sim.add_node(&format!("n{i}"));
+    }
+    for (a, b) in topology::line(3) {
+        sim.connect(a, b);
+    }
+    settle(&mut sim, 2);
+    sim.type_line(0, "before");
+    settle(&mut sim, 1);
+    sim.crash(1);
+    settle(&mut sim, 8);
+    for k in 0..MISSED {
+        sim.type_line(0, &format!("while down {k}"));
+        if k % 50 == 49 {
+            settle(&mut sim, 1);
+        }
+    }
+    settle(&mut sim, 1);
+    sim.restart(1);
+    sim.connect(1, 0);
+    settle(&mut sim, 10);
+    let want: Vec<String> =
+        std::iter::once("before".to_owned()).chain((0..MISSED).map(|k| format!("while down {k}"))).collect();
+    assert_eq!(texts_from(&sim, 1, 0), want, "all it missed, {MISSED} messages against a window of {WINDOW}");
+    assert_once_in_order(&sim, 1, "restart beyond the window");
+    let notices = sim.notices(1);
+    assert!(!notices.iter().any(|n| n.contains("could not be recovered")), "{notices:?}");
+    assert!(notices.iter().any(|n| n.starts_with("caught up: ") && n.contains("(from n0)")), "{notices:?}");
+    // Chat goes on normally afterwards, both ways.
+    sim.type_line(1, "n1 again");
+    sim.type_line(0, "after");
+    settle(&mut sim, 2);
+    assert_eq!(texts_from(&sim, 2, 1), ["n1 again"]);
+    assert_eq!(texts_from(&sim, 1, 0).last().map(String::as_str), Some("after"));
+}
+
+#[test]
 fn the_restart_screen_is_the_last_screenful_and_history_and_search_ask_the_store() {
     let mut sim = network(2, &topology::line(2), 2);
     for k in 0..(SCREENFUL + 5) {

@@ -89,13 +89,27 @@ impl Node {
         let Some(p) = self.peers.get_mut(peer) else { return };
         p.synced = true;
         let theirs: HashMap<NodeId, u64> = theirs.into_iter().collect();
+        let floors = self.delivery.floors_for(&theirs);
+        // A member that has delivered some of an origin but is behind what the
+        // history window still holds (it was down, cut off, or read too slowly):
+        // with a store here it gets all of it, in order and in steps, like a
+        // lagging neighbour (lag.rs), instead of a floor over what it missed.
+        // A newcomer (nothing of that origin yet) gets the window, as ever.
+        let (resend, floors): (Vec<Mark>, Vec<Mark>) = if self.cfg.persist {
+            floors.into_iter().partition(|(o, _)| theirs.get(o).is_some_and(|t| *t > 0))
+        } else {
+            (Vec::new(), floors)
+        };
+        let resent: HashSet<NodeId> = resend.iter().map(|(o, _)| *o).collect();
         // A batch is sent once, whole, however many of its messages are missing
         // (the peer drops those it has).
         let mut sent = HashSet::new();
         let missing: Vec<Bytes> = self
             .delivery
             .history()
-            .filter(|(o, seq, raw)| *seq > theirs.get(o).copied().unwrap_or(0) && sent.insert(raw.as_ptr()))
+            .filter(|(o, seq, raw)| {
+                !resent.contains(o) && *seq > theirs.get(o).copied().unwrap_or(0) && sent.insert(raw.as_ptr())
+            })
             .map(|(_, _, raw)| raw.clone())
             .collect();
         if !missing.is_empty() {
@@ -107,9 +121,12 @@ impl Node {
         // Everything this node said is now queued to this neighbour (what the
         // history no longer holds it has had, or never will).
         self.catchup.handed(self.seq);
-        let floors = self.delivery.floors_for(&theirs);
         for chunk in floors.chunks(MAX_LIST) {
             self.peers.send_frame(&mut self.out, peer, &Frame::SyncDone { floors: chunk.to_vec() }, now);
+        }
+        if !resend.is_empty() {
+            let need = resend.iter().map(|(o, _)| (*o, theirs.get(o).copied().unwrap_or(0) + 1)).collect();
+            self.resend_from_store(peer, need, now);
         }
     }
 

@@ -116,6 +116,30 @@ impl Node {
         }
     }
 
+    /// A neighbour's summary on a new link says it is behind what the history
+    /// window holds for some origins (`need`: the first message it lacks of
+    /// each): it is treated as lagging from the start, and gets what it missed
+    /// from the store in steps, then live chat again.
+    pub(super) fn resend_from_store(&mut self, peer: PeerId, need: Vec<Mark>, now: Instant) {
+        if self.lagging.map.contains_key(&peer) {
+            return;
+        }
+        self.out.log(format!(
+            "connection {} is behind the history window for {}: sending what it missed from the store",
+            peer.0,
+            crate::event::count(need.len(), "member", "members"),
+        ));
+        let lag = Lag {
+            need: need.into_iter().collect(),
+            source: Source::Store { after: 0, asked: None },
+            since: now,
+            sent: 0,
+            from: HashSet::new(),
+        };
+        self.lagging.map.insert(peer, lag);
+        self.catch_up_step(peer, now);
+    }
+
     /// The store's answer to an [`Action::Frames`].
     pub fn handle_frames(&mut self, page: FramePage, now: Instant) {
         let peer = PeerId(page.peer);
