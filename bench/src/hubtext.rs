@@ -65,11 +65,15 @@ enum Server {
     Redis,
 }
 
+/// How a p2pchat process of a run is named in the table.
+pub fn p2p_label(ephemeral: bool) -> &'static str {
+    if ephemeral { "p2pchat --ephemeral" } else { "p2pchat persisting" }
+}
+
 impl Server {
     fn label(self) -> &'static str {
         match self {
-            Server::P2p { ephemeral: true } => "p2pchat --ephemeral",
-            Server::P2p { ephemeral: false } => "p2pchat persisting",
+            Server::P2p { ephemeral } => p2p_label(ephemeral),
             Server::Redis => "redis pub/sub",
         }
     }

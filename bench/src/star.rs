@@ -45,8 +45,7 @@ enum Kind {
 impl Kind {
     fn label(self) -> &'static str {
         match self {
-            Kind::P2p { ephemeral: true } => "p2pchat --ephemeral",
-            Kind::P2p { ephemeral: false } => "p2pchat persisting",
+            Kind::P2p { ephemeral } => crate::hubtext::p2p_label(ephemeral),
             Kind::Naive => "naive thread-per-peer star",
         }
     }
