@@ -3,7 +3,7 @@
 # Include this from the root Makefile (`include bench.mk`). It builds the benchmark
 # and the Rust headless node in release mode, then runs the benchmark, which prints
 # one table and writes the same figures as JSON (the path is printed; by default
-# target/bench/results.json). The whole run takes about two minutes on a 2-core
+# target/bench/results.json). The whole run takes about a quarter of an hour on a 2-core
 # machine and stops by itself.
 #
 # The node processes it starts (memory and net sections) are $(P2PCHAT_BIN) if set,

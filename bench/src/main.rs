@@ -41,7 +41,7 @@ use util::{BenchResult, Opts};
 const SECTIONS: [&str; 8] = ["latency", "relay", "hub", "hub-text", "star", "memory", "sim", "net"];
 
 /// The program exits with status 3 if it is still running after this long.
-const WATCHDOG: Duration = Duration::from_secs(15 * 60);
+const WATCHDOG: Duration = Duration::from_secs(25 * 60);
 
 const USAGE: &str = "\
 usage: p2pchat-bench [--quick] [--only SECTION[,SECTION...]] [--runs N] [--out PATH]
