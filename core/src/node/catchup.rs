@@ -166,8 +166,8 @@ impl Node {
     /// expired gap): the store keeps the mark, so a restart does not wait for
     /// them again.
     fn save_mark(&mut self, origin: NodeId) {
-        if self.cfg.persist {
-            let delivered = self.delivery.delivered(origin);
+        let delivered = self.delivery.delivered(origin);
+        if self.cfg.persist && delivered > 0 {
             self.out.store(crate::memory::Stored::Mark { origin, delivered });
         }
     }

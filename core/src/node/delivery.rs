@@ -50,6 +50,11 @@ pub struct Origin {
     pub pending: BTreeMap<u64, Held>,
     /// Since when the oldest gap has been open.
     pub gap_since: Option<Instant>,
+    /// For an origin nothing was seen of yet: where a neighbour's floor says its
+    /// messages start here. It takes effect only when a message numbered at or
+    /// above it arrives (then everything below counts as before this node's
+    /// time), so a lying floor can delay an origin, never mute it.
+    pub start: Option<u64>,
 }
 
 /// What happened to an incoming message.
@@ -160,6 +165,14 @@ impl Delivery {
     pub fn admit(&mut self, held: Held, now: Instant, out: &mut Vec<Held>) -> Admit {
         let origin = self.origins.entry(held.chat.origin).or_default();
         let seq = held.chat.seq;
+        if let Some(start) = origin.start
+            && origin.delivered == 0
+            && origin.pending.is_empty()
+            && seq >= start
+        {
+            origin.delivered = start - 1;
+            origin.start = None;
+        }
         if seq <= origin.delivered || origin.pending.contains_key(&seq) {
             return Admit::Duplicate;
         }
@@ -241,12 +254,22 @@ impl Delivery {
     /// node had delivered anything of that origin before (so the loss is news to
     /// the user rather than history from before it joined).
     pub fn apply_floor(&mut self, origin_id: NodeId, floor: u64, now: Instant, out: &mut Vec<Held>) -> (u64, bool) {
-        let Some(origin) = self.origins.get_mut(&origin_id) else {
-            // Nothing of this origin here: start where the neighbour's window starts.
+        let fresh = self.origins.get(&origin_id).is_none_or(|o| o.delivered == 0 && o.pending.is_empty());
+        if fresh {
+            // Nothing of this origin here (a newcomer): its messages start at
+            // the floor, once one at or above it arrives. Not a mark: a floor is
+            // not signed, and one far ahead must not make every later message of
+            // the origin look old.
+            if !self.origins.contains_key(&origin_id) && self.origins.len() >= super::MAX_ORIGINS {
+                return (0, false);
+            }
             let o = self.origins.entry(origin_id).or_default();
-            o.delivered = floor.saturating_sub(1);
+            if floor > 1 {
+                o.start = Some(o.start.map_or(floor, |s| s.min(floor)));
+            }
             return (0, false);
-        };
+        }
+        let Some(origin) = self.origins.get_mut(&origin_id) else { return (0, false) };
         let target = floor.saturating_sub(1);
         if target <= origin.delivered {
             return (0, origin.delivered > 0);
@@ -391,6 +414,32 @@ mod tests {
         assert_eq!(d.delivered(NodeId::from_u64(1)), 1);
         d.admit(held(1, 2), now, &mut out);
         assert_eq!(d.delivered(NodeId::from_u64(1)), 2);
+    }
+
+    #[test]
+    fn a_floor_for_an_unseen_origin_starts_it_there_once_a_message_at_or_above_arrives() {
+        let now = Instant::now();
+        let mut d = Delivery::new(10);
+        let mut out = Vec::new();
+        assert_eq!(d.apply_floor(NodeId::from_u64(1), 40, now, &mut out), (0, false));
+        assert_eq!(d.admit(held(1, 40), now, &mut out), Admit::New);
+        assert_eq!(seqs(&out), [40], "shown at once: nothing below the floor is waited for");
+        assert_eq!(d.admit(held(1, 39), now, &mut out), Admit::Duplicate);
+    }
+
+    #[test]
+    fn a_floor_far_ahead_cannot_mute_an_unseen_origin() {
+        let now = Instant::now();
+        let mut d = Delivery::new(10);
+        let mut out = Vec::new();
+        let liar = u64::MAX / 2;
+        assert_eq!(d.apply_floor(NodeId::from_u64(1), liar, now, &mut out), (0, false));
+        assert_eq!(d.delivered(NodeId::from_u64(1)), 0, "no mark from an unsigned floor");
+        assert!(!d.is_duplicate(NodeId::from_u64(1), 1));
+        // The origin's real messages still come through.
+        assert_eq!(d.admit(held(1, 1), now, &mut out), Admit::New);
+        assert_eq!(d.admit(held(1, 2), now, &mut out), Admit::New);
+        assert_eq!(seqs(&out), [1, 2]);
     }
 
     #[test]
