@@ -212,12 +212,28 @@ impl Shared {
     pub fn now_ns(&self) -> u64 {
         self.epoch.elapsed().as_nanos() as u64
     }
+
+    /// A payload sent at `stamp` was read at `now`: counted, and its latency (µs)
+    /// kept in `mine`, which [`Shared::hand_over`] moves to the run's list.
+    fn count(&self, stamp: u64, now: u64, mine: &mut Vec<u32>) {
+        mine.push((now.saturating_sub(stamp) / 1000).min(u64::from(u32::MAX)) as u32);
+        self.last_ns.fetch_max(now, Ordering::Relaxed);
+        self.delivered.fetch_add(1, Ordering::Release);
+    }
+
+    /// Moves a receiver's latencies to the run's list, once there are many, or
+    /// always (`all`: the receiver ends).
+    fn hand_over(lat: &Mutex<Vec<u32>>, mine: &mut Vec<u32>, all: bool) {
+        if all || mine.len() >= 4096 {
+            lat.lock().unwrap_or_else(PoisonError::into_inner).append(mine);
+        }
+    }
 }
 
 /// A receiver: reads lines (from a socket with a read timeout, or a child's
 /// stdout until it ends), counts the payloads (not those of lines starting with
 /// `skip`, a node's echo of its own) and keeps their latencies (µs) in `lat`.
-pub fn receive(input: impl Read, skip: Option<Vec<u8>>, sh: Arc<Shared>, lat: Arc<Mutex<Vec<u32>>>, counted: bool) {
+pub fn receive(input: impl Read, skip: Option<Vec<u8>>, sh: Arc<Shared>, lat: Arc<Mutex<Vec<u32>>>) {
     let mut r = BufReader::with_capacity(64 * 1024, input);
     let mut line = Vec::with_capacity(256);
     let mut mine = Vec::new();
@@ -226,14 +242,8 @@ pub fn receive(input: impl Read, skip: Option<Vec<u8>>, sh: Arc<Shared>, lat: Ar
             Ok(0) => break,
             Ok(_) if line.last() == Some(&b'\n') => {
                 let own = skip.as_ref().is_some_and(|p| line.starts_with(p));
-                if counted
-                    && !own
-                    && let Some(stamp) = stamp_of(&line)
-                {
-                    let now = sh.now_ns();
-                    mine.push((now.saturating_sub(stamp) / 1000).min(u64::from(u32::MAX)) as u32);
-                    sh.last_ns.fetch_max(now, Ordering::Relaxed);
-                    sh.delivered.fetch_add(1, Ordering::Release);
+                if !own && let Some(stamp) = stamp_of(&line) {
+                    sh.count(stamp, sh.now_ns(), &mut mine);
                 }
                 line.clear();
             }
@@ -242,11 +252,9 @@ pub fn receive(input: impl Read, skip: Option<Vec<u8>>, sh: Arc<Shared>, lat: Ar
             Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
             Err(_) => break,
         }
-        if mine.len() >= 4096 {
-            lat.lock().unwrap_or_else(PoisonError::into_inner).append(&mut mine);
-        }
+        Shared::hand_over(&lat, &mut mine, false);
     }
-    lat.lock().unwrap_or_else(PoisonError::into_inner).append(&mut mine);
+    Shared::hand_over(&lat, &mut mine, true);
 }
 
 /// Threads that read every client socket of a run (a few threads with a poll
@@ -302,9 +310,7 @@ fn receive_all(
                                         st
                                     };
                                     if *counted && let Some(stamp) = stamp {
-                                        mine.push((now.saturating_sub(stamp) / 1000).min(u64::from(u32::MAX)) as u32);
-                                        sh.last_ns.fetch_max(now, Ordering::Relaxed);
-                                        sh.delivered.fetch_add(1, Ordering::Release);
+                                        sh.count(stamp, now, &mut mine);
                                     }
                                     data = &data[end + 1..];
                                 }
@@ -315,11 +321,9 @@ fn receive_all(
                         }
                     }
                 }
-                if mine.len() >= 4096 {
-                    lat.lock().unwrap_or_else(PoisonError::into_inner).append(&mut mine);
-                }
+                Shared::hand_over(&lat, &mut mine, false);
             }
-            lat.lock().unwrap_or_else(PoisonError::into_inner).append(&mut mine);
+            Shared::hand_over(&lat, &mut mine, true);
         })?);
     }
     Ok(threads)

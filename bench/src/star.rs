@@ -164,7 +164,7 @@ fn one_run(kind: Kind, bin: &Binary, n: usize, messages: u64) -> BenchResult<f64
             let out = leaf.child.stdout.take().ok_or("no stdout pipe")?;
             let (sh, lat) = (Arc::clone(&sh), Arc::clone(&lat));
             let skip = format!("{name}: ").into_bytes();
-            threads.push(spawn_thread("star-leaf-out", move || receive(out, Some(skip), sh, lat, true))?);
+            threads.push(spawn_thread("star-leaf-out", move || receive(out, Some(skip), sh, lat))?);
             leaves.push(leaf);
         }
         let others = (n - 1) as u64;

@@ -28,9 +28,6 @@ use crate::addr::PeerAddr;
 use crate::command::Input;
 use crate::config::Config;
 use crate::driver::{Driver, Request, Sink};
-
-/// Most events in one batch of [`Handle::start_batched`].
-pub const MAX_BATCH_EVENTS: usize = crate::driver::MAX_PENDING;
 use crate::event::Event;
 use crate::id::NodeId;
 use crate::node::MemberInfo;
@@ -61,6 +58,9 @@ pub struct Status {
 /// [`Event::Error`] like every other mistake in what the user typed; this one only
 /// keeps a runaway caller from queueing unbounded memory in one call.
 pub const MAX_LINE: usize = MAX_FRAME;
+
+/// Most events in one batch of [`Handle::start_batched`].
+pub const MAX_BATCH_EVENTS: usize = crate::driver::MAX_PENDING;
 
 /// Why a [`Handle`] call was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
